@@ -1,0 +1,1 @@
+//! Cases live in `tests/pass` and `tests/fail`.
