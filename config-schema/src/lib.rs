@@ -35,8 +35,8 @@ mod toml_source;
 pub mod units;
 
 pub use model::{
-    Backend, BlockingConfig, Flavor, IoConfig, Preset, RuntimeConfig, SchedulerConfig, TimerConfig, Workers,
-    format_duration, format_size,
+    Backend, BlockingConfig, Flavor, IoConfig, Preset, RuntimeConfig, SchedulerConfig, TimerConfig,
+    Workers, format_duration, format_size,
 };
 pub use problem::{Problem, did_you_mean};
 pub use raw::{RawEntry, RawValue};

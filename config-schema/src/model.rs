@@ -247,11 +247,11 @@ impl Default for RuntimeConfig {
 }
 
 impl RuntimeConfig {
-    /// The defaults of a `current_thread` runtime (what `#[zokio::test]` uses).
+    /// The defaults of `#[zokio::test]`: `current_thread`, and `workers =
+    /// "auto"` should the test switch to `multi_thread`.
     pub fn current_thread() -> Self {
         RuntimeConfig {
             flavor: Flavor::CurrentThread,
-            workers: Workers::Fixed(1),
             ..RuntimeConfig::default()
         }
     }

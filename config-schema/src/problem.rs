@@ -16,7 +16,11 @@ pub struct Problem<S> {
 }
 
 impl<S> Problem<S> {
-    pub(crate) fn new(path: impl Into<String>, message: impl Into<String>, span: Option<S>) -> Self {
+    pub(crate) fn new(
+        path: impl Into<String>,
+        message: impl Into<String>,
+        span: Option<S>,
+    ) -> Self {
         Problem {
             path: path.into(),
             message: message.into(),
@@ -54,7 +58,10 @@ impl<S> fmt::Display for Problem<S> {
 
 /// Returns the closest candidate to `input`, if any is close enough to be a
 /// plausible typo.
-pub fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    input: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(input, c), c))

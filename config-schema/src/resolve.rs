@@ -49,7 +49,10 @@ enum Typed {
 
 /// Validates `entries` and produces the effective configuration, or every
 /// problem found (never only the first).
-pub fn resolve<S: Clone>(entries: &[RawEntry<S>], options: &ResolveOptions<'_>) -> Result<Resolved, Vec<Problem<S>>> {
+pub fn resolve<S: Clone>(
+    entries: &[RawEntry<S>],
+    options: &ResolveOptions<'_>,
+) -> Result<Resolved, Vec<Problem<S>>> {
     let mut problems = Vec::new();
     let mut typed: Vec<(&'static KeyDef, Typed, S)> = Vec::new();
     collect("", entries, options, &mut typed, &mut problems);
@@ -60,8 +63,14 @@ pub fn resolve<S: Clone>(entries: &[RawEntry<S>], options: &ResolveOptions<'_>) 
     });
     let mut config = match preset {
         Some(p) => RuntimeConfig {
-            flavor: options.base.as_ref().map_or(p.config().flavor, |b| b.flavor),
-            workers: options.base.as_ref().map_or(p.config().workers, |b| b.workers),
+            flavor: options
+                .base
+                .as_ref()
+                .map_or(p.config().flavor, |b| b.flavor),
+            workers: options
+                .base
+                .as_ref()
+                .map_or(p.config().workers, |b| b.workers),
             ..p.config()
         },
         None => options.base.clone().unwrap_or_default(),
@@ -74,7 +83,9 @@ pub fn resolve<S: Clone>(entries: &[RawEntry<S>], options: &ResolveOptions<'_>) 
     // Cross-key rules.
     let flavor_explicit = typed.iter().any(|(d, _, _)| d.path == "flavor");
     if config.flavor == Flavor::CurrentThread {
-        if let Some((_, Typed::Workers(w), span)) = typed.iter().find(|(d, _, _)| d.path == "workers") {
+        if let Some((_, Typed::Workers(w), span)) =
+            typed.iter().find(|(d, _, _)| d.path == "workers")
+        {
             if *w != Workers::Fixed(1) {
                 let why = if flavor_explicit {
                     "`flavor = \"current_thread\"`"
@@ -137,7 +148,8 @@ fn collect<S: Clone>(
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for entry in entries {
         let path = join(group, &entry.key);
-        let Some(def) = keys::key(&path).filter(|d| options.allow_name || d.kind != KeyKind::Name) else {
+        let Some(def) = keys::key(&path).filter(|d| options.allow_name || d.kind != KeyKind::Name)
+        else {
             problems.push(unknown_key(group, &path, entry, options));
             continue;
         };
@@ -155,7 +167,9 @@ fn collect<S: Clone>(
             continue;
         }
         match (&def.kind, &entry.value) {
-            (KeyKind::Group, RawValue::Group(inner)) => collect(&path, inner, options, typed, problems),
+            (KeyKind::Group, RawValue::Group(inner)) => {
+                collect(&path, inner, options, typed, problems)
+            }
             (KeyKind::Group, other) => {
                 let inner: Vec<_> = keys::keys_in(&path).map(|k| k.name()).collect();
                 problems.push(Problem::new(
@@ -170,20 +184,30 @@ fn collect<S: Clone>(
             }
             (_, RawValue::Group(_)) => problems.push(Problem::new(
                 path.clone(),
-                format!("`{path}` takes a single value, not a group of keys; {}", expectation(def)),
+                format!(
+                    "`{path}` takes a single value, not a group of keys; {}",
+                    expectation(def)
+                ),
                 Some(entry.key_span.clone()),
             )),
             (kind, value) => match check_value(def, kind, value) {
                 Ok(v) => typed.push((def, v, entry.value_span.clone())),
                 Err((message, help)) => {
-                    problems.push(Problem::new(path, message, Some(entry.value_span.clone())).with_help(help));
+                    problems.push(
+                        Problem::new(path, message, Some(entry.value_span.clone())).with_help(help),
+                    );
                 }
             },
         }
     }
 }
 
-fn unknown_key<S: Clone>(group: &str, path: &str, entry: &RawEntry<S>, options: &ResolveOptions<'_>) -> Problem<S> {
+fn unknown_key<S: Clone>(
+    group: &str,
+    path: &str,
+    entry: &RawEntry<S>,
+    options: &ResolveOptions<'_>,
+) -> Problem<S> {
     if path == "name" {
         return Problem::new(
             path,
@@ -204,10 +228,20 @@ fn unknown_key<S: Clone>(group: &str, path: &str, entry: &RawEntry<S>, options: 
     let elsewhere = keys::KEYS
         .iter()
         .find(|k| k.name() == entry.key && k.parent() != group && k.kind != KeyKind::Group);
-    let help = match (did_you_mean(&entry.key, candidates.iter().copied()), elsewhere) {
+    let help = match (
+        did_you_mean(&entry.key, candidates.iter().copied()),
+        elsewhere,
+    ) {
         (Some(s), _) => Some(format!("did you mean `{s}`?")),
-        (None, Some(k)) => Some(format!("`{}` belongs in the `{}` group", k.name(), k.parent())),
-        (None, None) => Some(format!("the keys of {where_} are: {}", candidates.join(", "))),
+        (None, Some(k)) => Some(format!(
+            "`{}` belongs in the `{}` group",
+            k.name(),
+            k.parent()
+        )),
+        (None, None) => Some(format!(
+            "the keys of {where_} are: {}",
+            candidates.join(", ")
+        )),
     };
     Problem::new(
         path,
@@ -264,13 +298,19 @@ type CheckError = (String, Option<String>);
 
 fn wrong_type<S>(def: &KeyDef, value: &RawValue<S>) -> CheckError {
     (
-        format!("`{}` {}, found {}", def.path, expectation(def), value.describe()),
+        format!(
+            "`{}` {}, found {}",
+            def.path,
+            expectation(def),
+            value.describe()
+        ),
         None,
     )
 }
 
 fn pick_word(def: &KeyDef, what: &str, text: &str, allowed: &[&str]) -> CheckError {
-    let help = did_you_mean(text, allowed.iter().copied()).map(|s| format!("did you mean \"{s}\"?"));
+    let help =
+        did_you_mean(text, allowed.iter().copied()).map(|s| format!("did you mean \"{s}\"?"));
     (
         format!(
             "unknown {what} \"{text}\" for `{}`; expected one of {}",
@@ -293,15 +333,15 @@ fn check_value<S>(def: &KeyDef, kind: &KeyKind, value: &RawValue<S>) -> Result<T
                 ))
             }
         }
-        (KeyKind::Preset, RawValue::Str(s)) => {
-            Preset::parse(s).map(Typed::Preset).ok_or_else(|| pick_word(def, "preset", s, Preset::ALLOWED))
-        }
-        (KeyKind::Flavor, RawValue::Str(s)) => {
-            Flavor::parse(s).map(Typed::Flavor).ok_or_else(|| pick_word(def, "flavor", s, Flavor::ALLOWED))
-        }
-        (KeyKind::Backend, RawValue::Str(s)) => {
-            Backend::parse(s).map(Typed::Backend).ok_or_else(|| pick_word(def, "backend", s, Backend::ALLOWED))
-        }
+        (KeyKind::Preset, RawValue::Str(s)) => Preset::parse(s)
+            .map(Typed::Preset)
+            .ok_or_else(|| pick_word(def, "preset", s, Preset::ALLOWED)),
+        (KeyKind::Flavor, RawValue::Str(s)) => Flavor::parse(s)
+            .map(Typed::Flavor)
+            .ok_or_else(|| pick_word(def, "flavor", s, Flavor::ALLOWED)),
+        (KeyKind::Backend, RawValue::Str(s)) => Backend::parse(s)
+            .map(Typed::Backend)
+            .ok_or_else(|| pick_word(def, "backend", s, Backend::ALLOWED)),
         (KeyKind::Workers, RawValue::Str(s)) if s == "auto" => Ok(Typed::Workers(Workers::Auto)),
         (KeyKind::Workers, RawValue::Str(s)) => Err((
             format!("`workers` {}, found the string {s:?}", expectation(def)),
@@ -315,14 +355,27 @@ fn check_value<S>(def: &KeyDef, kind: &KeyKind, value: &RawValue<S>) -> Result<T
         (KeyKind::Bool, RawValue::Bool(b)) => Ok(Typed::Bool(*b)),
         (KeyKind::Bool, RawValue::Flag) => Ok(Typed::Bool(true)),
         (KeyKind::Bool, RawValue::Str(s)) if s == "true" || s == "false" => Err((
-            format!("`{}` {}, found the string {s:?}", def.path, expectation(def)),
+            format!(
+                "`{}` {}, found the string {s:?}",
+                def.path,
+                expectation(def)
+            ),
             Some(format!("remove the quotes: `{} = {s}`", def.name())),
         )),
-        (&KeyKind::Int { min, max, power_of_two }, RawValue::Int(n)) => {
-            check_range(def, *n, min, max, power_of_two).map(Typed::Int)
-        }
+        (
+            &KeyKind::Int {
+                min,
+                max,
+                power_of_two,
+            },
+            RawValue::Int(n),
+        ) => check_range(def, *n, min, max, power_of_two).map(Typed::Int),
         (KeyKind::Int { .. }, RawValue::Str(s)) if s.parse::<i128>().is_ok() => Err((
-            format!("`{}` {}, found the string {s:?}", def.path, expectation(def)),
+            format!(
+                "`{}` {}, found the string {s:?}",
+                def.path,
+                expectation(def)
+            ),
             Some(format!("remove the quotes: `{} = {s}`", def.name())),
         )),
         (&KeyKind::Duration { min, max }, RawValue::Str(s)) => match units::parse_duration(s) {
@@ -342,12 +395,22 @@ fn check_value<S>(def: &KeyDef, kind: &KeyKind, value: &RawValue<S>) -> Result<T
                     def.path,
                     unit_error(&e, DURATION_UNIT_NAMES)
                 ),
-                Some("write a number followed by a unit, for example \"10ms\", \"10s\" or \"1m30s\"".to_owned()),
+                Some(
+                    "write a number followed by a unit, for example \"10ms\", \"10s\" or \"1m30s\""
+                        .to_owned(),
+                ),
             )),
         },
         (KeyKind::Duration { .. }, RawValue::Int(n)) => Err((
-            format!("`{}` {}, found the integer {n} with no unit", def.path, expectation(def)),
-            Some(format!("add a unit: `{} = \"{n}ms\"` or `\"{n}s\"`", def.name())),
+            format!(
+                "`{}` {}, found the integer {n} with no unit",
+                def.path,
+                expectation(def)
+            ),
+            Some(format!(
+                "add a unit: `{} = \"{n}ms\"` or `\"{n}s\"`",
+                def.name()
+            )),
         )),
         (&KeyKind::Size { min, max }, RawValue::Str(s)) => match units::parse_size(s) {
             Ok(b) if b >= min && b <= max => Ok(Typed::Size(b)),
@@ -366,7 +429,10 @@ fn check_value<S>(def: &KeyDef, kind: &KeyKind, value: &RawValue<S>) -> Result<T
                     def.path,
                     unit_error(&e, SIZE_UNIT_NAMES)
                 ),
-                Some("write a number followed by a unit, for example \"2MiB\" or \"512KiB\"".to_owned()),
+                Some(
+                    "write a number followed by a unit, for example \"2MiB\" or \"512KiB\""
+                        .to_owned(),
+                ),
             )),
         },
         (&KeyKind::Size { min, max }, RawValue::Int(n)) => {
@@ -397,7 +463,13 @@ fn unit_error(e: &UnitError, units: &str) -> String {
     }
 }
 
-fn check_range(def: &KeyDef, n: i128, min: u32, max: u32, power_of_two: bool) -> Result<u32, CheckError> {
+fn check_range(
+    def: &KeyDef,
+    n: i128,
+    min: u32,
+    max: u32,
+    power_of_two: bool,
+) -> Result<u32, CheckError> {
     let in_range = n >= i128::from(min) && n <= i128::from(max);
     let pow2_ok = !power_of_two || (n > 0 && (n as u128).is_power_of_two());
     if in_range && pow2_ok {
@@ -418,20 +490,27 @@ fn check_range(def: &KeyDef, n: i128, min: u32, max: u32, power_of_two: bool) ->
         if above <= u64::from(max) {
             options.push(above.to_string());
         }
-        Some(format!("the nearest allowed values are {}", options.join(" and ")))
+        Some(format!(
+            "the nearest allowed values are {}",
+            options.join(" and ")
+        ))
     } else if def.path == "workers" && n == 0 {
         Some("use `workers = \"auto\"` for one worker per available CPU".to_owned())
     } else {
         None
     };
-    Err((format!("`{} = {n}` is out of range: must be {allowed}", def.path), help))
+    Err((
+        format!("`{} = {n}` is out of range: must be {allowed}", def.path),
+        help,
+    ))
 }
 
 fn is_identifier(s: &str) -> bool {
     const KEYWORDS: &[&str] = &[
-        "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false", "fn",
-        "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self",
-        "Self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use", "where", "while", "gen",
+        "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
+        "extern", "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move",
+        "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super", "trait",
+        "true", "type", "unsafe", "use", "where", "while", "gen",
     ];
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
@@ -449,7 +528,9 @@ fn apply(config: &mut RuntimeConfig, name: &mut Option<String>, path: &str, valu
         ("backend", Typed::Backend(b)) => config.backend = b,
         ("metrics", Typed::Bool(b)) => config.metrics = b,
         ("scheduler.local_queue", Typed::Int(n)) => config.scheduler.local_queue = n,
-        ("scheduler.global_queue_interval", Typed::Int(n)) => config.scheduler.global_queue_interval = n,
+        ("scheduler.global_queue_interval", Typed::Int(n)) => {
+            config.scheduler.global_queue_interval = n
+        }
         ("scheduler.event_interval", Typed::Int(n)) => config.scheduler.event_interval = n,
         ("scheduler.lifo_slot", Typed::Bool(b)) => config.scheduler.lifo_slot = b,
         ("scheduler.budget", Typed::Int(n)) => config.scheduler.budget = n,

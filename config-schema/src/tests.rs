@@ -58,7 +58,14 @@ fn every_key_is_applied() {
             ],
             5,
         ),
-        group("io", vec![int("events_per_tick", 77, 20), int("uring_entries", 512, 21)], 6),
+        group(
+            "io",
+            vec![
+                int("events_per_tick", 77, 20),
+                int("uring_entries", 512, 21),
+            ],
+            6,
+        ),
         group("timer", vec![string("resolution", "5ms", 30)], 7),
         group(
             "blocking",
@@ -97,7 +104,10 @@ fn workers_zero_names_key_value_and_range_at_the_value() {
     let p = problems(&[int("workers", 0, 5)]);
     assert_eq!(p.len(), 1);
     assert_eq!(p[0].path, "workers");
-    assert_eq!(p[0].message, "`workers = 0` is out of range: must be from 1 to 1024");
+    assert_eq!(
+        p[0].message,
+        "`workers = 0` is out of range: must be from 1 to 1024"
+    );
     assert_eq!(p[0].span, Some(1005), "points at the value");
 }
 
@@ -106,13 +116,23 @@ fn all_problems_are_reported_at_once() {
     let p = problems(&[
         int("workers", 0, 1),
         string("flavor", "mutli_thread", 2),
-        group("scheduler", vec![int("local_queue", 100, 3), int("budget", 0, 4)], 5),
+        group(
+            "scheduler",
+            vec![int("local_queue", 100, 3), int("budget", 0, 4)],
+            5,
+        ),
         int("wrokers", 2, 6),
     ]);
     let paths: Vec<&str> = p.iter().map(|p| p.path.as_str()).collect();
     assert_eq!(
         paths,
-        ["workers", "flavor", "scheduler.local_queue", "scheduler.budget", "wrokers"]
+        [
+            "workers",
+            "flavor",
+            "scheduler.local_queue",
+            "scheduler.budget",
+            "wrokers"
+        ]
     );
 }
 
@@ -133,14 +153,20 @@ fn misspelt_keys_get_suggestions_at_every_level() {
 #[test]
 fn key_in_wrong_group_says_where_it_belongs() {
     let p = problems(&[int("local_queue", 256, 1)]);
-    assert_eq!(p[0].help.as_deref(), Some("`local_queue` belongs in the `scheduler` group"));
+    assert_eq!(
+        p[0].help.as_deref(),
+        Some("`local_queue` belongs in the `scheduler` group")
+    );
 }
 
 #[test]
 fn duplicates_are_rejected_at_the_second_key() {
     let p = problems(&[int("workers", 2, 1), int("workers", 4, 2)]);
     assert_eq!(p.len(), 1);
-    assert_eq!(p[0].message, "duplicate key `workers`: it is set more than once");
+    assert_eq!(
+        p[0].message,
+        "duplicate key `workers`: it is set more than once"
+    );
     assert_eq!(p[0].span, Some(2));
 }
 
@@ -151,7 +177,10 @@ fn non_power_of_two_suggests_neighbours() {
         p[0].message,
         "`scheduler.local_queue = 100` is out of range: must be a power of two from 4 to 65536"
     );
-    assert_eq!(p[0].help.as_deref(), Some("the nearest allowed values are 64 and 128"));
+    assert_eq!(
+        p[0].help.as_deref(),
+        Some("the nearest allowed values are 64 and 128")
+    );
     let p = problems(&[group("io", vec![int("uring_entries", 65536, 1)], 2)]);
     assert!(p[0].message.contains("from 2 to 32768"), "{}", p[0].message);
 }
@@ -164,18 +193,31 @@ fn wrong_types_name_what_was_expected_and_found() {
         group("timer", vec![int("resolution", 10, 3)], 4),
         string("workers", "8", 5),
     ]);
-    assert_eq!(p[0].message, "`metrics` expected `true` or `false`, found the string \"yes\"");
+    assert_eq!(
+        p[0].message,
+        "`metrics` expected `true` or `false`, found the string \"yes\""
+    );
     assert_eq!(
         p[1].message,
         "`flavor` expected one of \"current_thread\" or \"multi_thread\", found the integer 1"
     );
-    assert!(p[2].message.contains("found the integer 10 with no unit"), "{}", p[2].message);
-    assert_eq!(p[3].help.as_deref(), Some("write the number without quotes: `workers = 8`"));
+    assert!(
+        p[2].message.contains("found the integer 10 with no unit"),
+        "{}",
+        p[2].message
+    );
+    assert_eq!(
+        p[3].help.as_deref(),
+        Some("write the number without quotes: `workers = 8`")
+    );
 }
 
 #[test]
 fn unknown_words_get_suggestions() {
-    let p = problems(&[string("backend", "uring", 1), string("preset", "throughput!", 2)]);
+    let p = problems(&[
+        string("backend", "uring", 1),
+        string("preset", "throughput!", 2),
+    ]);
     assert_eq!(
         p[0].message,
         "unknown backend \"uring\" for `backend`; expected one of \"mio\", \"io_uring\" or \"auto\""
@@ -190,13 +232,29 @@ fn durations_and_sizes_are_checked() {
         group("timer", vec![string("resolution", "1 fortnight", 1)], 2),
         group(
             "blocking",
-            vec![string("keep_alive", "0s", 3), string("stack_size", "16KiB", 4)],
+            vec![
+                string("keep_alive", "0s", 3),
+                string("stack_size", "16KiB", 4),
+            ],
             5,
         ),
     ]);
-    assert!(p[0].message.contains("`fortnight` is not a unit"), "{}", p[0].message);
-    assert!(p[1].message.starts_with("`blocking.keep_alive = \"0s\"` is out of range"), "{}", p[1].message);
-    assert!(p[2].message.contains("from \"64KiB\" to \"1GiB\""), "{}", p[2].message);
+    assert!(
+        p[0].message.contains("`fortnight` is not a unit"),
+        "{}",
+        p[0].message
+    );
+    assert!(
+        p[1].message
+            .starts_with("`blocking.keep_alive = \"0s\"` is out of range"),
+        "{}",
+        p[1].message
+    );
+    assert!(
+        p[2].message.contains("from \"64KiB\" to \"1GiB\""),
+        "{}",
+        p[2].message
+    );
 }
 
 #[test]
@@ -228,14 +286,21 @@ fn presets_set_defaults_that_keys_override() {
     .unwrap();
     let throughput = Preset::Throughput.config();
     assert_eq!(r.config.preset, Some(Preset::Throughput));
-    assert_eq!(r.config.scheduler.local_queue, throughput.scheduler.local_queue);
+    assert_eq!(
+        r.config.scheduler.local_queue,
+        throughput.scheduler.local_queue
+    );
     assert_eq!(r.config.scheduler.budget, 7);
 }
 
 #[test]
 fn name_is_only_allowed_where_the_front_end_says_so() {
     let p = problems(&[string("name", "Rt", 1)]);
-    assert!(p[0].message.starts_with("`name` cannot be set here"), "{}", p[0].message);
+    assert!(
+        p[0].message.starts_with("`name` cannot be set here"),
+        "{}",
+        p[0].message
+    );
     let bad = resolve(
         &[string("name", "fn", 1)],
         &ResolveOptions {
@@ -244,7 +309,10 @@ fn name_is_only_allowed_where_the_front_end_says_so() {
         },
     )
     .unwrap_err();
-    assert_eq!(bad[0].message, "`name = \"fn\"` is not a valid Rust type name");
+    assert_eq!(
+        bad[0].message,
+        "`name = \"fn\"` is not a valid Rust type name"
+    );
 }
 
 #[test]
@@ -254,7 +322,11 @@ fn io_uring_is_rejected_for_non_linux_targets() {
         ..Default::default()
     };
     let p = resolve(&[string("backend", "io_uring", 1)], &opts).unwrap_err();
-    assert!(p[0].message.contains("only available on Linux"), "{}", p[0].message);
+    assert!(
+        p[0].message.contains("only available on Linux"),
+        "{}",
+        p[0].message
+    );
     assert_eq!(p[0].span, Some(1001));
     let linux = ResolveOptions {
         target_os: Some("linux"),
@@ -266,8 +338,16 @@ fn io_uring_is_rejected_for_non_linux_targets() {
 #[test]
 fn groups_and_scalars_cannot_swap() {
     let p = problems(&[int("scheduler", 5, 1), group("workers", vec![], 2)]);
-    assert!(p[0].message.starts_with("`scheduler` is a group of keys"), "{}", p[0].message);
-    assert!(p[1].message.starts_with("`workers` takes a single value"), "{}", p[1].message);
+    assert!(
+        p[0].message.starts_with("`scheduler` is a group of keys"),
+        "{}",
+        p[0].message
+    );
+    assert!(
+        p[1].message.starts_with("`workers` takes a single value"),
+        "{}",
+        p[1].message
+    );
 }
 
 #[test]
@@ -295,7 +375,9 @@ fn toml_problems_carry_line_and_column() {
 fn toml_duplicate_keys_and_syntax_errors_are_reported() {
     let p = resolve_toml("workers = 2\nworkers = 3\n", |_| None, None).unwrap_err();
     assert!(p[0].message.contains("duplicate key"), "{}", p[0].message);
-    let Some(Origin::File(range)) = &p[0].span else { panic!() };
+    let Some(Origin::File(range)) = &p[0].span else {
+        panic!()
+    };
     let text = "workers = 2\nworkers = 3\n";
     assert_eq!(LineIndex::new(text).line_col(text, range.start).0, 2);
     let p = resolve_toml("workers = \n", |_| None, None).unwrap_err();
@@ -317,7 +399,10 @@ fn env_overrides_replace_file_values_and_are_validated() {
 
     let bad = |name: &str| (name == "ZOKIO_IO_URING_ENTRIES").then(|| "1000".to_owned());
     let p = resolve_toml("", bad, None).unwrap_err();
-    assert_eq!(p[0].span, Some(Origin::Env("ZOKIO_IO_URING_ENTRIES".to_owned())));
+    assert_eq!(
+        p[0].span,
+        Some(Origin::Env("ZOKIO_IO_URING_ENTRIES".to_owned()))
+    );
     assert!(p[0].message.contains("power of two"), "{}", p[0].message);
 }
 
@@ -326,7 +411,10 @@ fn toml_integers_in_other_radixes_and_negative() {
     let r = resolve_toml("workers = 0x10\n", |_| None, None).unwrap();
     assert_eq!(r.config.workers, Workers::Fixed(16));
     let p = resolve_toml("workers = -1\n", |_| None, None).unwrap_err();
-    assert_eq!(p[0].message, "`workers = -1` is out of range: must be from 1 to 1024");
+    assert_eq!(
+        p[0].message,
+        "`workers = -1` is out of range: must be from 1 to 1024"
+    );
 }
 
 #[test]

@@ -31,7 +31,11 @@ pub fn parse_toml(text: &str) -> Result<Vec<RawEntry<Origin>>, Vec<Problem<Origi
                 } else {
                     message
                 };
-                Problem::new("", format!("invalid TOML: {message}"), e.span().map(Origin::File))
+                Problem::new(
+                    "",
+                    format!("invalid TOML: {message}"),
+                    e.span().map(Origin::File),
+                )
             })
             .collect());
     }

@@ -154,7 +154,10 @@ mod tests {
             parse_duration("1 fortnight"),
             Err(UnitError::UnknownUnit("fortnight".into()))
         );
-        assert_eq!(parse_duration("10S"), Err(UnitError::UnknownUnit("S".into())));
+        assert_eq!(
+            parse_duration("10S"),
+            Err(UnitError::UnknownUnit("S".into()))
+        );
         assert_eq!(
             parse_duration("99999999999999999999999999999999999999999h"),
             Err(UnitError::Overflow)

@@ -17,10 +17,18 @@ fn committed_schema_is_up_to_date() {
 
 #[test]
 fn schema_names_every_key() {
-    let schema: serde_json::Value = serde_json::from_str(&zokio_config_schema::json_schema()).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(&zokio_config_schema::json_schema()).unwrap();
     let text = schema.to_string();
     for def in zokio_config_schema::keys::KEYS {
-        assert!(text.contains(&format!("\"{}\"", def.name())), "schema lacks `{}`", def.path);
+        assert!(
+            text.contains(&format!("\"{}\"", def.name())),
+            "schema lacks `{}`",
+            def.path
+        );
     }
-    assert_eq!(schema["additionalProperties"], serde_json::Value::Bool(false));
+    assert_eq!(
+        schema["additionalProperties"],
+        serde_json::Value::Bool(false)
+    );
 }

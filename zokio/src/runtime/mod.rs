@@ -1,0 +1,278 @@
+//! The runtime: building it from a [`Spec`], running futures on it, and the
+//! [`Handle`] that reaches it from anywhere.
+
+mod park;
+pub(crate) mod scheduler;
+
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::marker::PhantomData;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::thread::JoinHandle as ThreadHandle;
+
+use crate::spec::{self, Flavor, Spec};
+use crate::task::JoinHandle;
+use park::ThreadWaker;
+use scheduler::Shared;
+
+thread_local! {
+    static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
+}
+
+/// Makes `handle` the current runtime of this thread until the guard drops.
+struct EnterGuard {
+    previous: Option<Handle>,
+}
+
+fn enter(handle: Handle) -> EnterGuard {
+    let previous = CURRENT.with(|c| c.borrow_mut().replace(handle));
+    EnterGuard { previous }
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        CURRENT.with(|c| *c.borrow_mut() = previous);
+    }
+}
+
+/// A reference to a running runtime: spawn onto it from any thread.
+#[derive(Clone)]
+pub struct Handle {
+    shared: Arc<Shared>,
+}
+
+/// Returned by [`Handle::try_current`] outside a runtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TryCurrentError(());
+
+impl fmt::Display for TryCurrentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no zokio runtime is running on this thread")
+    }
+}
+
+impl std::error::Error for TryCurrentError {}
+
+impl Handle {
+    /// The runtime running on this thread.
+    ///
+    /// # Panics
+    ///
+    /// Panics outside a runtime, with a message saying how to get one. Use
+    /// [`Handle::try_current`] to get an error instead.
+    #[track_caller]
+    pub fn current() -> Handle {
+        match Handle::try_current() {
+            Ok(h) => h,
+            Err(_) => panic!(
+                "there is no zokio runtime running on this thread: call this from inside \
+                 `Runtime::block_on`, a `#[zokio::main]` or `#[zokio::test]` function, or a task \
+                 spawned on a runtime; from another thread, pass it a `Handle` \
+                 (`runtime.handle().clone()`)"
+            ),
+        }
+    }
+
+    /// The runtime running on this thread, or an error outside one.
+    pub fn try_current() -> Result<Handle, TryCurrentError> {
+        CURRENT
+            .with(|c| c.borrow().clone())
+            .ok_or(TryCurrentError(()))
+    }
+
+    /// Spawns a task on this runtime.
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.shared.spawn(future)
+    }
+
+    /// Runs `future` to completion on the calling thread with this runtime as
+    /// the current one. Spawned tasks run on the runtime's own threads (or,
+    /// for `current_thread`, on whichever thread is in `Runtime::block_on`).
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        assert_not_in_runtime();
+        let _guard = enter(self.clone());
+        park_on(future, || false)
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("flavor", &self.shared.flavor)
+            .finish()
+    }
+}
+
+#[track_caller]
+fn assert_not_in_runtime() {
+    if Handle::try_current().is_ok() {
+        panic!(
+            "cannot block on a future from inside a zokio runtime: this thread is already \
+             running one; `.await` the future instead, or move the blocking call into \
+             `std::thread::spawn`"
+        );
+    }
+}
+
+/// Polls `future` on this thread, parking when it is not ready. Between
+/// polls `run_other_work` runs; it returns whether it made progress (so the
+/// thread must not park yet).
+fn park_on<F: Future>(future: F, mut run_other_work: impl FnMut() -> bool) -> F::Output {
+    let mut future = pin!(future);
+    let notify = ThreadWaker::current();
+    let waker = Waker::from(notify.clone());
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if notify.take_woken() {
+            if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                return out;
+            }
+        }
+        if !run_other_work() && !notify.is_woken() {
+            std::thread::park();
+        }
+    }
+}
+
+/// A runtime generated from the configuration `S`.
+///
+/// Build it with `AppRuntime::build()` (or `Runtime::<AppRuntime>::build()`)
+/// and drop it to shut it down: every unfinished task is cancelled and its
+/// destructor runs, and worker threads are joined.
+pub struct Runtime<S: Spec> {
+    shared: Arc<Shared>,
+    workers: Vec<ThreadHandle<()>>,
+    _spec: PhantomData<S>,
+}
+
+impl<S: Spec> Runtime<S> {
+    /// Checks `S` at compile time (see [`spec::assert_valid`]).
+    const VALID: () = spec::assert_valid::<S>();
+
+    /// Starts the runtime: for `multi_thread`, its worker threads.
+    pub fn build() -> io::Result<Self> {
+        let () = Self::VALID;
+        let shared = Shared::new(S::FLAVOR);
+        let mut runtime = Runtime {
+            shared,
+            workers: Vec::new(),
+            _spec: PhantomData,
+        };
+        if S::FLAVOR == Flavor::MultiThread {
+            for index in 0..S::WORKERS.resolve() {
+                let handle = runtime.handle();
+                let worker = std::thread::Builder::new()
+                    .name(format!("{}-worker-{index}", S::NAME))
+                    .stack_size(S::THREAD_STACK_SIZE)
+                    .spawn(move || worker_loop(handle))?;
+                // On error `runtime` drops here and shuts down the workers started so far.
+                runtime.workers.push(worker);
+            }
+        }
+        Ok(runtime)
+    }
+
+    /// A handle to spawn onto this runtime from anywhere.
+    pub fn handle(&self) -> Handle {
+        Handle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Spawns a task on this runtime.
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.shared.spawn(future)
+    }
+
+    /// Runs `future` to completion on the calling thread, with this runtime
+    /// as the current one. On a `current_thread` runtime the calling thread
+    /// also runs the spawned tasks.
+    ///
+    /// # Panics
+    ///
+    /// Panics when called from inside a runtime (that would block one of its
+    /// threads); `.await` the future there instead.
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        assert_not_in_runtime();
+        let _guard = enter(self.handle());
+        match S::FLAVOR {
+            Flavor::CurrentThread if self.shared.claim_driver() => {
+                struct Release<'a>(&'a Shared);
+                impl Drop for Release<'_> {
+                    fn drop(&mut self) {
+                        self.0.release_driver();
+                    }
+                }
+                let _release = Release(&self.shared);
+                let shared = &self.shared;
+                park_on(future, || {
+                    // Run a batch, then go back to the main future.
+                    let mut ran = 0;
+                    while ran < S::EVENT_INTERVAL {
+                        let Some(task) = shared.pop() else { break };
+                        shared.run(task);
+                        ran += 1;
+                    }
+                    ran > 0 || shared.has_queued()
+                })
+            }
+            _ => park_on(future, || false),
+        }
+    }
+
+    /// A readable summary of the configuration (see [`spec::describe`]).
+    pub fn describe(&self) -> String {
+        spec::describe::<S>()
+    }
+}
+
+fn worker_loop(handle: Handle) {
+    let shared = handle.shared.clone();
+    let _guard = enter(handle);
+    while let Some(task) = shared.next_for_worker() {
+        shared.run(task);
+    }
+}
+
+impl<S: Spec> Drop for Runtime<S> {
+    fn drop(&mut self) {
+        self.shared.shutdown();
+        for worker in self.workers.drain(..) {
+            // A worker only exits by returning (task panics are caught).
+            let _ = worker.join();
+        }
+        // Tasks a worker was running while shutdown began are cancelled now.
+        let _guard = CURRENT
+            .with(|c| c.borrow().is_none())
+            .then(|| enter(self.handle()));
+        self.shared.shutdown();
+        debug_assert!(self.shared.is_shutdown());
+    }
+}
+
+impl<S: Spec> fmt::Debug for Runtime<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("spec", &S::NAME)
+            .field("flavor", &S::FLAVOR)
+            .field("workers", &self.workers.len())
+            .finish()
+    }
+}

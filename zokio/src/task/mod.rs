@@ -1,0 +1,43 @@
+//! Tasks: spawning and joining.
+//!
+//! This is the interim task implementation that the configuration pipeline
+//! needs (one `Arc` per task, a mutex around the future). The runtime-core
+//! work replaces it with a single-allocation task cell whose state lives in
+//! one atomic word.
+
+mod join;
+pub(crate) mod raw;
+
+pub use join::{JoinError, JoinHandle};
+
+use std::future::Future;
+
+use crate::runtime::Handle;
+
+/// Spawns a task on the current runtime and returns a handle to its output.
+///
+/// The task starts running in the background; awaiting the handle is not
+/// needed for it to make progress.
+///
+/// # Panics
+///
+/// Panics when called outside a zokio runtime (see
+/// [`Handle::current`](crate::runtime::Handle::current)).
+///
+/// ```
+/// zokio::runtime! { Rt { flavor = "current_thread" } }
+///
+/// let out = Rt::block_on(async {
+///     let handle = zokio::spawn(async { 40 + 2 });
+///     handle.await.unwrap()
+/// });
+/// assert_eq!(out, 42);
+/// ```
+#[track_caller]
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Handle::current().spawn(future)
+}
