@@ -7,7 +7,7 @@ use annotate_snippets::{AnnotationKind, Level, Renderer, Snippet};
 use quote::ToTokens;
 use syn::{Ident, Visibility};
 use zokio_config_schema::keys::{KEYS, KeyKind};
-use zokio_config_schema::{DEFAULT_NAME, LineIndex, Origin, Problem, resolve_toml};
+use zokio_config_schema::{DEFAULT_NAME, Origin, Problem, resolve_toml};
 
 use crate::render::RuntimeItem;
 
@@ -121,20 +121,14 @@ pub fn generate(
     ))
 }
 
-/// Renders problems as `file:line:column: error: ...` followed by a
-/// snippet of the source with the offending token underlined.
+/// Renders problems the way rustc does: the message, `--> file:line:column`,
+/// and the source line with the offending token underlined.
 pub fn render_problems(text: &str, file_name: &str, problems: &[Problem<Origin>]) -> String {
-    let index = LineIndex::new(text);
     let renderer = Renderer::plain();
     let mut out = String::new();
     for problem in problems {
         match &problem.span {
             Some(Origin::File(range)) => {
-                let (line, col) = index.line_col(text, range.start);
-                out.push_str(&format!(
-                    "{file_name}:{line}:{col}: error: {}\n",
-                    problem.message
-                ));
                 let mut group = Level::ERROR
                     .primary_title(problem.message.as_str())
                     .element(
@@ -153,7 +147,7 @@ pub fn render_problems(text: &str, file_name: &str, problems: &[Problem<Origin>]
                     "{file_name}: error: in environment variable {var}: {problem}\n"
                 ));
             }
-            None => out.push_str(&format!("{file_name}: error: {problem}\n")),
+            None => out.push_str(&format!("error: {problem}\n --> {file_name}\n\n")),
         }
     }
     let n = problems.len();

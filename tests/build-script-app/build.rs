@@ -1,0 +1,3 @@
+fn main() {
+    zokio_codegen::build("zokio.toml");
+}

@@ -1,0 +1,187 @@
+//! Behaviour every flavor must share: spawn/join, panics, aborts, shutdown,
+//! the current-runtime handle. The same suite runs on both flavors.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Counts its drops, to prove shutdown drops every task exactly once.
+struct DropCounter(Arc<AtomicUsize>);
+
+impl Drop for DropCounter {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+macro_rules! flavor_suite {
+    ($module:ident, $($config:tt)*) => {
+        mod $module {
+            use super::*;
+            use std::future::pending;
+            use zokio::runtime::Handle;
+
+            zokio::runtime! { Rt { $($config)* } }
+
+            #[test]
+            fn spawned_tasks_run_and_return_their_output() {
+                let rt = Rt::build().unwrap();
+                let sum = rt.block_on(async {
+                    let handles: Vec<_> = (0..100u64).map(|i| zokio::spawn(async move { i })).collect();
+                    let mut sum = 0;
+                    for h in handles {
+                        sum += h.await.unwrap();
+                    }
+                    sum
+                });
+                assert_eq!(sum, 4950);
+            }
+
+            #[test]
+            fn many_tasks_from_outside_the_runtime_complete() {
+                let rt = Rt::build().unwrap();
+                let done = Arc::new(AtomicUsize::new(0));
+                let handles: Vec<_> = (0..10_000)
+                    .map(|_| {
+                        let done = done.clone();
+                        rt.spawn(async move {
+                            done.fetch_add(1, Ordering::Relaxed);
+                        })
+                    })
+                    .collect();
+                rt.block_on(async {
+                    for h in handles {
+                        h.await.unwrap();
+                    }
+                });
+                assert_eq!(done.load(Ordering::Relaxed), 10_000);
+            }
+
+            #[test]
+            fn a_panicking_task_reports_through_its_handle_and_the_runtime_survives() {
+                let rt = Rt::build().unwrap();
+                let err = rt.block_on(async { zokio::spawn(async { panic!("boom") }).await.unwrap_err() });
+                assert!(err.is_panic());
+                assert!(!err.is_cancelled());
+                assert_eq!(err.to_string(), "task panicked with message \"boom\"");
+                let payload = err.into_panic();
+                assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
+                // The runtime still runs tasks afterwards.
+                assert_eq!(rt.block_on(async { zokio::spawn(async { 1 }).await.unwrap() }), 1);
+            }
+
+            #[test]
+            fn abort_cancels_a_pending_task_and_drops_its_future() {
+                let rt = Rt::build().unwrap();
+                let drops = Arc::new(AtomicUsize::new(0));
+                let guard = DropCounter(drops.clone());
+                let err = rt.block_on(async move {
+                    let h = zokio::spawn(async move {
+                        let _guard = guard;
+                        pending::<()>().await;
+                    });
+                    h.abort();
+                    h.await.unwrap_err()
+                });
+                assert!(err.is_cancelled());
+                assert_eq!(drops.load(Ordering::SeqCst), 1);
+            }
+
+            #[test]
+            fn abort_after_completion_keeps_the_output() {
+                let rt = Rt::build().unwrap();
+                let out = rt.block_on(async {
+                    let h = zokio::spawn(async { 5 });
+                    while !h.is_finished() {
+                        zokio::spawn(async {}).await.unwrap();
+                    }
+                    h.abort();
+                    h.await
+                });
+                assert_eq!(out.unwrap(), 5);
+            }
+
+            #[test]
+            fn dropping_the_runtime_drops_every_unfinished_task_once() {
+                let drops = Arc::new(AtomicUsize::new(0));
+                let rt = Rt::build().unwrap();
+                let mut handles = Vec::new();
+                for _ in 0..50 {
+                    let guard = DropCounter(drops.clone());
+                    handles.push(rt.spawn(async move {
+                        let _guard = guard;
+                        pending::<()>().await;
+                    }));
+                }
+                // Some of them get polled before shutdown, some never do.
+                rt.block_on(async { zokio::spawn(async {}).await.unwrap() });
+                drop(rt);
+                assert_eq!(drops.load(Ordering::SeqCst), 50);
+                for h in handles {
+                    assert!(h.is_finished());
+                }
+            }
+
+            #[test]
+            fn handle_is_current_inside_and_absent_outside() {
+                assert!(Handle::try_current().is_err());
+                let rt = Rt::build().unwrap();
+                let inside = rt.block_on(async {
+                    zokio::spawn(async { Handle::try_current().is_ok() }).await.unwrap()
+                });
+                assert!(inside);
+                assert!(Handle::try_current().is_err());
+            }
+
+            #[test]
+            fn handle_spawns_from_another_thread() {
+                let rt = Rt::build().unwrap();
+                let handle = rt.handle();
+                let out = rt.block_on(async move {
+                    let join = std::thread::spawn(move || handle.spawn(async { 7 }));
+                    let task = join.join().unwrap();
+                    task.await.unwrap()
+                });
+                assert_eq!(out, 7);
+            }
+
+            #[test]
+            fn nested_block_on_is_refused_with_advice() {
+                let rt = Rt::build().unwrap();
+                let rt2 = Rt::build().unwrap();
+                let result = rt.block_on(async move {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt2.block_on(async {})))
+                });
+                let payload = result.unwrap_err();
+                let text = payload
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| payload.downcast_ref::<&str>().copied())
+                    .unwrap();
+                assert!(text.contains("cannot block on a future from inside a zokio runtime"), "{text}");
+            }
+        }
+    };
+}
+
+flavor_suite!(current_thread, flavor = "current_thread");
+flavor_suite!(multi_thread, flavor = "multi_thread", workers = 2);
+
+#[test]
+#[should_panic(expected = "there is no zokio runtime running on this thread")]
+fn spawn_outside_a_runtime_panics_with_advice() {
+    let _ = zokio::spawn(async {});
+}
+
+#[zokio::test]
+async fn zokio_test_runs_on_current_thread() {
+    let here = std::thread::current().id();
+    let there = zokio::spawn(async { std::thread::current().id() }).await.unwrap();
+    assert_eq!(here, there);
+}
+
+#[zokio::test(flavor = "multi_thread", workers = 2)]
+async fn zokio_test_can_use_workers() {
+    let here = std::thread::current().id();
+    let there = zokio::spawn(async { std::thread::current().id() }).await.unwrap();
+    assert_ne!(here, there);
+}

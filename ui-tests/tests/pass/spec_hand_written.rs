@@ -1,0 +1,38 @@
+// A hand-written `Spec` with valid values works like a generated one.
+use std::time::Duration;
+
+use zokio::spec::{Backend, Flavor, MetricsOff, QueueDepth, RingEntries, Workers};
+
+struct Manual;
+
+impl zokio::Spec for Manual {
+    const NAME: &'static str = "Manual";
+    const PRESET: Option<&'static str> = None;
+    const FLAVOR: Flavor = Flavor::CurrentThread;
+    const WORKERS: Workers = Workers::Fixed(1);
+    const BACKEND: Backend = Backend::Mio;
+    const METRICS: bool = false;
+    const GLOBAL_QUEUE_INTERVAL: u32 = 31;
+    const EVENT_INTERVAL: u32 = 61;
+    const LIFO_SLOT: bool = true;
+    const BUDGET: u32 = 128;
+    const EVENTS_PER_TICK: usize = 1024;
+    const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
+    const BLOCKING_MAX_THREADS: usize = 512;
+    const BLOCKING_KEEP_ALIVE: Duration = Duration::from_secs(10);
+    const THREAD_STACK_SIZE: usize = 2 << 20;
+    type LocalQueue = QueueDepth<512>;
+    type UringEntries = RingEntries<64>;
+    type Metrics = MetricsOff;
+}
+
+fn main() -> std::io::Result<()> {
+    let rt = zokio::Runtime::<Manual>::build()?;
+    let answer = rt.block_on(async { zokio::spawn(async { 40 + 2 }).await.unwrap() });
+    assert_eq!(answer, 42);
+    let text = rt.describe();
+    assert!(text.starts_with("Manual (zokio runtime)"), "{text}");
+    assert!(text.contains("local_queue 512"), "{text}");
+    assert!(text.contains("uring_entries 64"), "{text}");
+    Ok(())
+}
