@@ -85,34 +85,37 @@ pub fn resolve<S: Clone>(
     if config.flavor == Flavor::CurrentThread {
         if let Some((_, Typed::Workers(w), span)) =
             typed.iter().find(|(d, _, _)| d.path == "workers")
+            && *w != Workers::Fixed(1)
         {
-            if *w != Workers::Fixed(1) {
-                let why = if flavor_explicit {
-                    "`flavor = \"current_thread\"`"
-                } else {
-                    "the current_thread flavor (the default here)"
-                };
-                problems.push(
-                    Problem::new(
-                        "workers",
-                        format!("`workers = {w}` conflicts with {why}, which runs every task on one thread"),
-                        Some(span.clone()),
-                    )
-                    .with_help(Some(
-                        "remove `workers`, or use `flavor = \"multi_thread\"` to run several workers".to_owned(),
-                    )),
-                );
-            }
+            let why = if flavor_explicit {
+                "`flavor = \"current_thread\"`"
+            } else {
+                "the current_thread flavor (the default here)"
+            };
+            problems.push(
+                Problem::new(
+                    "workers",
+                    format!(
+                        "`workers = {w}` conflicts with {why}, which runs every task on one thread"
+                    ),
+                    Some(span.clone()),
+                )
+                .with_help(Some(
+                    "remove `workers`, or use `flavor = \"multi_thread\"` to run several workers"
+                        .to_owned(),
+                )),
+            );
         }
         config.workers = Workers::Fixed(1);
     }
-    if let (Some(os), Backend::IoUring) = (options.target_os, config.backend) {
-        if os != "linux" {
-            let span = typed
-                .iter()
-                .find(|(d, _, _)| d.path == "backend")
-                .map(|(_, _, s)| s.clone());
-            problems.push(
+    if let (Some(os), Backend::IoUring) = (options.target_os, config.backend)
+        && os != "linux"
+    {
+        let span = typed
+            .iter()
+            .find(|(d, _, _)| d.path == "backend")
+            .map(|(_, _, s)| s.clone());
+        problems.push(
                 Problem::new(
                     "backend",
                     format!("`backend = \"io_uring\"` is only available on Linux, but the target OS is `{os}`"),
@@ -120,7 +123,6 @@ pub fn resolve<S: Clone>(
                 )
                 .with_help(Some("use `backend = \"auto\"` or `backend = \"mio\"`".to_owned())),
             );
-        }
     }
 
     if problems.is_empty() {

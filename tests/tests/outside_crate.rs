@@ -7,13 +7,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Writes a standalone crate (its own `[workspace]`, the workspace's
 /// `Cargo.lock` so versions match and nothing is resolved anew).
 fn scaffold(name: &str, build_script: bool, files: &[(&str, &str)]) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("outside").join(name);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("outside")
+        .join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("src/bin")).unwrap();
     let root = workspace_root();
@@ -149,8 +154,16 @@ fn runtime_and_main_forms_run_in_a_crate_outside_the_workspace() {
     let source = lines[at];
     let carets = lines[at + 1];
     let zero_col = source.find("= 0").unwrap() + 2;
-    assert_eq!(carets.find('^'), Some(zero_col), "caret misplaced:\n{source}\n{carets}");
-    assert_eq!(carets.matches('^').count(), 1, "caret spans more than the 0:\n{carets}");
+    assert_eq!(
+        carets.find('^'),
+        Some(zero_col),
+        "caret misplaced:\n{source}\n{carets}"
+    );
+    assert_eq!(
+        carets.matches('^').count(),
+        1,
+        "caret spans more than the 0:\n{carets}"
+    );
 }
 
 #[test]
@@ -159,7 +172,10 @@ fn bad_zokio_toml_fails_the_build_with_line_and_column() {
         "zokio-outside-bad-toml",
         true,
         &[
-            ("build.rs", "fn main() { zokio_codegen::build(\"zokio.toml\"); }\n"),
+            (
+                "build.rs",
+                "fn main() { zokio_codegen::build(\"zokio.toml\"); }\n",
+            ),
             (
                 "zokio.toml",
                 "name = \"AppRuntime\"\nflavor = \"multi_thread\"\nwrokers = 4\n\n[scheduler]\nlocal_queue = 100\n",
@@ -171,10 +187,15 @@ fn bad_zokio_toml_fails_the_build_with_line_and_column() {
         ],
     );
     let out = cargo(&dir, &["build"]);
-    assert!(!out.status.success(), "a bad zokio.toml must fail the build");
+    assert!(
+        !out.status.success(),
+        "a bad zokio.toml must fail the build"
+    );
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("error: unknown key `wrokers` in a runtime configuration\n   --> zokio.toml:3:1"),
+        stderr.contains(
+            "error: unknown key `wrokers` in a runtime configuration\n   --> zokio.toml:3:1"
+        ),
         "{stderr}"
     );
     assert!(stderr.contains("did you mean `workers`?"), "{stderr}");

@@ -169,19 +169,23 @@ flavor_suite!(multi_thread, flavor = "multi_thread", workers = 2);
 #[test]
 #[should_panic(expected = "there is no zokio runtime running on this thread")]
 fn spawn_outside_a_runtime_panics_with_advice() {
-    let _ = zokio::spawn(async {});
+    drop(zokio::spawn(async {}));
 }
 
 #[zokio::test]
 async fn zokio_test_runs_on_current_thread() {
     let here = std::thread::current().id();
-    let there = zokio::spawn(async { std::thread::current().id() }).await.unwrap();
+    let there = zokio::spawn(async { std::thread::current().id() })
+        .await
+        .unwrap();
     assert_eq!(here, there);
 }
 
 #[zokio::test(flavor = "multi_thread", workers = 2)]
 async fn zokio_test_can_use_workers() {
     let here = std::thread::current().id();
-    let there = zokio::spawn(async { std::thread::current().id() }).await.unwrap();
+    let there = zokio::spawn(async { std::thread::current().id() })
+        .await
+        .unwrap();
     assert_ne!(here, there);
 }

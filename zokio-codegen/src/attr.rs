@@ -135,13 +135,13 @@ fn check_signature(kind: Kind, func: &ItemFn, errors: &mut Errors) {
             format!("{} functions cannot be generic", kind.attr()),
         ));
     }
-    if kind == Kind::Test {
-        if let Some(attr) = func.attrs.iter().find(|a| a.path().is_ident("test")) {
-            errors.push(syn::Error::new_spanned(
+    if kind == Kind::Test
+        && let Some(attr) = func.attrs.iter().find(|a| a.path().is_ident("test"))
+    {
+        errors.push(syn::Error::new_spanned(
                 attr,
                 "a second test attribute is supplied; `#[zokio::test]` already marks the function as a test",
             ));
-        }
     }
 }
 

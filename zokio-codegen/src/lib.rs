@@ -17,6 +17,8 @@
 //! and the crate includes the result with `zokio::include_runtime!();`.
 
 #![warn(missing_docs)]
+// The examples show build scripts and programs, where `fn main` is the point.
+#![allow(clippy::needless_doctest_main)]
 
 mod attr;
 mod build_script;

@@ -20,7 +20,11 @@ fn runtime_macro_and_build_script_render_the_same_tokens() {
     )
     .unwrap();
     // The file adds a doc attribute and a header comment; the rest is identical.
-    let body_of = |s: &str| s[s.find("pub struct AppRuntime").expect("struct rendered")..].trim().to_owned();
+    let body_of = |s: &str| {
+        s[s.find("pub struct AppRuntime").expect("struct rendered")..]
+            .trim()
+            .to_owned()
+    };
     assert_eq!(body_of(&from_macro), body_of(&from_file));
 }
 
@@ -29,14 +33,20 @@ fn literals_land_in_const_generic_types() {
     let out = expand(quote! { Rt { scheduler(local_queue = 1024), io(uring_entries = 64) } });
     assert!(out.contains("QueueDepth < 1024usize >"), "{out}");
     assert!(out.contains("RingEntries < 64u32 >"), "{out}");
-    assert!(out.contains("type Metrics = :: zokio :: spec :: MetricsOff"), "{out}");
+    assert!(
+        out.contains("type Metrics = :: zokio :: spec :: MetricsOff"),
+        "{out}"
+    );
     assert!(out.contains("assert_valid :: < Rt >"), "{out}");
 }
 
 #[test]
 fn metrics_on_selects_the_counting_type() {
     let out = expand(quote! { Rt { metrics = true } });
-    assert!(out.contains("type Metrics = :: zokio :: spec :: MetricsOn"), "{out}");
+    assert!(
+        out.contains("type Metrics = :: zokio :: spec :: MetricsOn"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -69,9 +79,23 @@ fn io_uring_gets_a_target_check_in_macros() {
 
 #[test]
 fn build_script_rejects_io_uring_for_other_targets() {
-    let err = generate("backend = \"io_uring\"\n", "zokio.toml", |_| None, Some("macos")).unwrap_err();
-    assert!(err.report().contains("only available on Linux"), "{}", err.report());
-    assert!(err.report().contains("--> zokio.toml:1:11"), "{}", err.report());
+    let err = generate(
+        "backend = \"io_uring\"\n",
+        "zokio.toml",
+        |_| None,
+        Some("macos"),
+    )
+    .unwrap_err();
+    assert!(
+        err.report().contains("only available on Linux"),
+        "{}",
+        err.report()
+    );
+    assert!(
+        err.report().contains("--> zokio.toml:1:11"),
+        "{}",
+        err.report()
+    );
 }
 
 #[test]
@@ -88,7 +112,11 @@ fn build_script_report_lists_every_problem_with_location() {
 fn env_override_problems_name_the_variable() {
     let env = |v: &str| (v == "ZOKIO_WORKERS").then(|| "0".to_owned());
     let err = generate("", "zokio.toml", env, None).unwrap_err();
-    assert!(err.report().contains("environment variable ZOKIO_WORKERS"), "{}", err.report());
+    assert!(
+        err.report().contains("environment variable ZOKIO_WORKERS"),
+        "{}",
+        err.report()
+    );
 }
 
 #[test]
@@ -101,32 +129,70 @@ fn name_key_names_the_type() {
 
 #[test]
 fn main_attribute_wraps_the_body() {
-    let out = main(quote!(flavor = "current_thread"), quote!(async fn main() { run().await })).to_string();
+    let out = main(
+        quote!(flavor = "current_thread"),
+        quote!(
+            async fn main() {
+                run().await
+            }
+        ),
+    )
+    .to_string();
     assert!(out.contains("fn main ()"), "{out}");
     assert!(!out.contains("async fn"), "{out}");
-    assert!(out.contains("block_on :: < ZokioMainRuntime , _ >"), "{out}");
+    assert!(
+        out.contains("block_on :: < ZokioMainRuntime , _ >"),
+        "{out}"
+    );
     assert!(out.contains("Flavor :: CurrentThread"), "{out}");
 }
 
 #[test]
 fn main_with_declared_runtime_declares_nothing() {
-    let out = main(quote!(runtime = AppRuntime), quote!(async fn main() {})).to_string();
+    let out = main(
+        quote!(runtime = AppRuntime),
+        quote!(
+            async fn main() {}
+        ),
+    )
+    .to_string();
     assert!(out.contains("block_on :: < AppRuntime , _ >"), "{out}");
     assert!(!out.contains("impl :: zokio :: Spec"), "{out}");
 }
 
 #[test]
 fn test_attribute_defaults_to_current_thread_and_marks_a_test() {
-    let out = test(TokenStream::new(), quote!(async fn it_works() {})).to_string();
-    assert!(out.contains("# [:: core :: prelude :: v1 :: test]"), "{out}");
+    let out = test(
+        TokenStream::new(),
+        quote!(
+            async fn it_works() {}
+        ),
+    )
+    .to_string();
+    assert!(
+        out.contains("# [:: core :: prelude :: v1 :: test]"),
+        "{out}"
+    );
     assert!(out.contains("Flavor :: CurrentThread"), "{out}");
-    let out = test(quote!(flavor = "multi_thread", workers = 2), quote!(async fn it_works() {})).to_string();
+    let out = test(
+        quote!(flavor = "multi_thread", workers = 2),
+        quote!(
+            async fn it_works() {}
+        ),
+    )
+    .to_string();
     assert!(out.contains("Workers :: Fixed (2usize)"), "{out}");
 }
 
 #[test]
 fn attribute_errors_keep_the_function() {
-    let out = main(TokenStream::new(), quote!(fn main() {})).to_string();
+    let out = main(
+        TokenStream::new(),
+        quote!(
+            fn main() {}
+        ),
+    )
+    .to_string();
     assert!(out.contains("compile_error"), "{out}");
     assert!(out.contains("fn main ()"), "{out}");
 }
@@ -136,7 +202,11 @@ fn include_runtime_reads_out_dir() {
     let out = include_runtime(TokenStream::new()).to_string();
     assert!(out.contains("\"OUT_DIR\""), "{out}");
     assert!(out.contains("\"/zokio_runtime.rs\""), "{out}");
-    assert!(include_runtime(quote!(x)).to_string().contains("compile_error"));
+    assert!(
+        include_runtime(quote!(x))
+            .to_string()
+            .contains("compile_error")
+    );
 }
 
 #[test]

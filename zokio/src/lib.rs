@@ -29,6 +29,8 @@
 //! [`include_runtime!`].
 
 #![warn(missing_docs)]
+// The examples show build scripts and programs, where `fn main` is the point.
+#![allow(clippy::needless_doctest_main)]
 
 pub mod runtime;
 pub mod spec;

@@ -253,7 +253,7 @@ fn format_duration(d: Duration) -> String {
         (1_000_000, "ms"),
         (1_000, "us"),
     ] {
-        if nanos >= size && nanos % size == 0 {
+        if nanos >= size && nanos.is_multiple_of(size) {
             return format!("{}{unit}", nanos / size);
         }
     }

@@ -6,7 +6,11 @@ zokio::include_runtime!();
 fn main() -> std::io::Result<()> {
     println!("{}", AppRuntime::describe());
     let rt = AppRuntime::build()?;
-    let answer = rt.block_on(async { zokio::spawn(async { 40 + 2 }).await.expect("task completed") });
+    let answer = rt.block_on(async {
+        zokio::spawn(async { 40 + 2 })
+            .await
+            .expect("task completed")
+    });
     println!("answer = {answer}");
     Ok(())
 }
@@ -23,8 +27,14 @@ mod tests {
         assert_eq!(AppRuntime::FLAVOR, Flavor::MultiThread);
         assert_eq!(AppRuntime::WORKERS, Workers::Fixed(4));
         assert_eq!(AppRuntime::BACKEND, zokio::spec::Backend::Mio);
-        assert_eq!(<<AppRuntime as zokio::Spec>::LocalQueue as LocalQueueCapacity>::DEPTH, 512);
-        assert_eq!(<<AppRuntime as zokio::Spec>::UringEntries as UringCapacity>::ENTRIES, 1024);
+        assert_eq!(
+            <<AppRuntime as zokio::Spec>::LocalQueue as LocalQueueCapacity>::DEPTH,
+            512
+        );
+        assert_eq!(
+            <<AppRuntime as zokio::Spec>::UringEntries as UringCapacity>::ENTRIES,
+            1024
+        );
         assert_eq!(AppRuntime::BUDGET, 64);
         assert_eq!(AppRuntime::TIMER_RESOLUTION, Duration::from_millis(2));
         assert_eq!(AppRuntime::BLOCKING_KEEP_ALIVE, Duration::from_secs(30));
@@ -51,6 +61,9 @@ mod tests {
         let text = AppRuntime::describe();
         assert!(text.contains("workers               = 4"), "{text}");
         assert!(text.contains("local_queue 512"), "{text}");
-        assert!(text.contains("preset                = throughput"), "{text}");
+        assert!(
+            text.contains("preset                = throughput"),
+            "{text}"
+        );
     }
 }

@@ -134,10 +134,10 @@ fn park_on<F: Future>(future: F, mut run_other_work: impl FnMut() -> bool) -> F:
     let waker = Waker::from(notify.clone());
     let mut cx = Context::from_waker(&waker);
     loop {
-        if notify.take_woken() {
-            if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-                return out;
-            }
+        if notify.take_woken()
+            && let Poll::Ready(out) = future.as_mut().poll(&mut cx)
+        {
+            return out;
         }
         if !run_other_work() && !notify.is_woken() {
             std::thread::park();
