@@ -403,17 +403,32 @@ fn check_value<S>(def: &KeyDef, kind: &KeyKind, value: &RawValue<S>) -> Result<T
                 ),
             )),
         },
-        (KeyKind::Duration { .. }, RawValue::Int(n)) => Err((
-            format!(
-                "`{}` {}, found the integer {n} with no unit",
-                def.path,
-                expectation(def)
-            ),
-            Some(format!(
-                "add a unit: `{} = \"{n}ms\"` or `\"{n}s\"`",
-                def.name()
-            )),
-        )),
+        (&KeyKind::Duration { min, max }, RawValue::Int(n)) => {
+            // Suggest only the spellings that would be accepted.
+            let fits: Vec<String> = [("ms", 1_000_000u128), ("s", 1_000_000_000)]
+                .into_iter()
+                .filter(|(_, scale)| {
+                    u128::try_from(*n).is_ok_and(|n| {
+                        let nanos = n.saturating_mul(*scale);
+                        nanos >= min.as_nanos() && nanos <= max.as_nanos()
+                    })
+                })
+                .map(|(unit, _)| format!("`{} = \"{n}{unit}\"`", def.name()))
+                .collect();
+            let help = if fits.is_empty() {
+                "durations are strings with a unit, such as \"10ms\"".to_owned()
+            } else {
+                format!("add a unit: {}", fits.join(" or "))
+            };
+            Err((
+                format!(
+                    "`{}` {}, found the integer {n} with no unit",
+                    def.path,
+                    expectation(def)
+                ),
+                Some(help),
+            ))
+        }
         (&KeyKind::Size { min, max }, RawValue::Str(s)) => match units::parse_size(s) {
             Ok(b) if b >= min && b <= max => Ok(Typed::Size(b)),
             Ok(b) => Err((

@@ -80,6 +80,8 @@ fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
         let mut out = e.to_compile_error();
         if kind == Kind::Main {
             func.sig.asyncness = None;
+            func.sig.inputs.clear();
+            func.sig.generics = Default::default();
             func.block = Box::new(syn::parse_quote!({ ::core::unimplemented!() }));
         }
         out.extend(func.into_token_stream());
@@ -149,7 +151,22 @@ fn check_signature(kind: Kind, func: &ItemFn, errors: &mut Errors) {
 /// and the runtime's type.
 fn runtime_for(kind: Kind, args: TokenStream) -> syn::Result<(TokenStream, TokenStream)> {
     let all_args = args.clone();
-    let mut entries = parse::entries(args)?;
+    let (mut entries, syntax_errors) = parse::entries(args);
+    if let Some(e) = syntax_errors {
+        // Still validate what did parse, so every mistake shows at once.
+        let mut all = Some(e);
+        if let Err(p) = resolve(
+            &entries
+                .iter()
+                .filter(|e| e.key != "runtime")
+                .cloned()
+                .collect::<Vec<_>>(),
+            &ResolveOptions::default(),
+        ) {
+            parse::push_error(&mut all, to_syn_error(p, &all_args));
+        }
+        return Err(all.expect("an error was pushed"));
+    }
     if let Some(pos) = entries.iter().position(|e| e.key == "runtime") {
         let runtime = entries.remove(pos);
         let mut errors = Errors::default();

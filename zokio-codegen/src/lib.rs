@@ -52,18 +52,22 @@ pub fn runtime(input: TokenStream) -> TokenStream {
         Err(e) => return e.to_compile_error(),
     };
     let body = decl.body.clone();
-    let outcome = parse::entries(decl.body.clone()).and_then(|entries| {
-        let backend_tokens = entries
-            .iter()
-            .find(|e| e.key == "backend")
-            .map(|e| e.value_span.clone());
-        resolve(&entries, &ResolveOptions::default())
-            .map(|r| (r.config, backend_tokens))
-            .map_err(|p| diagnostics::to_syn_error(p, &body))
-    });
-    let (config, backend_tokens, errors) = match outcome {
-        Ok((config, backend)) => (config, backend, None),
-        Err(e) => (RuntimeConfig::default(), None, Some(e.to_compile_error())),
+    let (entries, mut errors) = parse::entries(decl.body.clone());
+    let backend_tokens = entries
+        .iter()
+        .find(|e| e.key == "backend")
+        .map(|e| e.value_span.clone());
+    let config = match resolve(&entries, &ResolveOptions::default()) {
+        Ok(r) if errors.is_none() => r.config,
+        Ok(_) => RuntimeConfig::default(),
+        Err(p) => {
+            parse::push_error(&mut errors, diagnostics::to_syn_error(p, &body));
+            RuntimeConfig::default()
+        }
+    };
+    let (backend_tokens, errors) = match errors {
+        Some(e) => (None, Some(e.to_compile_error())),
+        None => (backend_tokens, None),
     };
     let item = RuntimeItem {
         attrs: decl.attrs,

@@ -6,6 +6,7 @@ use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::parse::{Parse, ParseStream};
 use syn::{Attribute, Expr, ExprLit, ExprUnary, Ident, Lit, Meta, UnOp, Visibility, braced};
+use zokio_config_schema::keys::{self, KeyKind};
 use zokio_config_schema::{RawEntry, RawValue};
 
 use crate::diagnostics::Tokens;
@@ -47,30 +48,55 @@ impl Parse for RuntimeDecl {
 }
 
 /// Parses a comma-separated list of `key = value` / `group(...)` / `flag`.
-pub(crate) fn entries(tokens: TokenStream) -> syn::Result<Vec<RawEntry<Tokens>>> {
-    let metas = NestedMeta::parse_meta_list(tokens)?;
+///
+/// Syntax mistakes inside one entry are collected and parsing goes on, so
+/// the validator still reports every other problem; only a list that cannot
+/// be split into entries at all (a missing comma) stops here.
+pub(crate) fn entries(tokens: TokenStream) -> (Vec<RawEntry<Tokens>>, Option<syn::Error>) {
+    let mut errors = None;
+    let out = entries_in("", tokens, &mut errors);
+    (out, errors)
+}
+
+/// Adds `e` to the accumulated errors.
+pub(crate) fn push_error(errors: &mut Option<syn::Error>, e: syn::Error) {
+    match errors {
+        Some(all) => all.combine(e),
+        None => *errors = Some(e),
+    }
+}
+
+fn entries_in(
+    group: &str,
+    tokens: TokenStream,
+    errors: &mut Option<syn::Error>,
+) -> Vec<RawEntry<Tokens>> {
+    let metas = match NestedMeta::parse_meta_list(tokens) {
+        Ok(m) => m,
+        Err(e) => {
+            push_error(errors, e);
+            return Vec::new();
+        }
+    };
     let mut out = Vec::with_capacity(metas.len());
-    let mut errors: Option<syn::Error> = None;
     for meta in metas {
-        match entry(meta) {
+        match entry(group, meta, errors) {
             Ok(e) => out.push(e),
-            Err(e) => match &mut errors {
-                Some(all) => all.combine(e),
-                None => errors = Some(e),
-            },
+            Err(e) => push_error(errors, e),
         }
     }
-    match errors {
-        Some(e) => Err(e),
-        None => Ok(out),
-    }
+    out
 }
 
 fn key_name(path: &syn::Path) -> String {
     path.to_token_stream().to_string().replace(' ', "")
 }
 
-fn entry(meta: NestedMeta) -> syn::Result<RawEntry<Tokens>> {
+fn entry(
+    group: &str,
+    meta: NestedMeta,
+    errors: &mut Option<syn::Error>,
+) -> syn::Result<RawEntry<Tokens>> {
     match meta {
         NestedMeta::Meta(Meta::NameValue(nv)) => Ok(RawEntry {
             key: key_name(&nv.path),
@@ -79,9 +105,22 @@ fn entry(meta: NestedMeta) -> syn::Result<RawEntry<Tokens>> {
             value_span: nv.value.to_token_stream(),
         }),
         NestedMeta::Meta(Meta::List(list)) => {
-            let inner = entries(list.tokens.clone())?;
+            let key = key_name(&list.path);
+            let path = if group.is_empty() {
+                key.clone()
+            } else {
+                format!("{group}.{key}")
+            };
+            let is_group = keys::key(&path).is_some_and(|k| k.kind == KeyKind::Group);
+            // `workers(2)`: the validator explains that `workers` is not a
+            // group; the contents' syntax is beside the point then.
+            let inner = if is_group {
+                entries_in(&path, list.tokens.clone(), errors)
+            } else {
+                Vec::new()
+            };
             Ok(RawEntry {
-                key: key_name(&list.path),
+                key,
                 key_span: list.path.to_token_stream(),
                 value: RawValue::Group(inner),
                 value_span: list.to_token_stream(),

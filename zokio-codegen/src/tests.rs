@@ -213,3 +213,18 @@ fn include_runtime_reads_out_dir() {
 fn schema_is_exposed() {
     assert!(schema().contains("\"local_queue\""));
 }
+
+#[test]
+fn a_syntax_mistake_does_not_hide_the_other_problems() {
+    let out = expand(quote! { Rt { 5, workers = 0 } });
+    assert_eq!(out.matches("compile_error").count(), 2, "{out}");
+    assert!(out.contains("bare literal"), "{out}");
+    assert!(out.contains("`workers = 0` is out of range"), "{out}");
+}
+
+#[test]
+fn a_scalar_key_written_as_a_group_says_so() {
+    let out = expand(quote! { Rt { workers(2) } });
+    assert!(out.contains("`workers` takes a single value, not a group of keys"), "{out}");
+    assert!(!out.contains("bare literal"), "{out}");
+}

@@ -161,9 +161,13 @@ impl MetricsMode for MetricsOff {
 /// Implemented by the type `zokio::runtime!` generates; every key of the
 /// configuration is here, so runtime code reads constants and never parses
 /// anything. Implementing it by hand is possible, and the same checks apply:
-/// the associated types only accept valid sizes, and
-/// [`Runtime::build`](crate::Runtime::build) evaluates [`assert_valid`] at
-/// compile time.
+/// the associated types only accept valid sizes (a type error, seen by
+/// `cargo check` too), and [`Runtime::build`](crate::Runtime::build)
+/// evaluates [`assert_valid`] when it is compiled to code (`cargo build`;
+/// `cargo check` does not evaluate constants of generic functions). Add
+/// `const _: () = zokio::spec::assert_valid::<MySpec>();` beside a
+/// hand-written impl, as the generated code does, to catch bad constants in
+/// `cargo check` as well.
 pub trait Spec: Sized + Send + Sync + 'static {
     /// The type's name, for `describe()` and thread names.
     const NAME: &'static str;

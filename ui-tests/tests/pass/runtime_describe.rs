@@ -26,7 +26,10 @@ fn main() {
         "keep_alive 90s",
         "stack_size 512 KiB",
     ] {
-        assert!(text.contains(expected), "`{expected}` missing from:\n{text}");
+        assert!(
+            text.contains(expected),
+            "`{expected}` missing from:\n{text}"
+        );
     }
     assert!(!text.contains("preset"), "{text}");
 }

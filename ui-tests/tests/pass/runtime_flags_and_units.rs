@@ -28,5 +28,8 @@ fn main() {
     assert_eq!(Empty::FLAVOR, zokio::spec::Flavor::MultiThread);
     assert_eq!(Empty::WORKERS, zokio::spec::Workers::Auto);
     assert!(!Empty::METRICS);
-    assert_eq!(Empty::block_on(async { zokio::spawn(async { 1 }).await.unwrap() }), 1);
+    assert_eq!(
+        Empty::block_on(async { zokio::spawn(async { 1 }).await.unwrap() }),
+        1
+    );
 }

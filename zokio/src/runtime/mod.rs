@@ -1,6 +1,7 @@
 //! The runtime: building it from a [`Spec`], running futures on it, and the
 //! [`Handle`] that reaches it from anywhere.
 
+mod blocking;
 mod park;
 pub(crate) mod scheduler;
 
@@ -13,22 +14,26 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle as ThreadHandle;
+use std::time::Duration;
 
 use crate::spec::{self, Flavor, Spec};
 use crate::task::JoinHandle;
+use blocking::{BlockingPool, PoolConfig};
 use park::ThreadWaker;
 use scheduler::Shared;
+
+pub use blocking::BlockingPoolState;
 
 thread_local! {
     static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
 }
 
 /// Makes `handle` the current runtime of this thread until the guard drops.
-struct EnterGuard {
+pub(crate) struct EnterGuard {
     previous: Option<Handle>,
 }
 
-fn enter(handle: Handle) -> EnterGuard {
+pub(crate) fn enter(handle: Handle) -> EnterGuard {
     let previous = CURRENT.with(|c| c.borrow_mut().replace(handle));
     EnterGuard { previous }
 }
@@ -95,6 +100,24 @@ impl Handle {
         self.shared.spawn(future)
     }
 
+    /// Runs the blocking function `f` on the runtime's blocking pool.
+    ///
+    /// The pool starts at most `blocking.max_threads` threads; when all are
+    /// busy, `f` waits in a queue. If the runtime shuts down before `f`
+    /// starts, the handle reports a cancelled [`JoinError`](crate::task::JoinError).
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.shared.blocking.spawn(self, f)
+    }
+
+    /// Threads, idle threads and queued jobs of the blocking pool now.
+    pub fn blocking_pool_state(&self) -> BlockingPoolState {
+        self.shared.blocking.state()
+    }
+
     /// Runs `future` to completion on the calling thread with this runtime as
     /// the current one. Spawned tasks run on the runtime's own threads (or,
     /// for `current_thread`, on whichever thread is in `Runtime::block_on`).
@@ -153,6 +176,9 @@ fn park_on<F: Future>(future: F, mut run_other_work: impl FnMut() -> bool) -> F:
 pub struct Runtime<S: Spec> {
     shared: Arc<Shared>,
     workers: Vec<ThreadHandle<()>>,
+    /// Set by `shutdown_timeout`/`shutdown_background`, which already decided
+    /// how long to wait for the blocking pool.
+    blocking_released: bool,
     _spec: PhantomData<S>,
 }
 
@@ -163,10 +189,17 @@ impl<S: Spec> Runtime<S> {
     /// Starts the runtime: for `multi_thread`, its worker threads.
     pub fn build() -> io::Result<Self> {
         let () = Self::VALID;
-        let shared = Shared::new(S::FLAVOR);
+        let blocking = BlockingPool::new(PoolConfig {
+            name: S::NAME,
+            max_threads: S::BLOCKING_MAX_THREADS,
+            keep_alive: S::BLOCKING_KEEP_ALIVE,
+            stack_size: S::THREAD_STACK_SIZE,
+        });
+        let shared = Shared::new(S::FLAVOR, blocking);
         let mut runtime = Runtime {
             shared,
             workers: Vec::new(),
+            blocking_released: false,
             _spec: PhantomData,
         };
         if S::FLAVOR == Flavor::MultiThread {
@@ -198,6 +231,30 @@ impl<S: Spec> Runtime<S> {
         F::Output: Send + 'static,
     {
         self.shared.spawn(future)
+    }
+
+    /// Runs the blocking function `f` on the blocking pool (see
+    /// [`Handle::spawn_blocking`]).
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.handle().spawn_blocking(f)
+    }
+
+    /// Shuts down, waiting at most `timeout` for blocking-pool work that is
+    /// already running; threads still busy after that are left to finish on
+    /// their own. Unfinished async tasks are cancelled either way.
+    pub fn shutdown_timeout(mut self, timeout: Duration) {
+        self.shutdown_tasks();
+        self.shared.blocking.shutdown(Some(timeout));
+        self.blocking_released = true;
+    }
+
+    /// Shuts down without waiting for blocking-pool work that is running.
+    pub fn shutdown_background(self) {
+        self.shutdown_timeout(Duration::ZERO);
     }
 
     /// Runs `future` to completion on the calling thread, with this runtime
@@ -251,8 +308,9 @@ fn worker_loop(handle: Handle) {
     }
 }
 
-impl<S: Spec> Drop for Runtime<S> {
-    fn drop(&mut self) {
+impl<S: Spec> Runtime<S> {
+    /// Cancels every task and joins the workers; idempotent.
+    fn shutdown_tasks(&mut self) {
         self.shared.shutdown();
         for worker in self.workers.drain(..) {
             // A worker only exits by returning (task panics are caught).
@@ -264,6 +322,17 @@ impl<S: Spec> Drop for Runtime<S> {
             .then(|| enter(self.handle()));
         self.shared.shutdown();
         debug_assert!(self.shared.is_shutdown());
+    }
+}
+
+impl<S: Spec> Drop for Runtime<S> {
+    /// Cancels every task, joins the workers and waits for running
+    /// blocking-pool work, like tokio.
+    fn drop(&mut self) {
+        self.shutdown_tasks();
+        if !self.blocking_released {
+            self.shared.blocking.shutdown(None);
+        }
     }
 }
 

@@ -10,12 +10,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::Thread;
 
+use super::blocking::BlockingPool;
 use crate::spec::Flavor;
 use crate::task::JoinHandle;
 use crate::task::raw::{Harness, JoinState, Task, lock};
 
 pub(crate) struct Shared {
     pub(crate) flavor: Flavor,
+    pub(crate) blocking: Arc<BlockingPool>,
     queue: Mutex<Queue>,
     /// `multi_thread` workers sleep here when the queue is empty.
     work_available: Condvar,
@@ -32,9 +34,10 @@ struct Queue {
 }
 
 impl Shared {
-    pub(crate) fn new(flavor: Flavor) -> Arc<Self> {
+    pub(crate) fn new(flavor: Flavor, blocking: Arc<BlockingPool>) -> Arc<Self> {
         Arc::new(Shared {
             flavor,
+            blocking,
             queue: Mutex::new(Queue {
                 tasks: VecDeque::new(),
                 shutdown: false,

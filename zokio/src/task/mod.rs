@@ -41,3 +41,29 @@ where
 {
     Handle::current().spawn(future)
 }
+
+/// Runs the blocking function `f` on the current runtime's blocking pool and
+/// returns a handle to its result.
+///
+/// # Panics
+///
+/// Panics when called outside a zokio runtime.
+///
+/// ```
+/// zokio::runtime! { Rt { flavor = "current_thread", blocking(max_threads = 4) } }
+///
+/// let len = Rt::block_on(async {
+///     zokio::task::spawn_blocking(|| std::fs::read_to_string("Cargo.toml").map(|s| s.len()))
+///         .await
+///         .unwrap()
+/// });
+/// assert!(len.unwrap() > 0);
+/// ```
+#[track_caller]
+pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    Handle::current().spawn_blocking(f)
+}

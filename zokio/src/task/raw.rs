@@ -103,7 +103,7 @@ impl<T> JoinState<T> {
         })
     }
 
-    fn complete(&self, output: Result<T, JoinError>) {
+    pub(crate) fn complete(&self, output: Result<T, JoinError>) {
         let waker = {
             let mut slot = lock(&self.inner);
             if slot.finished {
@@ -123,6 +123,10 @@ impl<T> JoinState<T> {
         if let Some(w) = lock(&self.task_waker).take() {
             w.wake();
         }
+    }
+
+    pub(crate) fn is_aborted(&self) -> bool {
+        self.aborted.load(Ordering::Acquire)
     }
 
     pub(crate) fn is_finished(&self) -> bool {

@@ -1,0 +1,7 @@
+zokio::runtime! {
+    pub AppRuntime {
+        backend = "uring",
+    }
+}
+
+fn main() {}

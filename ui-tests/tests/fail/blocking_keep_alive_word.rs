@@ -1,0 +1,7 @@
+zokio::runtime! {
+    pub AppRuntime {
+        blocking(keep_alive = "forever"),
+    }
+}
+
+fn main() {}

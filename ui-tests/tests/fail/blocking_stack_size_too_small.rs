@@ -1,0 +1,7 @@
+zokio::runtime! {
+    pub AppRuntime {
+        blocking(stack_size = "16KiB"),
+    }
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+zokio::runtime! {
+    pub AppRuntime {
+        flavor = "mutli_thread",
+    }
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+zokio::runtime! {
+    pub AppRuntime {
+        flavor = current_thread,
+    }
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+zokio::runtime! {
+    pub AppRuntime {
+        scheduler = 5,
+    }
+}
+
+fn main() {}

@@ -1,0 +1,3 @@
+zokio::include_runtime!(foo);
+
+fn main() {}

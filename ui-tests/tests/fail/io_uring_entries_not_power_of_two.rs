@@ -1,0 +1,7 @@
+zokio::runtime! {
+    pub AppRuntime {
+        io(uring_entries = 100),
+    }
+}
+
+fn main() {}

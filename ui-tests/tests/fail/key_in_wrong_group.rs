@@ -1,0 +1,7 @@
+zokio::runtime! {
+    pub AppRuntime {
+        local_queue = 256,
+    }
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+zokio::runtime! {
+    pub AppRuntime {
+        worker = 2,
+    }
+}
+
+fn main() {}

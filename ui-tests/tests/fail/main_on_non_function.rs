@@ -1,0 +1,4 @@
+#[zokio::main]
+struct App;
+
+fn main() {}

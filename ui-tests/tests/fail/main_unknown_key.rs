@@ -1,0 +1,2 @@
+#[zokio::main(wrkers = 2)]
+async fn main() {}

@@ -1,0 +1,7 @@
+zokio::runtime! {
+    pub AppRuntime {
+        metrics(enabled = true),
+    }
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+zokio::runtime! {
+    pub AppRuntime {
+        metrics = 1,
+    }
+}
+
+fn main() {}

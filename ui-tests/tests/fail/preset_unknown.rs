@@ -1,0 +1,7 @@
+zokio::runtime! {
+    pub AppRuntime {
+        preset = "fast",
+    }
+}
+
+fn main() {}

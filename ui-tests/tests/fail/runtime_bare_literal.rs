@@ -1,0 +1,5 @@
+zokio::runtime! {
+    pub AppRuntime { 5 }
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+zokio::runtime! {
+    pub {
+        workers = 2,
+    }
+}
+
+fn main() {}

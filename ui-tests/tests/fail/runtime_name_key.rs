@@ -1,0 +1,7 @@
+zokio::runtime! {
+    pub AppRuntime {
+        name = "Other",
+    }
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+zokio::runtime! {
+    pub AppRuntime {
+        scheduler(budget = 0),
+    }
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+zokio::runtime! {
+    pub AppRuntime {
+        scheduler(lifo_slot = "true"),
+    }
+}
+
+fn main() {}

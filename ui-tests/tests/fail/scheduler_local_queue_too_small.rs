@@ -1,0 +1,7 @@
+zokio::runtime! {
+    pub AppRuntime {
+        scheduler(local_queue = 2),
+    }
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[zokio::test(workers = 4)]
+async fn current_thread_by_default() {}
+
+fn main() {}

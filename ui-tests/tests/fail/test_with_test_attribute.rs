@@ -1,0 +1,5 @@
+#[zokio::test]
+#[test]
+async fn marked_twice() {}
+
+fn main() {}

@@ -1,0 +1,7 @@
+zokio::runtime! {
+    pub AppRuntime {
+        timer(resolution = "0ms"),
+    }
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+zokio::runtime! {
+    pub AppRuntime {
+        workers(2),
+    }
+}
+
+fn main() {}

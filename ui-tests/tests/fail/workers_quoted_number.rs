@@ -1,0 +1,7 @@
+zokio::runtime! {
+    pub AppRuntime {
+        workers = "8",
+    }
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+zokio::runtime! {
+    pub AppRuntime {
+        workers = "many",
+    }
+}
+
+fn main() {}
