@@ -225,6 +225,9 @@ fn a_syntax_mistake_does_not_hide_the_other_problems() {
 #[test]
 fn a_scalar_key_written_as_a_group_says_so() {
     let out = expand(quote! { Rt { workers(2) } });
-    assert!(out.contains("`workers` takes a single value, not a group of keys"), "{out}");
+    assert!(
+        out.contains("`workers` takes a single value, not a group of keys"),
+        "{out}"
+    );
     assert!(!out.contains("bare literal"), "{out}");
 }
