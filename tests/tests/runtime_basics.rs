@@ -145,6 +145,29 @@ macro_rules! flavor_suite {
             }
 
             #[test]
+            fn yield_now_lets_other_tasks_run() {
+                let rt = Rt::build().unwrap();
+                let flag = Arc::new(AtomicUsize::new(0));
+                let seen = rt.block_on(async {
+                    let f = flag.clone();
+                    let setter = zokio::spawn(async move { f.store(1, Ordering::SeqCst) });
+                    // Without yielding, a current_thread runtime could never
+                    // run `setter` while this task spins.
+                    // (Bounded, so a broken yield fails instead of hanging.)
+                    for _ in 0..10_000 {
+                        if flag.load(Ordering::SeqCst) == 1 {
+                            break;
+                        }
+                        zokio::task::yield_now().await;
+                    }
+                    let seen = flag.load(Ordering::SeqCst);
+                    setter.await.unwrap();
+                    seen
+                });
+                assert_eq!(seen, 1);
+            }
+
+            #[test]
             fn nested_block_on_is_refused_with_advice() {
                 let rt = Rt::build().unwrap();
                 let rt2 = Rt::build().unwrap();

@@ -67,3 +67,39 @@ where
 {
     Handle::current().spawn_blocking(f)
 }
+
+/// Yields once to the scheduler: the task is woken at once and queued behind
+/// the tasks that are ready, so a long computation can let others run.
+///
+/// ```
+/// zokio::runtime! { Rt { flavor = "current_thread" } }
+///
+/// Rt::block_on(async {
+///     for _ in 0..3 {
+///         zokio::task::yield_now().await;
+///     }
+/// });
+/// ```
+pub async fn yield_now() {
+    struct YieldNow {
+        yielded: bool,
+    }
+
+    impl Future for YieldNow {
+        type Output = ();
+
+        fn poll(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<()> {
+            if self.yielded {
+                return std::task::Poll::Ready(());
+            }
+            self.yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    }
+
+    YieldNow { yielded: false }.await
+}
