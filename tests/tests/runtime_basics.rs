@@ -145,26 +145,19 @@ macro_rules! flavor_suite {
             }
 
             #[test]
-            fn yield_now_lets_other_tasks_run() {
+            fn a_yielding_task_is_polled_again_and_completes() {
                 let rt = Rt::build().unwrap();
-                let flag = Arc::new(AtomicUsize::new(0));
-                let seen = rt.block_on(async {
-                    let f = flag.clone();
-                    let setter = zokio::spawn(async move { f.store(1, Ordering::SeqCst) });
-                    // Without yielding, a current_thread runtime could never
-                    // run `setter` while this task spins.
-                    // (Bounded, so a broken yield fails instead of hanging.)
-                    for _ in 0..10_000 {
-                        if flag.load(Ordering::SeqCst) == 1 {
-                            break;
+                let out = rt.block_on(async {
+                    zokio::spawn(async {
+                        for _ in 0..100 {
+                            zokio::task::yield_now().await;
                         }
-                        zokio::task::yield_now().await;
-                    }
-                    let seen = flag.load(Ordering::SeqCst);
-                    setter.await.unwrap();
-                    seen
+                        7
+                    })
+                    .await
+                    .unwrap()
                 });
-                assert_eq!(seen, 1);
+                assert_eq!(out, 7);
             }
 
             #[test]
@@ -211,4 +204,26 @@ async fn zokio_test_can_use_workers() {
         .await
         .unwrap();
     assert_ne!(here, there);
+}
+
+#[test]
+fn yield_now_lets_other_tasks_run_on_current_thread() {
+    zokio::runtime! { Single { flavor = "current_thread" } }
+    let flag = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = Single::block_on(async {
+        let f = flag.clone();
+        let setter = zokio::spawn(async move { f.store(1, Ordering::SeqCst) });
+        // One thread runs everything: `setter` can only run if this task
+        // yields. Bounded, so a broken yield fails instead of hanging.
+        for _ in 0..10_000 {
+            if flag.load(Ordering::SeqCst) == 1 {
+                break;
+            }
+            zokio::task::yield_now().await;
+        }
+        let seen = flag.load(Ordering::SeqCst);
+        setter.await.unwrap();
+        seen
+    });
+    assert_eq!(seen, 1);
 }
