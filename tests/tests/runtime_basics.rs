@@ -62,7 +62,7 @@ macro_rules! flavor_suite {
                 let err = rt.block_on(async { zokio::spawn(async { panic!("boom") }).await.unwrap_err() });
                 assert!(err.is_panic());
                 assert!(!err.is_cancelled());
-                assert_eq!(err.to_string(), "task panicked with message \"boom\"");
+                assert_eq!(err.to_string(), format!("task {} panicked with message \"boom\"", err.id()));
                 let payload = err.into_panic();
                 assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
                 // The runtime still runs tasks afterwards.

@@ -32,6 +32,7 @@
 // The examples show build scripts and programs, where `fn main` is the point.
 #![allow(clippy::needless_doctest_main)]
 
+mod loom;
 pub mod runtime;
 pub mod spec;
 pub mod task;

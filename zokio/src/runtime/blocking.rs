@@ -4,17 +4,36 @@
 //! exits.
 
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
 use std::io;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Condvar, Mutex};
+use std::panic::Location;
+use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::task::{Context, Poll};
 use std::thread::JoinHandle as ThreadHandle;
 use std::time::{Duration, Instant};
 
 use super::Handle;
+use super::scheduler::SchedulerHandle;
 use crate::task::JoinHandle;
-use crate::task::raw::{JoinState, lock};
+use crate::task::lock;
+use crate::task::owned::OwnedTasks;
+use crate::task::raw::{Notified, Schedule, TaskRef, new_task};
 
-type Job = Box<dyn FnOnce() + Send + 'static>;
+/// A blocking function as a task: one poll runs it to completion on a pool
+/// thread (the task harness catches its panic).
+struct BlockingTask<F>(Option<F>);
+
+impl<F> Unpin for BlockingTask<F> {}
+
+impl<F: FnOnce() -> R, R> Future for BlockingTask<F> {
+    type Output = R;
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<R> {
+        let f = self.0.take().expect("a blocking task runs once");
+        Poll::Ready(f())
+    }
+}
 
 /// Shape of a pool, from the `Spec`.
 #[derive(Debug, Clone)]
@@ -25,16 +44,15 @@ pub(crate) struct PoolConfig {
     pub(crate) stack_size: usize,
 }
 
-struct CancelOnDrop<R>(Arc<JoinState<R>>);
-
-impl<R> Drop for CancelOnDrop<R> {
-    fn drop(&mut self) {
-        self.0.complete(Err(crate::task::JoinError::cancelled()));
-    }
-}
-
 pub(crate) struct BlockingPool {
     config: PoolConfig,
+    /// This pool, for the threads it starts (set by `Arc::new_cyclic`).
+    me: Weak<BlockingPool>,
+    /// The runtime, to make it current on pool threads (weak: the runtime
+    /// owns the pool).
+    runtime: std::sync::OnceLock<Weak<dyn SchedulerHandle>>,
+    /// Blocking tasks not yet completed, so shutdown can cancel queued ones.
+    owned: OwnedTasks,
     state: Mutex<State>,
     /// Idle threads wait here for work.
     work: Condvar,
@@ -44,7 +62,7 @@ pub(crate) struct BlockingPool {
 
 #[derive(Default)]
 struct State {
-    queue: VecDeque<Job>,
+    queue: VecDeque<Notified>,
     /// Threads alive, busy or idle.
     threads: usize,
     /// Threads waiting for work that nobody has claimed yet.
@@ -70,12 +88,20 @@ pub struct BlockingPoolState {
 
 impl BlockingPool {
     pub(crate) fn new(config: PoolConfig) -> Arc<Self> {
-        Arc::new(BlockingPool {
+        Arc::new_cyclic(|me| BlockingPool {
             config,
+            me: me.clone(),
+            runtime: std::sync::OnceLock::new(),
+            owned: OwnedTasks::new(),
             state: Mutex::new(State::default()),
             work: Condvar::new(),
             exited: Condvar::new(),
         })
+    }
+
+    /// Tells the pool which runtime its threads serve.
+    pub(crate) fn set_runtime(&self, shared: &Arc<dyn SchedulerHandle>) {
+        let _ = self.runtime.set(Arc::downgrade(shared));
     }
 
     pub(crate) fn state(&self) -> BlockingPoolState {
@@ -89,76 +115,85 @@ impl BlockingPool {
 
     /// Runs `f` on a pool thread; the handle resolves to its result, or to a
     /// cancelled error if the runtime shuts down before it starts.
-    pub(crate) fn spawn<F, R>(self: &Arc<Self>, handle: &Handle, f: F) -> JoinHandle<R>
+    #[track_caller]
+    pub(crate) fn spawn<F, R>(&self, f: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let state = JoinState::new();
-        let job_state = state.clone();
-        // Completes the handle as cancelled if the job is dropped unrun
-        // (shutdown); a no-op once the job has completed it.
-        let on_drop = CancelOnDrop(state.clone());
-        let job: Job = Box::new(move || {
-            let _on_drop = on_drop;
-            if job_state.is_aborted() {
-                job_state.complete(Err(crate::task::JoinError::cancelled()));
-                return;
-            }
-            let result = catch_unwind(AssertUnwindSafe(f)).map_err(crate::task::JoinError::panic);
-            job_state.complete(result);
-        });
-        // On error (shut down, or the OS refused a thread while none exist)
-        // the job is dropped unrun and its handle reports a cancellation.
-        let _ = self.submit(handle, job);
-        JoinHandle::new(state)
+        let me: Arc<dyn Schedule> = self.me.upgrade().expect("the pool is alive while spawning");
+        let (owned, join, notified) = new_task(
+            BlockingTask(Some(f)),
+            me,
+            crate::task::next_id(),
+            Location::caller(),
+        );
+        if let Some(notified) = self.owned.bind(owned, notified) {
+            self.schedule(notified);
+        }
+        // SAFETY: `join` carries the JoinHandle's reference; the output is R.
+        unsafe { JoinHandle::new(join) }
     }
 
-    fn submit(self: &Arc<Self>, handle: &Handle, job: Job) -> io::Result<()> {
+    fn submit(&self, task: Notified) -> io::Result<()> {
         let mut s = lock(&self.state);
         if s.shutdown {
+            // The task is cancelled by `owned` at shutdown; this drops the
+            // queue's reference.
             return Err(io::Error::other("the runtime is shutting down"));
         }
-        s.queue.push_back(job);
+        s.queue.push_back(task);
         if s.idle > s.notified {
             s.notified += 1;
             self.work.notify_one();
             return Ok(());
         }
         if s.threads >= self.config.max_threads {
-            // Full: the job waits for the next thread to free up.
+            // Full: the task waits for the next thread to free up.
             return Ok(());
         }
         let id = s.next_id;
         s.next_id += 1;
-        let pool = self.clone();
-        let handle = handle.clone();
+        let Some(pool) = self.me.upgrade() else {
+            return Ok(());
+        };
         let spawned = std::thread::Builder::new()
             .name(format!("{}-blocking-{id}", self.config.name))
             .stack_size(self.config.stack_size)
-            .spawn(move || pool.run(handle, id));
+            .spawn(move || pool.run(id));
         match spawned {
             Ok(thread) => {
                 s.threads += 1;
                 s.handles.insert(id, thread);
                 Ok(())
             }
-            // With threads alive the job still runs when one frees up.
+            // With threads alive the task still runs when one frees up.
             Err(_) if s.threads > 0 => Ok(()),
             Err(e) => {
-                s.queue.pop_back();
+                // Nothing can run it: cancel it now so its handle says so.
+                let queued = s.queue.pop_back();
+                drop(s);
+                if let Some(task) = queued {
+                    let task_ref = task.task();
+                    drop(task);
+                    if self.owned.remove(task_ref) {
+                        // SAFETY: removing it from the list gave us the owned reference.
+                        unsafe { task_ref.shutdown() };
+                    }
+                }
                 Err(e)
             }
         }
     }
 
-    fn run(&self, handle: Handle, id: usize) {
-        let _guard = super::enter(handle);
+    fn run(&self, id: usize) {
+        let runtime = self.runtime.get().and_then(Weak::upgrade);
+        let _guard = runtime.map(|shared| super::enter(Handle { shared }));
         let mut s = lock(&self.state);
         loop {
-            if let Some(job) = s.queue.pop_front() {
+            if let Some(task) = s.queue.pop_front() {
                 drop(s);
-                job();
+                task.run();
                 s = lock(&self.state);
                 continue;
             }
@@ -210,8 +245,10 @@ impl BlockingPool {
             (std::mem::take(&mut s.queue), std::mem::take(&mut s.handles))
         };
         self.work.notify_all();
-        // Each dropped job's `CancelOnDrop` tells its handle it was cancelled.
+        // Tasks that have not started are cancelled (their handles say so);
+        // running ones finish.
         drop(queued);
+        self.owned.close_and_shutdown_all();
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut s = lock(&self.state);
         while s.threads > 0 {
@@ -240,5 +277,17 @@ impl BlockingPool {
             let _ = thread.join();
         }
         true
+    }
+}
+
+impl Schedule for BlockingPool {
+    fn schedule(&self, task: Notified) {
+        // On failure the task was dropped from the queue; it stays in
+        // `owned` and is cancelled at shutdown (or was already).
+        let _ = self.submit(task);
+    }
+
+    fn release(&self, task: TaskRef) -> bool {
+        self.owned.remove(task)
     }
 }

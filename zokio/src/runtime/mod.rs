@@ -3,6 +3,7 @@
 
 mod blocking;
 mod park;
+pub(crate) mod queue;
 pub(crate) mod scheduler;
 
 use std::cell::RefCell;
@@ -10,17 +11,20 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::marker::PhantomData;
+use std::panic::Location;
 use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
 use std::thread::JoinHandle as ThreadHandle;
 use std::time::Duration;
 
 use crate::spec::{self, Flavor, Spec};
 use crate::task::JoinHandle;
+use crate::task::raw::{Schedule, new_task};
 use blocking::{BlockingPool, PoolConfig};
 use park::ThreadWaker;
-use scheduler::Shared;
+use scheduler::{SchedulerHandle, Shared};
 
 pub use blocking::BlockingPoolState;
 
@@ -48,7 +52,7 @@ impl Drop for EnterGuard {
 /// A reference to a running runtime: spawn onto it from any thread.
 #[derive(Clone)]
 pub struct Handle {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<dyn SchedulerHandle>,
 }
 
 /// Returned by [`Handle::try_current`] outside a runtime.
@@ -97,7 +101,18 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.shared.spawn(future)
+        let scheduler: Arc<dyn Schedule> = self.shared.clone();
+        let (owned, join, notified) = new_task(
+            future,
+            scheduler,
+            crate::task::next_id(),
+            Location::caller(),
+        );
+        if let Some(notified) = self.shared.owned().bind(owned, notified) {
+            self.shared.schedule(notified);
+        }
+        // SAFETY: `join` carries the JoinHandle's reference; the output type is F::Output.
+        unsafe { JoinHandle::new(join) }
     }
 
     /// Runs the blocking function `f` on the runtime's blocking pool.
@@ -110,12 +125,12 @@ impl Handle {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.shared.blocking.spawn(self, f)
+        self.shared.blocking().spawn(f)
     }
 
     /// Threads, idle threads and queued jobs of the blocking pool now.
     pub fn blocking_pool_state(&self) -> BlockingPoolState {
-        self.shared.blocking.state()
+        self.shared.blocking().state()
     }
 
     /// Runs `future` to completion on the calling thread with this runtime as
@@ -132,7 +147,7 @@ impl Handle {
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Handle")
-            .field("flavor", &self.shared.flavor)
+            .field("flavor", &self.shared.flavor())
             .finish()
     }
 }
@@ -174,7 +189,7 @@ fn park_on<F: Future>(future: F, mut run_other_work: impl FnMut() -> bool) -> F:
 /// and drop it to shut it down: every unfinished task is cancelled and its
 /// destructor runs, and worker threads are joined.
 pub struct Runtime<S: Spec> {
-    shared: Arc<Shared>,
+    shared: Arc<Shared<S>>,
     workers: Vec<ThreadHandle<()>>,
     /// Set by `shutdown_timeout`/`shutdown_background`, which already decided
     /// how long to wait for the blocking pool.
@@ -195,7 +210,13 @@ impl<S: Spec> Runtime<S> {
             keep_alive: S::BLOCKING_KEEP_ALIVE,
             stack_size: S::THREAD_STACK_SIZE,
         });
-        let shared = Shared::new(S::FLAVOR, blocking);
+        let workers = match S::FLAVOR {
+            Flavor::CurrentThread => 1,
+            Flavor::MultiThread => S::WORKERS.resolve(),
+        };
+        let shared = Shared::<S>::new(workers, blocking.clone());
+        let as_handle: Arc<dyn SchedulerHandle> = shared.clone();
+        blocking.set_runtime(&as_handle);
         let mut runtime = Runtime {
             shared,
             workers: Vec::new(),
@@ -203,12 +224,16 @@ impl<S: Spec> Runtime<S> {
             _spec: PhantomData,
         };
         if S::FLAVOR == Flavor::MultiThread {
-            for index in 0..S::WORKERS.resolve() {
+            for index in 0..workers {
                 let handle = runtime.handle();
+                let shared = runtime.shared.clone();
                 let worker = std::thread::Builder::new()
                     .name(format!("{}-worker-{index}", S::NAME))
                     .stack_size(S::THREAD_STACK_SIZE)
-                    .spawn(move || worker_loop(handle))?;
+                    .spawn(move || {
+                        let _runtime = enter(handle);
+                        shared.run_worker(index);
+                    })?;
                 // On error `runtime` drops here and shuts down the workers started so far.
                 runtime.workers.push(worker);
             }
@@ -230,7 +255,7 @@ impl<S: Spec> Runtime<S> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.shared.spawn(future)
+        self.handle().spawn(future)
     }
 
     /// Runs the blocking function `f` on the blocking pool (see
@@ -248,7 +273,7 @@ impl<S: Spec> Runtime<S> {
     /// their own. Unfinished async tasks are cancelled either way.
     pub fn shutdown_timeout(mut self, timeout: Duration) {
         self.shutdown_tasks();
-        self.shared.blocking.shutdown(Some(timeout));
+        self.shared.blocking().shutdown(Some(timeout));
         self.blocking_released = true;
     }
 
@@ -269,29 +294,12 @@ impl<S: Spec> Runtime<S> {
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         assert_not_in_runtime();
         let _guard = enter(self.handle());
-        match S::FLAVOR {
-            Flavor::CurrentThread if self.shared.claim_driver() => {
-                struct Release<'a>(&'a Shared);
-                impl Drop for Release<'_> {
-                    fn drop(&mut self) {
-                        self.0.release_driver();
-                    }
-                }
-                let _release = Release(&self.shared);
-                let shared = &self.shared;
-                park_on(future, || {
-                    // Run a batch, then go back to the main future.
-                    let mut ran = 0;
-                    while ran < S::EVENT_INTERVAL {
-                        let Some(task) = shared.pop() else { break };
-                        shared.run(task);
-                        ran += 1;
-                    }
-                    ran > 0 || shared.has_queued()
-                })
-            }
-            _ => park_on(future, || false),
+        if S::FLAVOR == Flavor::CurrentThread
+            && let Some(_driver) = self.shared.claim_driver()
+        {
+            return drive_current_thread(&self.shared, future);
         }
+        park_on(future, || false)
     }
 
     /// A readable summary of the configuration (see [`spec::describe`]).
@@ -300,18 +308,51 @@ impl<S: Spec> Runtime<S> {
     }
 }
 
-fn worker_loop(handle: Handle) {
-    let shared = handle.shared.clone();
-    let _guard = enter(handle);
-    while let Some(task) = shared.next_for_worker() {
-        shared.run(task);
+/// Wakes the `current_thread` driver for its main future.
+struct MainWaker<S: Spec> {
+    woken: AtomicBool,
+    shared: Arc<Shared<S>>,
+}
+
+impl<S: Spec> Wake for MainWaker<S> {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.shared.driver_parker().unpark();
+    }
+}
+
+/// The `current_thread` loop: the main future, then a batch of tasks, then
+/// sleep when neither has anything to do.
+fn drive_current_thread<S: Spec, F: Future>(shared: &Arc<Shared<S>>, future: F) -> F::Output {
+    let mut future = pin!(future);
+    let main = Arc::new(MainWaker {
+        woken: AtomicBool::new(true),
+        shared: shared.clone(),
+    });
+    let waker = Waker::from(main.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut tick = 0;
+    loop {
+        if main.woken.swap(false, Ordering::AcqRel)
+            && let Poll::Ready(out) = future.as_mut().poll(&mut cx)
+        {
+            return out;
+        }
+        let ran = shared.run_batch(&mut tick, || main.woken.load(Ordering::Acquire));
+        if !ran && !main.woken.load(Ordering::Acquire) && !shared.has_local_work() {
+            shared.driver_parker().park(None);
+        }
     }
 }
 
 impl<S: Spec> Runtime<S> {
     /// Cancels every task and joins the workers; idempotent.
     fn shutdown_tasks(&mut self) {
-        self.shared.shutdown();
+        self.shared.begin_shutdown();
         for worker in self.workers.drain(..) {
             // A worker only exits by returning (task panics are caught).
             let _ = worker.join();
@@ -320,8 +361,7 @@ impl<S: Spec> Runtime<S> {
         let _guard = CURRENT
             .with(|c| c.borrow().is_none())
             .then(|| enter(self.handle()));
-        self.shared.shutdown();
-        debug_assert!(self.shared.is_shutdown());
+        self.shared.finish_shutdown();
     }
 }
 
@@ -331,7 +371,7 @@ impl<S: Spec> Drop for Runtime<S> {
     fn drop(&mut self) {
         self.shutdown_tasks();
         if !self.blocking_released {
-            self.shared.blocking.shutdown(None);
+            self.shared.blocking().shutdown(None);
         }
     }
 }
@@ -341,7 +381,7 @@ impl<S: Spec> fmt::Debug for Runtime<S> {
         f.debug_struct("Runtime")
             .field("spec", &S::NAME)
             .field("flavor", &S::FLAVOR)
-            .field("workers", &self.workers.len())
+            .field("worker_threads", &self.workers.len())
             .finish()
     }
 }

@@ -1,159 +1,511 @@
-//! The interim scheduler: one run queue shared by the `block_on` thread
-//! (`current_thread`) or a pool of workers (`multi_thread`).
+//! The schedulers.
 //!
-//! The runtime-core work replaces this with per-worker local queues, a LIFO
-//! slot, work stealing and a cooperative budget.
+//! Both flavors share one structure, monomorphized on the runtime's
+//! [`Spec`]: a set of workers, each with a bounded local run queue of
+//! `S::LocalQueue` slots ([`Local`]) and a LIFO slot, plus a global injection
+//! queue for tasks scheduled from outside the workers.
+//!
+//! - `multi_thread`: `S::WORKERS` threads. A worker takes the LIFO slot
+//!   (a task woken by the task it just ran, at most three times in a row),
+//!   then its local queue, then the global queue, then steals half of another
+//!   worker's queue, starting from a random victim. Every
+//!   `S::GLOBAL_QUEUE_INTERVAL` ticks it checks the global queue first so
+//!   remote spawns are not starved. A full local queue moves half of itself
+//!   to the global queue. Idle workers park on their own condition
+//!   variable; scheduling work wakes one parked worker.
+//! - `current_thread`: one worker, driven by the thread in `block_on`, which
+//!   interleaves the main future with batches of up to `S::EVENT_INTERVAL`
+//!   tasks.
+//!
+//! No lost wake-ups: a worker registers as idle, then (after a `SeqCst`
+//! fence) checks every queue once more before sleeping; a producer pushes,
+//! fences, then reads the idle count. One of the two always sees the other.
 
-use std::collections::{HashMap, VecDeque};
-use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Condvar, Mutex};
-use std::thread::Thread;
+use std::time::Duration;
 
 use super::blocking::BlockingPool;
-use crate::spec::Flavor;
-use crate::task::JoinHandle;
-use crate::task::raw::{Harness, JoinState, Task, lock};
+use super::queue::Local;
+use crate::loom::UnsafeCell;
+use crate::spec::{Flavor, Spec};
+use crate::task::lock;
+use crate::task::owned::OwnedTasks;
+use crate::task::raw::{Notified, Schedule, TaskRef};
 
-pub(crate) struct Shared {
-    pub(crate) flavor: Flavor,
-    pub(crate) blocking: Arc<BlockingPool>,
-    queue: Mutex<Queue>,
-    /// `multi_thread` workers sleep here when the queue is empty.
-    work_available: Condvar,
-    next_id: AtomicU64,
-    /// Every task that has not finished, so shutdown can cancel them all.
-    live: Mutex<HashMap<u64, Arc<Task>>>,
+/// What a `Handle` needs from a scheduler, whatever its `Spec`.
+pub(crate) trait SchedulerHandle: Schedule {
+    fn flavor(&self) -> Flavor;
+    fn owned(&self) -> &OwnedTasks;
+    fn blocking(&self) -> &Arc<BlockingPool>;
 }
 
-struct Queue {
-    tasks: VecDeque<Arc<Task>>,
-    shutdown: bool,
-    /// The thread driving a `current_thread` runtime, woken on every schedule.
-    driver: Option<Thread>,
+thread_local! {
+    /// The worker this thread is: (scheduler address, worker index).
+    static WORKER: Cell<Option<(usize, usize)>> = const { Cell::new(None) };
 }
 
-impl Shared {
-    pub(crate) fn new(flavor: Flavor, blocking: Arc<BlockingPool>) -> Arc<Self> {
-        Arc::new(Shared {
-            flavor,
-            blocking,
-            queue: Mutex::new(Queue {
+/// Marks the calling thread as worker `index` of `shared` until dropped.
+pub(crate) struct WorkerGuard {
+    previous: Option<(usize, usize)>,
+}
+
+impl Drop for WorkerGuard {
+    fn drop(&mut self) {
+        WORKER.with(|w| w.set(self.previous));
+    }
+}
+
+/// The global injection queue.
+struct Inject {
+    queue: Mutex<InjectQueue>,
+    /// A copy of the length, read without the lock to skip empty checks.
+    len: AtomicUsize,
+}
+
+struct InjectQueue {
+    tasks: VecDeque<Notified>,
+    closed: bool,
+}
+
+impl Inject {
+    fn new() -> Self {
+        Inject {
+            queue: Mutex::new(InjectQueue {
                 tasks: VecDeque::new(),
-                shutdown: false,
-                driver: None,
+                closed: false,
             }),
-            work_available: Condvar::new(),
-            next_id: AtomicU64::new(1),
-            live: Mutex::new(HashMap::new()),
-        })
+            len: AtomicUsize::new(0),
+        }
     }
 
-    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F) -> JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let state = JoinState::new();
-        let harness = Harness::new(future, state.clone());
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let task = Task::new(id, Box::pin(harness), self.clone());
-        lock(&self.live).insert(id, task.clone());
-        self.schedule(task);
-        JoinHandle::new(state)
+    fn is_empty(&self) -> bool {
+        self.len.load(Ordering::Acquire) == 0
     }
 
-    pub(crate) fn schedule(&self, task: Arc<Task>) {
+    fn push(&self, task: Notified) {
         let mut q = lock(&self.queue);
-        if q.shutdown {
+        if q.closed {
+            // Shut down: the task was (or is being) cancelled through the
+            // owned list; only this queue reference goes.
             drop(q);
-            self.finish(&task);
-            task.cancel();
+            drop(task);
             return;
         }
         q.tasks.push_back(task);
-        match self.flavor {
-            Flavor::CurrentThread => {
-                if let Some(driver) = &q.driver {
-                    driver.unpark();
+        self.len.store(q.tasks.len(), Ordering::Release);
+    }
+
+    fn push_batch(&self, batch: Vec<Notified>) {
+        let mut q = lock(&self.queue);
+        if q.closed {
+            drop(q);
+            drop(batch);
+            return;
+        }
+        q.tasks.extend(batch);
+        self.len.store(q.tasks.len(), Ordering::Release);
+    }
+
+    fn pop(&self) -> Option<Notified> {
+        if self.is_empty() {
+            return None;
+        }
+        let mut q = lock(&self.queue);
+        let task = q.tasks.pop_front();
+        self.len.store(q.tasks.len(), Ordering::Release);
+        task
+    }
+
+    /// Closes the queue and returns what was in it.
+    fn close(&self) -> VecDeque<Notified> {
+        let mut q = lock(&self.queue);
+        q.closed = true;
+        self.len.store(0, Ordering::Release);
+        std::mem::take(&mut q.tasks)
+    }
+}
+
+/// A worker's sleep: a flag and a condition variable.
+pub(crate) struct Parker {
+    notified: Mutex<bool>,
+    condvar: Condvar,
+}
+
+impl Parker {
+    fn new() -> Self {
+        Parker {
+            notified: Mutex::new(false),
+            condvar: Condvar::new(),
+        }
+    }
+
+    /// Sleeps until unparked (or `timeout` passes); consumes the wake-up.
+    pub(crate) fn park(&self, timeout: Option<Duration>) {
+        let mut notified = lock(&self.notified);
+        if !*notified {
+            notified = match timeout {
+                None => self
+                    .condvar
+                    .wait_while(notified, |n| !*n)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+                Some(t) => {
+                    self.condvar
+                        .wait_timeout_while(notified, t, |n| !*n)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0
                 }
+            };
+        }
+        *notified = false;
+    }
+
+    pub(crate) fn unpark(&self) {
+        *lock(&self.notified) = true;
+        self.condvar.notify_one();
+    }
+}
+
+struct Worker<S: Spec> {
+    queue: Local<Notified, S::LocalQueue>,
+    /// The task woken by the running task; touched only by the owner.
+    lifo: UnsafeCell<Option<Notified>>,
+    /// Consecutive LIFO picks, to bound how long the LIFO slot can keep the
+    /// local queue waiting. Owner only.
+    lifo_streak: Cell<u8>,
+    /// xorshift state for picking a steal victim. Owner only.
+    rng: Cell<u32>,
+    parker: Parker,
+}
+
+// SAFETY: `lifo`, `lifo_streak` and `rng` are touched only by the thread
+// that currently is this worker (the WORKER thread-local proves it, and one
+// thread at a time holds a worker); `queue` is Sync itself.
+unsafe impl<S: Spec> Sync for Worker<S> {}
+
+pub(crate) struct Shared<S: Spec> {
+    flavor: Flavor,
+    owned: OwnedTasks,
+    inject: Inject,
+    workers: Box<[Worker<S>]>,
+    idle: Mutex<Vec<usize>>,
+    num_idle: AtomicUsize,
+    shutdown: AtomicBool,
+    /// `current_thread`: whether some thread is driving worker 0.
+    driving: AtomicBool,
+    blocking: Arc<BlockingPool>,
+}
+
+impl<S: Spec> Shared<S> {
+    pub(crate) fn new(workers: usize, blocking: Arc<BlockingPool>) -> Arc<Self> {
+        Arc::new(Shared {
+            flavor: S::FLAVOR,
+            owned: OwnedTasks::new(),
+            inject: Inject::new(),
+            workers: (0..workers)
+                .map(|i| Worker {
+                    queue: Local::new(),
+                    lifo: UnsafeCell::new(None),
+                    lifo_streak: Cell::new(0),
+                    rng: Cell::new(0x9E37_79B9 ^ (i as u32).wrapping_mul(0x85EB_CA6B) | 1),
+                    parker: Parker::new(),
+                })
+                .collect(),
+            idle: Mutex::new(Vec::with_capacity(workers)),
+            num_idle: AtomicUsize::new(0),
+            shutdown: AtomicBool::new(false),
+            driving: AtomicBool::new(false),
+            blocking,
+        })
+    }
+
+    fn addr(&self) -> usize {
+        self as *const Self as usize
+    }
+
+    /// The worker index of the calling thread, if it is one of ours.
+    fn current_index(&self) -> Option<usize> {
+        match WORKER.with(Cell::get) {
+            Some((addr, index)) if addr == self.addr() => Some(index),
+            _ => None,
+        }
+    }
+
+    fn enter_worker(&self, index: usize) -> WorkerGuard {
+        let previous = WORKER.with(|w| w.replace(Some((self.addr(), index))));
+        WorkerGuard { previous }
+    }
+
+    /// Pushes to worker `index`'s queue (the caller is that worker).
+    fn push_local(&self, index: usize, task: Notified, lifo: bool) {
+        let worker = &self.workers[index];
+        let task = if S::LIFO_SLOT && lifo {
+            // SAFETY: only the owner touches its LIFO slot.
+            let previous = worker
+                .lifo
+                .with_mut(|slot| unsafe { (*slot).replace(task) });
+            match previous {
+                Some(previous) => previous,
+                // The LIFO slot is not stealable, so nobody needs waking.
+                None => return,
             }
-            Flavor::MultiThread => self.work_available.notify_one(),
-        }
-    }
-
-    fn finish(&self, task: &Task) {
-        lock(&self.live).remove(&task.id);
-    }
-
-    /// Polls one task; forgets it once it has finished.
-    pub(crate) fn run(&self, task: Arc<Task>) {
-        if task.run() {
-            self.finish(&task);
-        }
-    }
-
-    pub(crate) fn pop(&self) -> Option<Arc<Task>> {
-        lock(&self.queue).tasks.pop_front()
-    }
-
-    /// Blocks a `multi_thread` worker until there is a task or the runtime
-    /// shuts down (`None`).
-    pub(crate) fn next_for_worker(&self) -> Option<Arc<Task>> {
-        let mut q = lock(&self.queue);
-        loop {
-            if q.shutdown {
-                return None;
-            }
-            if let Some(t) = q.tasks.pop_front() {
-                return Some(t);
-            }
-            q = self
-                .work_available
-                .wait(q)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-        }
-    }
-
-    /// Registers the calling thread as the `current_thread` driver. Returns
-    /// `false` when another thread is already driving.
-    pub(crate) fn claim_driver(&self) -> bool {
-        let mut q = lock(&self.queue);
-        if q.driver.is_some() {
-            return false;
-        }
-        q.driver = Some(std::thread::current());
-        true
-    }
-
-    pub(crate) fn release_driver(&self) {
-        lock(&self.queue).driver = None;
-    }
-
-    pub(crate) fn has_queued(&self) -> bool {
-        !lock(&self.queue).tasks.is_empty()
-    }
-
-    /// Stops accepting tasks and cancels every task that has not finished:
-    /// queued ones and ones waiting on a waker alike. Futures are dropped on
-    /// the calling thread.
-    pub(crate) fn shutdown(&self) {
-        let queued = {
-            let mut q = lock(&self.queue);
-            q.shutdown = true;
-            std::mem::take(&mut q.tasks)
+        } else {
+            task
         };
-        self.work_available.notify_all();
-        drop(queued);
-        // Cancelling may wake or spawn (rejected now) and so re-enter `live`;
-        // take the map first.
-        let live = std::mem::take(&mut *lock(&self.live));
-        for task in live.into_values() {
-            task.cancel();
+        // SAFETY: the caller is this worker's owner.
+        unsafe {
+            worker
+                .queue
+                .push_back(task, |batch| self.inject.push_batch(batch))
+        };
+        self.notify_parked();
+    }
+
+    fn push_remote(&self, task: Notified) {
+        self.inject.push(task);
+        match self.flavor {
+            Flavor::CurrentThread => self.workers[0].parker.unpark(),
+            Flavor::MultiThread => self.notify_parked(),
         }
     }
 
-    pub(crate) fn is_shutdown(&self) -> bool {
-        lock(&self.queue).shutdown
+    /// Wakes one parked worker, if any (multi_thread).
+    fn notify_parked(&self) {
+        if self.flavor == Flavor::CurrentThread {
+            return;
+        }
+        fence(Ordering::SeqCst);
+        if self.num_idle.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let index = {
+            let mut idle = lock(&self.idle);
+            let index = idle.pop();
+            self.num_idle.store(idle.len(), Ordering::SeqCst);
+            index
+        };
+        if let Some(index) = index {
+            self.workers[index].parker.unpark();
+        }
+    }
+
+    fn next_task(&self, index: usize, tick: u32) -> Option<Notified> {
+        let worker = &self.workers[index];
+        if tick.is_multiple_of(S::GLOBAL_QUEUE_INTERVAL)
+            && let Some(task) = self.inject.pop()
+        {
+            return Some(task);
+        }
+        if S::LIFO_SLOT {
+            // SAFETY: only the owner touches its LIFO slot.
+            let lifo = worker.lifo.with_mut(|slot| unsafe { (*slot).take() });
+            if let Some(task) = lifo {
+                if worker.lifo_streak.get() < 3 {
+                    worker.lifo_streak.set(worker.lifo_streak.get() + 1);
+                    return Some(task);
+                }
+                // Give the queue a turn; the LIFO task goes to its back.
+                worker.lifo_streak.set(0);
+                // SAFETY: the caller is this worker's owner.
+                unsafe {
+                    worker
+                        .queue
+                        .push_back(task, |batch| self.inject.push_batch(batch))
+                };
+            } else {
+                worker.lifo_streak.set(0);
+            }
+        }
+        // SAFETY: the caller is this worker's owner.
+        if let Some(task) = unsafe { worker.queue.pop() } {
+            return Some(task);
+        }
+        if let Some(task) = self.inject.pop() {
+            return Some(task);
+        }
+        self.steal(index)
+    }
+
+    fn steal(&self, index: usize) -> Option<Notified> {
+        let n = self.workers.len();
+        if n < 2 {
+            return None;
+        }
+        let worker = &self.workers[index];
+        let mut x = worker.rng.get();
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        worker.rng.set(x);
+        let start = x as usize % n;
+        for i in 0..n {
+            let victim = (start + i) % n;
+            if victim == index {
+                continue;
+            }
+            // SAFETY: the caller owns `worker.queue`, the destination.
+            if let Some(task) = unsafe { self.workers[victim].queue.steal_into(&worker.queue) } {
+                return Some(task);
+            }
+        }
+        None
+    }
+
+    /// Whether any queue another worker could take from is non-empty.
+    fn has_stealable_work(&self) -> bool {
+        !self.inject.is_empty() || self.workers.iter().any(|w| !w.queue.is_empty())
+    }
+
+    fn unidle(&self, index: usize) {
+        let mut idle = lock(&self.idle);
+        if let Some(pos) = idle.iter().position(|&i| i == index) {
+            idle.swap_remove(pos);
+            self.num_idle.store(idle.len(), Ordering::SeqCst);
+        }
+    }
+
+    /// Parks worker `index` until there may be work.
+    fn park_worker(&self, index: usize) {
+        {
+            let mut idle = lock(&self.idle);
+            idle.push(index);
+            self.num_idle.store(idle.len(), Ordering::SeqCst);
+        }
+        fence(Ordering::SeqCst);
+        if self.has_stealable_work() || self.shutdown.load(Ordering::SeqCst) {
+            self.unidle(index);
+            return;
+        }
+        self.workers[index].parker.park(None);
+        self.unidle(index);
+    }
+
+    /// The body of a `multi_thread` worker thread.
+    pub(crate) fn run_worker(&self, index: usize) {
+        let _worker = self.enter_worker(index);
+        let mut tick: u32 = 0;
+        while !self.shutdown.load(Ordering::Acquire) {
+            tick = tick.wrapping_add(1);
+            match self.next_task(index, tick) {
+                Some(task) => task.run(),
+                None => self.park_worker(index),
+            }
+        }
+    }
+
+    /// `current_thread`: claims worker 0 for the calling thread. `None` when
+    /// another thread is driving.
+    pub(crate) fn claim_driver(&self) -> Option<(WorkerGuard, DriverGuard<'_, S>)> {
+        if self.driving.swap(true, Ordering::Acquire) {
+            return None;
+        }
+        Some((self.enter_worker(0), DriverGuard(self)))
+    }
+
+    /// `current_thread`: runs up to `S::EVENT_INTERVAL` tasks; returns
+    /// whether any ran. The caller holds the driver claim.
+    pub(crate) fn run_batch(&self, tick: &mut u32, stop: impl Fn() -> bool) -> bool {
+        let mut ran = 0;
+        // At least one task per batch, even when the main future is ready
+        // again, so a main future that keeps yielding cannot starve tasks.
+        while ran < S::EVENT_INTERVAL {
+            *tick = tick.wrapping_add(1);
+            let Some(task) = self.next_task(0, *tick) else {
+                break;
+            };
+            task.run();
+            ran += 1;
+            if stop() {
+                break;
+            }
+        }
+        ran > 0
+    }
+
+    /// `current_thread`: whether worker 0 has anything to run.
+    pub(crate) fn has_local_work(&self) -> bool {
+        // SAFETY: only called by the driving thread, which owns the slot.
+        let lifo = self.workers[0]
+            .lifo
+            .with(|slot| unsafe { (*slot).is_some() });
+        lifo || self.has_stealable_work()
+    }
+
+    pub(crate) fn driver_parker(&self) -> &Parker {
+        &self.workers[0].parker
+    }
+
+    /// Stops the workers (the caller joins them), then cancels every task
+    /// and drops every queued notification. Runs on the thread dropping the
+    /// runtime.
+    pub(crate) fn begin_shutdown(&self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+        for worker in self.workers.iter() {
+            worker.parker.unpark();
+        }
+    }
+
+    /// After the worker threads have exited.
+    pub(crate) fn finish_shutdown(&self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+        // Cancel first: futures are dropped here, on this thread.
+        self.owned.close_and_shutdown_all();
+        drop(self.inject.close());
+        for worker in self.workers.iter() {
+            // SAFETY: the workers have exited, so this thread is the only
+            // one touching their queues and slots.
+            let lifo = worker.lifo.with_mut(|slot| unsafe { (*slot).take() });
+            drop(lifo);
+            // SAFETY: as above.
+            while let Some(task) = unsafe { worker.queue.pop() } {
+                drop(task);
+            }
+        }
+    }
+}
+
+/// Releases the `current_thread` driver claim when dropped.
+pub(crate) struct DriverGuard<'a, S: Spec>(&'a Shared<S>);
+
+impl<S: Spec> Drop for DriverGuard<'_, S> {
+    fn drop(&mut self) {
+        self.0.driving.store(false, Ordering::Release);
+    }
+}
+
+impl<S: Spec> Schedule for Shared<S> {
+    fn schedule(&self, task: Notified) {
+        match self.current_index() {
+            Some(index) => self.push_local(index, task, true),
+            None => self.push_remote(task),
+        }
+    }
+
+    fn yield_now(&self, task: Notified) {
+        match self.current_index() {
+            // Behind the other ready tasks, never in the LIFO slot.
+            Some(index) => self.push_local(index, task, false),
+            None => self.push_remote(task),
+        }
+    }
+
+    fn release(&self, task: TaskRef) -> bool {
+        self.owned.remove(task)
+    }
+}
+
+impl<S: Spec> SchedulerHandle for Shared<S> {
+    fn flavor(&self) -> Flavor {
+        self.flavor
+    }
+
+    fn owned(&self) -> &OwnedTasks {
+        &self.owned
+    }
+
+    fn blocking(&self) -> &Arc<BlockingPool> {
+        &self.blocking
     }
 }

@@ -1,35 +1,44 @@
-//! `JoinHandle` and `JoinError`.
+//! `JoinHandle`, `AbortHandle` and `JoinError`.
 
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use super::raw::JoinState;
+use super::raw::{self, Id, Panic, TaskRef};
+use super::state::COMPLETE;
 
 /// Why a task did not produce its output.
 pub struct JoinError {
+    id: Id,
     repr: Repr,
 }
 
 enum Repr {
     Cancelled,
-    Panic(Box<dyn Any + Send + 'static>),
+    Panic(Panic),
 }
 
 impl JoinError {
-    pub(crate) fn cancelled() -> Self {
+    pub(crate) fn cancelled(id: Id) -> Self {
         JoinError {
+            id,
             repr: Repr::Cancelled,
         }
     }
 
-    pub(crate) fn panic(payload: Box<dyn Any + Send + 'static>) -> Self {
+    pub(crate) fn panic(id: Id, payload: Panic) -> Self {
         JoinError {
+            id,
             repr: Repr::Panic(payload),
         }
+    }
+
+    /// The id of the task that failed.
+    pub fn id(&self) -> Id {
+        self.id
     }
 
     /// The task was aborted or its runtime shut down before it finished.
@@ -74,10 +83,10 @@ fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
-            Repr::Cancelled => f.write_str("task was cancelled"),
+            Repr::Cancelled => write!(f, "task {} was cancelled", self.id),
             Repr::Panic(p) => match panic_message(p.as_ref()) {
-                Some(msg) => write!(f, "task panicked with message {msg:?}"),
-                None => f.write_str("task panicked"),
+                Some(msg) => write!(f, "task {} panicked with message {msg:?}", self.id),
+                None => write!(f, "task {} panicked", self.id),
             },
         }
     }
@@ -86,10 +95,10 @@ impl fmt::Display for JoinError {
 impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
-            Repr::Cancelled => f.write_str("JoinError::Cancelled"),
+            Repr::Cancelled => write!(f, "JoinError::Cancelled({})", self.id),
             Repr::Panic(p) => match panic_message(p.as_ref()) {
-                Some(msg) => write!(f, "JoinError::Panic({msg:?})"),
-                None => f.write_str("JoinError::Panic(..)"),
+                Some(msg) => write!(f, "JoinError::Panic({}, {msg:?})", self.id),
+                None => write!(f, "JoinError::Panic({}, ..)", self.id),
             },
         }
     }
@@ -108,38 +117,119 @@ impl From<JoinError> for std::io::Error {
 /// An owned permission to await a task's output. Dropping it detaches the
 /// task (it keeps running); [`abort`](Self::abort) cancels it.
 pub struct JoinHandle<T> {
-    state: Arc<JoinState<T>>,
+    task: TaskRef,
+    _output: PhantomData<T>,
 }
 
+// SAFETY: the handle only moves the output (T: Send) across threads; the
+// task itself is shared through atomics.
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: `&JoinHandle` only allows abort/is_finished/id, which use atomics.
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
+
+impl<T> Unpin for JoinHandle<T> {}
+
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(state: Arc<JoinState<T>>) -> Self {
-        JoinHandle { state }
+    /// # Safety
+    ///
+    /// `task` carries the JoinHandle's reference, and its output type is `T`.
+    pub(crate) unsafe fn new(task: TaskRef) -> Self {
+        JoinHandle {
+            task,
+            _output: PhantomData,
+        }
     }
 
     /// Cancels the task. Awaiting the handle then returns a cancelled
     /// [`JoinError`], unless the task had already finished.
     pub fn abort(&self) {
-        self.state.abort();
+        raw::remote_abort(self.task);
     }
 
     /// Whether the task has finished (completed, panicked or been cancelled).
     pub fn is_finished(&self) -> bool {
-        self.state.is_finished()
+        self.task.header().state.load().is(COMPLETE)
+    }
+
+    /// A handle that can abort the task but not await it.
+    pub fn abort_handle(&self) -> AbortHandle {
+        self.task.header().state.ref_inc();
+        AbortHandle { task: self.task }
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> Id {
+        self.task.header().id
     }
 }
 
 impl<T> Future for JoinHandle<T> {
-    type Output = Result<T, JoinError>;
+    type Output = Result<T, super::JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.state.poll_output(cx)
+        let mut out = Poll::Pending;
+        // SAFETY: this is the task's JoinHandle and its output type is T.
+        unsafe { raw::join_poll(self.task, &mut out, cx.waker()) };
+        out
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        // SAFETY: the handle's reference is given up here, once.
+        unsafe { raw::join_drop(self.task) }
     }
 }
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
+            .field("id", &self.id())
             .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+/// Aborts a task without owning its output; cheap to clone.
+pub struct AbortHandle {
+    task: TaskRef,
+}
+
+impl AbortHandle {
+    /// Cancels the task (see [`JoinHandle::abort`]).
+    pub fn abort(&self) {
+        raw::remote_abort(self.task);
+    }
+
+    /// Whether the task has finished.
+    pub fn is_finished(&self) -> bool {
+        self.task.header().state.load().is(COMPLETE)
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> Id {
+        self.task.header().id
+    }
+}
+
+impl Clone for AbortHandle {
+    fn clone(&self) -> Self {
+        self.task.header().state.ref_inc();
+        AbortHandle { task: self.task }
+    }
+}
+
+impl Drop for AbortHandle {
+    fn drop(&mut self) {
+        // SAFETY: each AbortHandle owns one reference.
+        unsafe { self.task.drop_ref() }
+    }
+}
+
+impl fmt::Debug for AbortHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AbortHandle")
+            .field("id", &self.id())
             .finish()
     }
 }

@@ -1,14 +1,33 @@
-//! Tasks: spawning and joining.
+//! Tasks: spawning, joining, aborting.
 //!
-//! This is the interim task implementation that the configuration pipeline
-//! needs (one `Arc` per task, a mutex around the future). The runtime-core
-//! work replaces it with a single-allocation task cell whose state lives in
-//! one atomic word.
+//! A task is one heap allocation (header, scheduler, future or output, join
+//! waker) whose lifecycle and reference count share one atomic word (see
+//! `state.rs`).
 
 mod join;
+mod join_set;
+pub(crate) mod owned;
 pub(crate) mod raw;
+pub(crate) mod state;
 
-pub use join::{JoinError, JoinHandle};
+pub use join::{AbortHandle, JoinError, JoinHandle};
+pub use join_set::JoinSet;
+pub use raw::Id;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// Locks a mutex whose data stays consistent even if a holder panicked
+/// (every critical section in the runtime is a plain field update).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A fresh task id.
+pub(crate) fn next_id() -> Id {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    Id(NEXT.fetch_add(1, Ordering::Relaxed))
+}
 
 use std::future::Future;
 

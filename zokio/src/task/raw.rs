@@ -1,210 +1,502 @@
-//! The interim task representation: an `Arc<Task>` holding the boxed future,
-//! scheduled through [`std::task::Wake`].
+//! The task cell: header, scheduler, future/output and join waker in one
+//! heap allocation, driven through a per-future-type vtable.
+//!
+//! A [`TaskRef`] is a pointer to the header; whether it owns a reference is
+//! said by the type that wraps it ([`Notified`] owns one; a bare `TaskRef`
+//! does not).
 
+use std::any::Any;
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::mem::ManuallyDrop;
+use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll, Wake, Waker};
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use super::JoinError;
-use crate::runtime::scheduler::Shared;
+use super::state::{JOIN_INTEREST, JOIN_WAKER, Snapshot, State, ToIdle, ToNotified, ToRunning};
+use crate::loom::UnsafeCell;
 
-/// Locks a mutex whose data stays consistent even if a holder panicked (every
-/// critical section here is a plain field update).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
+/// What a task needs from the scheduler that owns it.
+pub(crate) trait Schedule: Send + Sync + 'static {
+    /// Queue a task that was woken.
+    fn schedule(&self, task: Notified);
+    /// Queue a task that woke itself while running (`yield_now`); it goes
+    /// behind other ready work.
+    fn yield_now(&self, task: Notified) {
+        self.schedule(task);
+    }
+    /// The task completed: remove it from the owned list. Returns whether
+    /// the list's reference was released to the caller (it was still there).
+    fn release(&self, task: TaskRef) -> bool;
 }
 
-type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+/// A task's id, unique within the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Id(pub(crate) u64);
 
-/// A spawned task as the scheduler sees it.
-pub(crate) struct Task {
-    pub(crate) id: u64,
-    /// `None` once the task has completed or been cancelled.
-    future: Mutex<Option<BoxFuture>>,
-    /// Set while the task is in a run queue, so a burst of wakes queues it once.
-    scheduled: AtomicBool,
-    scheduler: Arc<Shared>,
-}
-
-impl Task {
-    pub(crate) fn new(id: u64, future: BoxFuture, scheduler: Arc<Shared>) -> Arc<Self> {
-        Arc::new(Task {
-            id,
-            future: Mutex::new(Some(future)),
-            scheduled: AtomicBool::new(true),
-            scheduler,
-        })
-    }
-
-    /// Polls the task once. Returns `true` when it has finished.
-    pub(crate) fn run(self: &Arc<Self>) -> bool {
-        // Cleared before polling so a wake during the poll queues it again.
-        self.scheduled.store(false, Ordering::Release);
-        let waker = Waker::from(self.clone());
-        let mut cx = Context::from_waker(&waker);
-        let mut slot = lock(&self.future);
-        let Some(future) = slot.as_mut() else {
-            return true;
-        };
-        // The wrapper catches panics itself, so polling never unwinds here.
-        if future.as_mut().poll(&mut cx).is_ready() {
-            *slot = None;
-            return true;
-        }
-        false
-    }
-
-    /// Drops the future (its destructors run on this thread).
-    pub(crate) fn cancel(&self) {
-        let future = lock(&self.future).take();
-        drop(future);
+impl std::fmt::Display for Id {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
     }
 }
 
-impl Wake for Task {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        if !self.scheduled.swap(true, Ordering::AcqRel) {
-            self.scheduler.schedule(self.clone());
-        }
-    }
+pub(crate) struct Vtable {
+    poll: unsafe fn(NonNull<Header>),
+    dealloc: unsafe fn(NonNull<Header>),
+    /// Writes `Poll<Result<T, JoinError>>` to the pointer if the output is ready,
+    /// else registers the waker.
+    try_read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
+    /// Drops the output (the JoinHandle went away after completion).
+    drop_output: unsafe fn(NonNull<Header>),
+    /// Drops the join waker (the JoinHandle went away before completion).
+    drop_join_waker: unsafe fn(NonNull<Header>),
+    /// Shutdown: cancel if idle; always drops the owned list's reference.
+    shutdown: unsafe fn(NonNull<Header>),
+    schedule: unsafe fn(NonNull<Header>, Notified),
 }
 
-/// What the task and its `JoinHandle` share.
-pub(crate) struct JoinState<T> {
-    inner: Mutex<JoinSlot<T>>,
-    aborted: AtomicBool,
-    /// Wakes the task so it notices an abort.
-    task_waker: Mutex<Option<Waker>>,
+/// The first field of every task cell.
+#[repr(C)]
+pub(crate) struct Header {
+    pub(crate) state: State,
+    vtable: &'static Vtable,
+    pub(crate) id: Id,
+    /// Where `spawn` was called, for task dumps and diagnostics.
+    pub(crate) spawned_at: &'static Location<'static>,
+    /// Slot in the owned-task list, written once before the task is shared.
+    pub(crate) owned_slot: UnsafeCell<usize>,
 }
 
-struct JoinSlot<T> {
-    output: Option<Result<T, JoinError>>,
-    finished: bool,
-    join_waker: Option<Waker>,
+enum Stage<F: Future> {
+    Running(F),
+    Finished(Result<F::Output, JoinError>),
+    Consumed,
 }
 
-impl<T> JoinState<T> {
-    pub(crate) fn new() -> Arc<Self> {
-        Arc::new(JoinState {
-            inner: Mutex::new(JoinSlot {
-                output: None,
-                finished: false,
-                join_waker: None,
-            }),
-            aborted: AtomicBool::new(false),
-            task_waker: Mutex::new(None),
-        })
+#[repr(C)]
+struct Cell<F: Future> {
+    header: Header,
+    scheduler: Arc<dyn Schedule>,
+    stage: UnsafeCell<Stage<F>>,
+    join_waker: UnsafeCell<Option<Waker>>,
+}
+
+/// A pointer to a task's header. Copyable; owns nothing by itself.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct TaskRef(NonNull<Header>);
+
+// SAFETY: a TaskRef is only dereferenced while some reference to the task is
+// held (by the wrapper type that owns one), and the header's fields are
+// either atomics or written before the task is shared.
+unsafe impl Send for TaskRef {}
+// SAFETY: as above; shared access goes through atomics.
+unsafe impl Sync for TaskRef {}
+
+impl TaskRef {
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: the caller holds a reference (see the type's invariant), so
+        // the allocation is alive.
+        unsafe { self.0.as_ref() }
     }
 
-    pub(crate) fn complete(&self, output: Result<T, JoinError>) {
-        let waker = {
-            let mut slot = lock(&self.inner);
-            if slot.finished {
-                return;
-            }
-            slot.output = Some(output);
-            slot.finished = true;
-            slot.join_waker.take()
-        };
-        if let Some(w) = waker {
-            w.wake();
+    /// Drops one reference, deallocating on the last.
+    ///
+    /// # Safety
+    ///
+    /// The caller must own the reference it drops.
+    pub(crate) unsafe fn drop_ref(self) {
+        if self.header().state.ref_dec(1) {
+            // SAFETY: that was the last reference; nobody else can reach the cell.
+            unsafe { (self.header().vtable.dealloc)(self.0) }
         }
     }
 
-    pub(crate) fn abort(&self) {
-        self.aborted.store(true, Ordering::Release);
-        if let Some(w) = lock(&self.task_waker).take() {
-            w.wake();
-        }
-    }
-
-    pub(crate) fn is_aborted(&self) -> bool {
-        self.aborted.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn is_finished(&self) -> bool {
-        lock(&self.inner).finished
-    }
-
-    pub(crate) fn poll_output(&self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
-        let mut slot = lock(&self.inner);
-        if let Some(out) = slot.output.take() {
-            return Poll::Ready(out);
-        }
-        assert!(
-            !slot.finished,
-            "`JoinHandle` polled after it returned its output"
-        );
-        slot.join_waker = Some(cx.waker().clone());
-        Poll::Pending
+    /// Cancels the task if it is idle and drops the owned list's reference.
+    ///
+    /// # Safety
+    ///
+    /// The caller must own the owned list's reference to this task.
+    pub(crate) unsafe fn shutdown(self) {
+        // SAFETY: forwarded from the caller.
+        unsafe { (self.header().vtable.shutdown)(self.0) }
     }
 }
 
-/// The future stored in a [`Task`]: runs the user's future, catches its
-/// panics, honours aborts, and hands the output to the `JoinHandle`.
-pub(crate) struct Harness<F: Future> {
-    future: Option<Pin<Box<F>>>,
-    state: Arc<JoinState<F::Output>>,
-}
+/// A task in (or on its way to) a run queue; owns one reference.
+pub(crate) struct Notified(TaskRef);
 
-impl<F: Future> Harness<F> {
-    pub(crate) fn new(future: F, state: Arc<JoinState<F::Output>>) -> Self {
-        Harness {
-            future: Some(Box::pin(future)),
-            state,
-        }
+impl Notified {
+    pub(crate) fn task(&self) -> TaskRef {
+        self.0
+    }
+
+    /// Gives up ownership of the reference (to `poll`, which takes it over).
+    fn into_raw(self) -> TaskRef {
+        let task = self.0;
+        std::mem::forget(self);
+        task
+    }
+
+    /// Polls the task once (or cancels it), consuming the notification.
+    pub(crate) fn run(self) {
+        let task = self.into_raw();
+        // SAFETY: the notification's reference moves into `poll`, which
+        // drops or requeues it.
+        unsafe { (task.header().vtable.poll)(task.0) }
     }
 }
 
-impl<F: Future> Future for Harness<F> {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        if this.state.aborted.load(Ordering::Acquire) {
-            this.future = None;
-            this.state.complete(Err(JoinError::cancelled()));
-            return Poll::Ready(());
-        }
-        let Some(future) = this.future.as_mut() else {
-            return Poll::Ready(());
-        };
-        *lock(&this.state.task_waker) = Some(cx.waker().clone());
-        match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(out)) => {
-                this.future = None;
-                this.state.complete(Ok(out));
-                Poll::Ready(())
-            }
-            Err(payload) => {
-                // Dropping a panicking future may panic again; the task is
-                // already failed, so that second panic is contained too.
-                let future = this.future.take();
-                let _ = catch_unwind(AssertUnwindSafe(move || drop(future)));
-                this.state.complete(Err(JoinError::panic(payload)));
-                Poll::Ready(())
-            }
-        }
-    }
-}
-
-impl<F: Future> Drop for Harness<F> {
+impl Drop for Notified {
     fn drop(&mut self) {
-        // Dropped before completing: the runtime shut down or the task was
-        // cancelled. The future's destructor runs first, then the handle
-        // learns the task was cancelled.
-        if self.future.is_some() {
-            let future = self.future.take();
-            let _ = catch_unwind(AssertUnwindSafe(move || drop(future)));
-            self.state.complete(Err(JoinError::cancelled()));
-        }
+        // SAFETY: a Notified owns one reference.
+        unsafe { self.0.drop_ref() }
     }
 }
+
+/// Allocates a task. Returns the owned-list reference, the JoinHandle's
+/// reference, and the queue's notification (the state starts with three).
+pub(crate) fn new_task<F>(
+    future: F,
+    scheduler: Arc<dyn Schedule>,
+    id: Id,
+    spawned_at: &'static Location<'static>,
+) -> (TaskRef, TaskRef, Notified)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let cell = Box::new(Cell {
+        header: Header {
+            state: State::new(),
+            vtable: vtable::<F>(),
+            id,
+            spawned_at,
+            owned_slot: UnsafeCell::new(usize::MAX),
+        },
+        scheduler,
+        stage: UnsafeCell::new(Stage::Running(future)),
+        join_waker: UnsafeCell::new(None),
+    });
+    // `Cell` is repr(C) with the header first, so the cell pointer is a
+    // header pointer.
+    let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
+    let task = TaskRef(ptr);
+    (task, task, Notified(task))
+}
+
+fn vtable<F>() -> &'static Vtable
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    &Vtable {
+        poll: poll::<F>,
+        dealloc: dealloc::<F>,
+        try_read_output: try_read_output::<F>,
+        drop_output: drop_output::<F>,
+        drop_join_waker: drop_join_waker::<F>,
+        shutdown: shutdown::<F>,
+        schedule: schedule::<F>,
+    }
+}
+
+/// # Safety
+///
+/// `ptr` must point to a live `Cell<F>`.
+unsafe fn cell<'a, F: Future>(ptr: NonNull<Header>) -> &'a Cell<F> {
+    // SAFETY: the header is the first field of a repr(C) Cell<F>, and the
+    // vtable this is called from was built for this F.
+    unsafe { ptr.cast::<Cell<F>>().as_ref() }
+}
+
+unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
+    // SAFETY: called once, on the last reference; the cell came from Box::leak.
+    let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F>>().as_ptr()) };
+    // A user destructor (future or output) may panic; the runtime must not.
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(cell)));
+}
+
+unsafe fn schedule<F: Future>(ptr: NonNull<Header>, task: Notified) {
+    // SAFETY: the caller holds a reference (inside `task`).
+    let cell = unsafe { cell::<F>(ptr) };
+    cell.scheduler.schedule(task);
+}
+
+/// Polls (or cancels) the task; consumes the notification's reference.
+unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
+    let task = TaskRef(ptr);
+    // SAFETY: the notification's reference keeps the cell alive here.
+    let cell = unsafe { cell::<F>(ptr) };
+    match cell.header.state.transition_to_running() {
+        ToRunning::Failed => {
+            // SAFETY: the notification's reference is ours to drop.
+            unsafe { task.drop_ref() };
+            return;
+        }
+        ToRunning::Cancelled => {
+            cancel(cell);
+            // SAFETY: RUNNING is ours; one reference (the notification's) is held.
+            unsafe { complete(cell, task, true) };
+            return;
+        }
+        ToRunning::Success => {}
+    }
+    // A borrowed waker: cloning it takes a reference, this one takes none.
+    let raw = RawWaker::new(ptr.as_ptr() as *const (), &WAKER_VTABLE);
+    // SAFETY: the vtable's functions follow the RawWaker contract (see below).
+    let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw) });
+    let mut cx = Context::from_waker(&waker);
+    let polled = cell.stage.with_mut(|stage| {
+        // SAFETY: RUNNING gives this thread exclusive access to the stage.
+        let stage = unsafe { &mut *stage };
+        let Stage::Running(future) = stage else {
+            unreachable!("a task in RUNNING always holds its future")
+        };
+        // SAFETY: the future lives inside the heap cell and never moves
+        // until it is dropped in place.
+        let future = unsafe { Pin::new_unchecked(future) };
+        catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx)))
+    });
+    match polled {
+        Ok(Poll::Ready(output)) => {
+            store(cell, Ok(output));
+            // SAFETY: as above.
+            unsafe { complete(cell, task, true) };
+        }
+        Err(panic) => {
+            drop_future(cell);
+            store(cell, Err(JoinError::panic(cell.header.id, panic)));
+            // SAFETY: as above.
+            unsafe { complete(cell, task, true) };
+        }
+        Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
+            // SAFETY: the poller's reference is ours to drop.
+            ToIdle::Ok => unsafe { task.drop_ref() },
+            ToIdle::OkNotified => cell.scheduler.yield_now(Notified(task)),
+            ToIdle::Cancelled => {
+                cancel(cell);
+                // SAFETY: still RUNNING; the poller's reference is held.
+                unsafe { complete(cell, task, true) };
+            }
+        },
+    }
+}
+
+fn store<F: Future>(cell: &Cell<F>, output: Result<F::Output, JoinError>) {
+    // SAFETY: only called by the thread that holds RUNNING.
+    cell.stage
+        .with_mut(|stage| unsafe { *stage = Stage::Finished(output) });
+}
+
+/// Drops the future in place, containing a panic from its destructor.
+fn drop_future<F: Future>(cell: &Cell<F>) {
+    cell.stage.with_mut(|stage| {
+        // SAFETY: only called by the thread that holds RUNNING.
+        let stage = unsafe { &mut *stage };
+        let _ = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
+    });
+}
+
+fn cancel<F: Future>(cell: &Cell<F>) {
+    drop_future(cell);
+    store(cell, Err(JoinError::cancelled(cell.header.id)));
+}
+
+/// RUNNING → COMPLETE: hand the output over, wake the JoinHandle, leave the
+/// owned list, and drop the poller's reference.
+///
+/// # Safety
+///
+/// The caller holds RUNNING and owns one reference (`task`'s). With
+/// `release` false the caller has already removed the task from the owned
+/// list.
+unsafe fn complete<F: Future>(cell: &Cell<F>, task: TaskRef, release: bool) {
+    let after: Snapshot = cell.header.state.transition_to_complete();
+    if !after.is(JOIN_INTEREST) {
+        // Nobody will read the output: drop it here (the JoinHandle is gone,
+        // so this thread is the only one touching the stage).
+        drop_future(cell);
+    } else if after.is(JOIN_WAKER) {
+        cell.join_waker.with(|waker| {
+            // SAFETY: with COMPLETE set the JoinHandle no longer writes the slot.
+            if let Some(waker) = unsafe { &*waker } {
+                waker.wake_by_ref();
+            }
+        });
+    }
+    let mut refs = 1;
+    if release && cell.scheduler.release(task) {
+        refs += 1;
+    }
+    if cell.header.state.ref_dec(refs) {
+        // SAFETY: those were the last references.
+        unsafe { dealloc::<F>(task.0) };
+    }
+}
+
+unsafe fn shutdown<F: Future>(ptr: NonNull<Header>) {
+    let task = TaskRef(ptr);
+    // SAFETY: the caller owns the owned list's reference.
+    let cell = unsafe { cell::<F>(ptr) };
+    if cell.header.state.transition_to_shutdown() {
+        cancel(cell);
+        // SAFETY: RUNNING is ours now; the owned reference is the one dropped.
+        unsafe { complete(cell, task, false) };
+    } else {
+        // Running elsewhere (it will see CANCELLED) or complete.
+        // SAFETY: the owned list's reference is ours to drop.
+        unsafe { task.drop_ref() };
+    }
+}
+
+unsafe fn try_read_output<F: Future>(ptr: NonNull<Header>, dst: *mut (), waker: &Waker) {
+    // SAFETY: the JoinHandle holds a reference.
+    let cell = unsafe { cell::<F>(ptr) };
+    if can_read_output(cell, waker) {
+        let output = cell.stage.with_mut(|stage| {
+            // SAFETY: COMPLETE with JOIN_INTEREST: the JoinHandle owns the stage.
+            match std::mem::replace(unsafe { &mut *stage }, Stage::Consumed) {
+                Stage::Finished(output) => output,
+                _ => panic!("`JoinHandle` polled after it returned its output"),
+            }
+        });
+        // SAFETY: the JoinHandle passes a `*mut Poll<Result<F::Output, JoinError>>`.
+        unsafe { *(dst as *mut Poll<Result<F::Output, JoinError>>) = Poll::Ready(output) };
+    }
+}
+
+/// The join-waker protocol: returns true when the output is ready, else
+/// leaves `waker` where the completing thread will find it.
+fn can_read_output<F: Future>(cell: &Cell<F>, waker: &Waker) -> bool {
+    let state = &cell.header.state;
+    let snapshot = state.load();
+    if snapshot.is(super::state::COMPLETE) {
+        return true;
+    }
+    if snapshot.is(JOIN_WAKER) {
+        // SAFETY: while JOIN_WAKER is set nobody writes the slot.
+        let same = cell
+            .join_waker
+            .with(|w| unsafe { &*w }.as_ref().is_some_and(|w| w.will_wake(waker)));
+        if same {
+            return false;
+        }
+        if state.unset_join_waker().is_err() {
+            return true;
+        }
+    }
+    // SAFETY: JOIN_WAKER is clear and the task is not complete, so the
+    // JoinHandle (this thread) owns the slot.
+    cell.join_waker
+        .with_mut(|w| unsafe { *w = Some(waker.clone()) });
+    if state.set_join_waker().is_err() {
+        // Completed meanwhile; the slot stays ours and is dropped with the cell.
+        return true;
+    }
+    false
+}
+
+unsafe fn drop_output<F: Future>(ptr: NonNull<Header>) {
+    // SAFETY: the JoinHandle holds a reference and, the task being
+    // complete, owns the stage.
+    let cell = unsafe { cell::<F>(ptr) };
+    cell.stage.with_mut(|stage| {
+        // SAFETY: as above.
+        let stage = unsafe { &mut *stage };
+        let _ = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
+    });
+}
+
+unsafe fn drop_join_waker<F: Future>(ptr: NonNull<Header>) {
+    // SAFETY: the JoinHandle holds a reference and, having cleared
+    // JOIN_INTEREST before completion, owns the slot.
+    let cell = unsafe { cell::<F>(ptr) };
+    // SAFETY: as above.
+    let waker = cell.join_waker.with_mut(|w| unsafe { (*w).take() });
+    drop(waker);
+}
+
+/// Reads the output into `dst` if ready, else registers `waker`.
+///
+/// # Safety
+///
+/// The caller is the JoinHandle of a task whose output type is `T`.
+pub(crate) unsafe fn join_poll<T>(
+    task: TaskRef,
+    dst: &mut Poll<Result<T, JoinError>>,
+    waker: &Waker,
+) {
+    // SAFETY: forwarded from the caller.
+    unsafe { (task.header().vtable.try_read_output)(task.0, dst as *mut _ as *mut (), waker) }
+}
+
+/// The JoinHandle is dropped.
+///
+/// # Safety
+///
+/// The caller is the JoinHandle and gives up its reference.
+pub(crate) unsafe fn join_drop(task: TaskRef) {
+    let vtable = task.header().vtable;
+    match task.header().state.unset_join_interest() {
+        // SAFETY: JOIN_INTEREST is gone before completion: the slot is ours.
+        Ok(_) => unsafe { (vtable.drop_join_waker)(task.0) },
+        // SAFETY: complete: the output is ours.
+        Err(_) => unsafe { (vtable.drop_output)(task.0) },
+    }
+    // SAFETY: the JoinHandle's reference.
+    unsafe { task.drop_ref() };
+}
+
+/// Requests cancellation (`abort`).
+pub(crate) fn remote_abort(task: TaskRef) {
+    if task.header().state.transition_to_notified_and_cancel() {
+        // SAFETY: the transition added the queue's reference.
+        let notified = Notified(task);
+        // SAFETY: the caller holds a reference, so the cell is alive.
+        unsafe { (task.header().vtable.schedule)(task.0, notified) }
+    }
+}
+
+// ---- Waker vtable: data is a header pointer; each Waker owns a reference.
+
+static WAKER_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
+
+unsafe fn waker_clone(data: *const ()) -> RawWaker {
+    // SAFETY: `data` is a live task's header (the waker being cloned holds
+    // or borrows a reference).
+    let header = unsafe { &*(data as *const Header) };
+    header.state.ref_inc();
+    RawWaker::new(data, &WAKER_VTABLE)
+}
+
+unsafe fn waker_wake(data: *const ()) {
+    // SAFETY: `data` is non-null: it came from a header pointer.
+    let task = TaskRef(unsafe { NonNull::new_unchecked(data as *mut Header) });
+    match task.header().state.transition_to_notified_by_val() {
+        ToNotified::DoNothing => {}
+        // SAFETY: the waker's reference moved to the queue.
+        ToNotified::Submit => unsafe { (task.header().vtable.schedule)(task.0, Notified(task)) },
+        // SAFETY: the waker held the last reference.
+        ToNotified::Dealloc => unsafe { (task.header().vtable.dealloc)(task.0) },
+    }
+}
+
+unsafe fn waker_wake_by_ref(data: *const ()) {
+    // SAFETY: `data` is non-null: it came from a header pointer.
+    let task = TaskRef(unsafe { NonNull::new_unchecked(data as *mut Header) });
+    if task.header().state.transition_to_notified_by_ref() == ToNotified::Submit {
+        // SAFETY: the transition added the queue's reference.
+        unsafe { (task.header().vtable.schedule)(task.0, Notified(task)) }
+    }
+}
+
+unsafe fn waker_drop(data: *const ()) {
+    // SAFETY: `data` is non-null and the waker owns a reference.
+    unsafe { TaskRef(NonNull::new_unchecked(data as *mut Header)).drop_ref() }
+}
+
+/// A panic payload, as `JoinError` stores it.
+pub(crate) type Panic = Box<dyn Any + Send + 'static>;

@@ -1,0 +1,104 @@
+//! Every task a runtime has spawned and that has not completed, so shutdown
+//! can cancel them all. Sharded by task id so spawns and completions on
+//! different workers rarely meet on one lock.
+
+use std::sync::Mutex;
+
+use super::lock;
+use super::raw::{Notified, TaskRef};
+
+const SHARDS: usize = 16;
+
+pub(crate) struct OwnedTasks {
+    shards: Box<[Mutex<Shard>]>,
+}
+
+#[derive(Default)]
+struct Shard {
+    slots: Vec<Option<TaskRef>>,
+    free: Vec<usize>,
+    live: usize,
+    closed: bool,
+}
+
+impl OwnedTasks {
+    pub(crate) fn new() -> Self {
+        OwnedTasks {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+        }
+    }
+
+    fn shard(&self, task: TaskRef) -> &Mutex<Shard> {
+        &self.shards[(task.header().id.0 as usize) % SHARDS]
+    }
+
+    /// Records a new task (taking the owned reference). Returns the
+    /// notification back, or `None` when the list is closed: then the task
+    /// was cancelled on the spot and its handle reports that.
+    pub(crate) fn bind(&self, owned: TaskRef, notified: Notified) -> Option<Notified> {
+        let mut shard = lock(self.shard(owned));
+        if shard.closed {
+            drop(shard);
+            // Drop the queue's reference first, then let shutdown cancel it
+            // and drop the owned reference.
+            drop(notified);
+            // SAFETY: `owned` carries the owned-list reference, which is ours.
+            unsafe { owned.shutdown() };
+            return None;
+        }
+        let index = match shard.free.pop() {
+            Some(i) => i,
+            None => {
+                shard.slots.push(None);
+                shard.slots.len() - 1
+            }
+        };
+        // SAFETY: written before the task is shared (it is not in any queue
+        // yet) and read only under this shard's lock.
+        owned
+            .header()
+            .owned_slot
+            .with_mut(|slot| unsafe { *slot = index });
+        shard.slots[index] = Some(owned);
+        shard.live += 1;
+        Some(notified)
+    }
+
+    /// Removes a completed task. Returns whether it was still listed (its
+    /// owned reference is then the caller's to drop).
+    pub(crate) fn remove(&self, task: TaskRef) -> bool {
+        let mut shard = lock(self.shard(task));
+        // SAFETY: written once in `bind` before the task was shared; we hold the lock.
+        let index = task.header().owned_slot.with(|slot| unsafe { *slot });
+        match shard.slots.get(index) {
+            Some(Some(t)) if *t == task => {
+                shard.slots[index] = None;
+                shard.free.push(index);
+                shard.live -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Closes the list to new tasks and cancels every listed one (idle ones
+    /// on this thread; running ones see the flag when their poll ends).
+    pub(crate) fn close_and_shutdown_all(&self) {
+        for shard in self.shards.iter() {
+            let tasks: Vec<TaskRef> = {
+                let mut shard = lock(shard);
+                shard.closed = true;
+                shard.free.clear();
+                shard.live = 0;
+                std::mem::take(&mut shard.slots)
+                    .into_iter()
+                    .flatten()
+                    .collect()
+            };
+            for task in tasks {
+                // SAFETY: taking the task out of the list gave us its owned reference.
+                unsafe { task.shutdown() };
+            }
+        }
+    }
+}
