@@ -128,42 +128,82 @@ impl Inject {
     }
 }
 
-/// A worker's sleep: a flag and a condition variable.
+/// A worker's sleep. `unpark` on a thread that is not asleep is one atomic
+/// swap; only waking a sleeping thread takes the lock.
 pub(crate) struct Parker {
-    notified: Mutex<bool>,
+    state: AtomicUsize,
+    lock: Mutex<()>,
     condvar: Condvar,
 }
+
+const EMPTY: usize = 0;
+const PARKED: usize = 1;
+const NOTIFIED: usize = 2;
 
 impl Parker {
     fn new() -> Self {
         Parker {
-            notified: Mutex::new(false),
+            state: AtomicUsize::new(EMPTY),
+            lock: Mutex::new(()),
             condvar: Condvar::new(),
         }
     }
 
     /// Sleeps until unparked (or `timeout` passes); consumes the wake-up.
     pub(crate) fn park(&self, timeout: Option<Duration>) {
-        let mut notified = lock(&self.notified);
-        if !*notified {
-            notified = match timeout {
+        if self
+            .state
+            .compare_exchange(NOTIFIED, EMPTY, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            return;
+        }
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let mut guard = lock(&self.lock);
+        if let Err(actual) =
+            self.state
+                .compare_exchange(EMPTY, PARKED, Ordering::SeqCst, Ordering::SeqCst)
+        {
+            debug_assert_eq!(actual, NOTIFIED);
+            self.state.store(EMPTY, Ordering::SeqCst);
+            return;
+        }
+        loop {
+            guard = match deadline {
                 None => self
                     .condvar
-                    .wait_while(notified, |n| !*n)
+                    .wait(guard)
                     .unwrap_or_else(std::sync::PoisonError::into_inner),
-                Some(t) => {
+                Some(deadline) => {
+                    let now = std::time::Instant::now();
+                    if now >= deadline {
+                        // Timed out: consume a wake-up that raced the timeout too.
+                        self.state.store(EMPTY, Ordering::SeqCst);
+                        return;
+                    }
                     self.condvar
-                        .wait_timeout_while(notified, t, |n| !*n)
+                        .wait_timeout(guard, deadline - now)
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .0
                 }
             };
+            if self
+                .state
+                .compare_exchange(NOTIFIED, EMPTY, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                return;
+            }
         }
-        *notified = false;
     }
 
     pub(crate) fn unpark(&self) {
-        *lock(&self.notified) = true;
+        if self.state.swap(NOTIFIED, Ordering::SeqCst) != PARKED {
+            return;
+        }
+        // The sleeper holds the lock from its PARKED store until it waits;
+        // taking it here means the notification cannot fall in that gap.
+        drop(lock(&self.lock));
         self.condvar.notify_one();
     }
 }

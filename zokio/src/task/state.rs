@@ -323,3 +323,131 @@ mod tests {
         assert!(s.ref_dec(1));
     }
 }
+
+/// Model checks of the transitions that race (run with
+/// `RUSTFLAGS="--cfg loom" cargo test -p zokio --lib loom_`).
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::Arc;
+    use loom::sync::atomic::AtomicUsize as Counter;
+    use loom::thread;
+
+    /// A task that is notified and owned by its run queue, like a new one.
+    fn queued() -> Arc<State> {
+        Arc::new(State::new())
+    }
+
+    /// A wake while the task runs is never lost: either the waker submits
+    /// it (it was idle already) or the poller sees NOTIFIED and requeues.
+    #[test]
+    fn loom_task_wake_while_running() {
+        loom::model(|| {
+            let state = queued();
+            let waker = state.clone();
+            let wake =
+                thread::spawn(move || waker.transition_to_notified_by_ref() == ToNotified::Submit);
+            assert_eq!(state.transition_to_running(), ToRunning::Success);
+            let requeued = state.transition_to_idle() == ToIdle::OkNotified;
+            let submitted = wake.join().unwrap();
+            assert!(
+                requeued ^ submitted,
+                "exactly one party reschedules (requeued {requeued}, submitted {submitted})"
+            );
+        });
+    }
+
+    /// A wake (by value) after completion neither submits nor frees early;
+    /// the last reference is reported exactly once.
+    #[test]
+    fn loom_task_wake_after_complete() {
+        loom::model(|| {
+            let state = queued();
+            state.ref_inc(); // the waker's reference
+            let waker = state.clone();
+            let frees = Arc::new(Counter::new(0));
+            let f = frees.clone();
+            let wake = thread::spawn(move || match waker.transition_to_notified_by_val() {
+                ToNotified::Submit => {
+                    panic!("a completing task must not be submitted after completion")
+                }
+                ToNotified::Dealloc => {
+                    f.fetch_add(1, Ordering::SeqCst);
+                }
+                ToNotified::DoNothing => {}
+            });
+            assert_eq!(state.transition_to_running(), ToRunning::Success);
+            state.transition_to_complete();
+            // The poller's, the owned list's and the JoinHandle's references.
+            if state.ref_dec(3) {
+                frees.fetch_add(1, Ordering::SeqCst);
+            }
+            wake.join().unwrap();
+            assert_eq!(frees.load(Ordering::SeqCst), 1);
+        });
+    }
+
+    /// abort() racing the final poll: the task completes exactly once, and
+    /// if abort asked for a submit it added the queue's reference.
+    #[test]
+    fn loom_task_abort_racing_completion() {
+        loom::model(|| {
+            let state = queued();
+            let aborter = state.clone();
+            let abort = thread::spawn(move || aborter.transition_to_notified_and_cancel());
+            // Aborted before the run starts: the run cancels instead of polling.
+            assert_ne!(state.transition_to_running(), ToRunning::Failed);
+            let after = state.transition_to_complete();
+            assert!(after.is(COMPLETE) && !after.is(RUNNING));
+            let submitted = abort.join().unwrap();
+            // Completed while abort ran: a submit is only possible when the
+            // task was idle, which it never was here.
+            assert!(!submitted);
+            // Owned + JoinHandle + poller references remain; nothing extra.
+            assert_eq!(state.load().refs(), 3);
+        });
+    }
+
+    /// The JoinHandle dropped racing completion: the output is dropped by
+    /// exactly one side.
+    #[test]
+    fn loom_task_join_handle_dropped_racing_completion() {
+        loom::model(|| {
+            let state = queued();
+            let drops = Arc::new(Counter::new(0));
+            let join = state.clone();
+            let d = drops.clone();
+            let handle = thread::spawn(move || {
+                if join.unset_join_interest().is_err() {
+                    // Complete first: the handle owns and drops the output.
+                    d.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+            assert_eq!(state.transition_to_running(), ToRunning::Success);
+            let after = state.transition_to_complete();
+            if !after.is(JOIN_INTEREST) {
+                // The handle left first: the task side drops the output.
+                drops.fetch_add(1, Ordering::SeqCst);
+            }
+            handle.join().unwrap();
+            assert_eq!(drops.load(Ordering::SeqCst), 1);
+        });
+    }
+
+    /// The join waker is handed over or the completion is seen, never both
+    /// missed.
+    #[test]
+    fn loom_task_join_waker_vs_completion() {
+        loom::model(|| {
+            let state = queued();
+            let join = state.clone();
+            let handle = thread::spawn(move || join.set_join_waker().is_err());
+            assert_eq!(state.transition_to_running(), ToRunning::Success);
+            let after = state.transition_to_complete();
+            let saw_complete = handle.join().unwrap();
+            // Either the handle saw COMPLETE (it reads the output now), or the
+            // task side saw JOIN_WAKER (it wakes the handle).
+            assert!(saw_complete || after.is(JOIN_WAKER));
+        });
+    }
+}
