@@ -37,10 +37,109 @@ macro_rules! flavor_suite {
             }
 
             #[test]
+            fn a_hundred_thousand_tasks_spawned_inside_all_complete() {
+                let rt = Rt::build().unwrap();
+                let done = Arc::new(AtomicUsize::new(0));
+                let d = done.clone();
+                rt.block_on(async move {
+                    let handles: Vec<_> = (0..100_000)
+                        .map(|_| {
+                            let d = d.clone();
+                            zokio::spawn(async move {
+                                d.fetch_add(1, Ordering::Relaxed);
+                            })
+                        })
+                        .collect();
+                    for h in handles {
+                        h.await.unwrap();
+                    }
+                });
+                assert_eq!(done.load(Ordering::Relaxed), 100_000);
+            }
+
+            #[test]
+            fn tasks_spawned_from_tasks_spawned_from_tasks_complete() {
+                let rt = Rt::build().unwrap();
+                let leaves = rt.block_on(async {
+                    let mut outer = Vec::new();
+                    for _ in 0..100 {
+                        outer.push(zokio::spawn(async {
+                            let inner: Vec<_> = (0..100).map(|i| zokio::spawn(async move { i % 2 })).collect();
+                            let mut n = 0;
+                            for h in inner {
+                                n += h.await.unwrap();
+                            }
+                            n
+                        }));
+                    }
+                    let mut total = 0;
+                    for h in outer {
+                        total += h.await.unwrap();
+                    }
+                    total
+                });
+                assert_eq!(leaves, 100 * 50);
+            }
+
+            #[test]
+            fn join_set_joins_in_completion_order_and_aborts_on_drop() {
+                let rt = Rt::build().unwrap();
+                let drops = Arc::new(AtomicUsize::new(0));
+                let d = drops.clone();
+                let sum = rt.block_on(async move {
+                    let mut set = zokio::task::JoinSet::new();
+                    for i in 0..10u32 {
+                        set.spawn(async move { i });
+                    }
+                    assert_eq!(set.len(), 10);
+                    let mut sum = 0;
+                    while let Some(r) = set.join_next().await {
+                        sum += r.unwrap();
+                    }
+                    assert!(set.is_empty());
+                    let mut pending_set = zokio::task::JoinSet::new();
+                    for _ in 0..5 {
+                        let guard = DropCounter(d.clone());
+                        pending_set.spawn(async move {
+                            let _guard = guard;
+                            pending::<()>().await;
+                        });
+                    }
+                    let mut abort_set = zokio::task::JoinSet::<()>::new();
+                    abort_set.spawn(pending());
+                    abort_set.abort_all();
+                    assert!(abort_set.join_next().await.unwrap().unwrap_err().is_cancelled());
+                    drop(pending_set);
+                    sum
+                });
+                assert_eq!(sum, 45);
+                // Dropping the set aborted its tasks; the runtime ran the aborts
+                // or shutdown cancelled them: each guard dropped once.
+                drop(rt);
+                assert_eq!(drops.load(Ordering::SeqCst), 5);
+            }
+
+            #[test]
+            fn abort_handle_cancels_and_reports_finish() {
+                let rt = Rt::build().unwrap();
+                let (err, finished) = rt.block_on(async {
+                    let h = zokio::spawn(pending::<()>());
+                    let abort = h.abort_handle();
+                    let second = abort.clone();
+                    assert_eq!(abort.id(), h.id());
+                    second.abort();
+                    let err = h.await.unwrap_err();
+                    (err, abort.is_finished())
+                });
+                assert!(err.is_cancelled());
+                assert!(finished);
+            }
+
+            #[test]
             fn many_tasks_from_outside_the_runtime_complete() {
                 let rt = Rt::build().unwrap();
                 let done = Arc::new(AtomicUsize::new(0));
-                let handles: Vec<_> = (0..10_000)
+                let handles: Vec<_> = (0..100_000)
                     .map(|_| {
                         let done = done.clone();
                         rt.spawn(async move {
@@ -53,7 +152,7 @@ macro_rules! flavor_suite {
                         h.await.unwrap();
                     }
                 });
-                assert_eq!(done.load(Ordering::Relaxed), 10_000);
+                assert_eq!(done.load(Ordering::Relaxed), 100_000);
             }
 
             #[test]
