@@ -326,3 +326,64 @@ fn yield_now_lets_other_tasks_run_on_current_thread() {
     });
     assert_eq!(seen, 1);
 }
+
+/// A task that always finds ready work cannot keep the only thread from the
+/// other tasks for longer than its budget.
+#[test]
+fn a_task_that_never_waits_is_preempted_by_its_budget() {
+    zokio::runtime! { Budgeted { flavor = "current_thread", scheduler(budget = 16) } }
+    let rt = Budgeted::build().unwrap();
+    let flag = Arc::new(AtomicUsize::new(0));
+    let f = flag.clone();
+    let iterations = rt.block_on(async move {
+        let setter = flag.clone();
+        let set = zokio::spawn(async move { setter.store(1, Ordering::SeqCst) });
+        // Spawned last, the busy task takes the LIFO slot and runs first.
+        let busy = zokio::spawn(async move {
+            let mut n = 0usize;
+            // Bounded, so a missing budget fails instead of spinning forever.
+            while f.load(Ordering::SeqCst) == 0 && n < 1_000_000 {
+                zokio::task::consume_budget().await;
+                n += 1;
+            }
+            n
+        });
+        set.await.unwrap();
+        busy.await.unwrap()
+    });
+    // The busy task ran first and was stopped after its 16 units; the
+    // setter ran; the busy task's next poll finished the iteration it was
+    // in (the 17th) and saw the flag.
+    assert_eq!(iterations, 17);
+}
+
+/// JoinHandles spend budget too: awaiting many finished tasks in a row
+/// still lets other tasks in after `budget` joins.
+#[test]
+fn awaiting_finished_handles_spends_budget() {
+    zokio::runtime! { Budgeted2 { flavor = "current_thread", scheduler(budget = 8) } }
+    let rt = Budgeted2::build().unwrap();
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let o = order.clone();
+    rt.block_on(async move {
+        let handles: Vec<_> = (0..32).map(|_| zokio::spawn(async {})).collect();
+        while !handles.iter().all(|h| h.is_finished()) {
+            zokio::task::yield_now().await;
+        }
+        let o3 = o.clone();
+        let other = zokio::spawn(async move { o3.lock().unwrap().push("other") });
+        // Spawned last, the joiner runs first (it takes the LIFO slot).
+        let o2 = o.clone();
+        let joiner = zokio::spawn(async move {
+            for h in handles {
+                h.await.unwrap();
+                o2.lock().unwrap().push("join");
+            }
+        });
+        joiner.await.unwrap();
+        other.await.unwrap();
+    });
+    let order = order.lock().unwrap();
+    let other_at = order.iter().position(|s| *s == "other").unwrap();
+    assert_eq!(other_at, 8, "{order:?}");
+}

@@ -338,7 +338,8 @@ fn drive_current_thread<S: Spec, F: Future>(shared: &Arc<Shared<S>>, future: F) 
     let mut tick = 0;
     loop {
         if main.woken.swap(false, Ordering::AcqRel)
-            && let Poll::Ready(out) = future.as_mut().poll(&mut cx)
+            && let Poll::Ready(out) =
+                crate::task::coop::with_budget(S::BUDGET, || future.as_mut().poll(&mut cx))
         {
             return out;
         }

@@ -31,9 +31,9 @@ use super::blocking::BlockingPool;
 use super::queue::Local;
 use crate::loom::UnsafeCell;
 use crate::spec::{Flavor, Spec};
-use crate::task::lock;
 use crate::task::owned::OwnedTasks;
 use crate::task::raw::{Notified, Schedule, TaskRef};
+use crate::task::{coop, lock};
 
 /// What a `Handle` needs from a scheduler, whatever its `Spec`.
 pub(crate) trait SchedulerHandle: Schedule {
@@ -232,6 +232,8 @@ pub(crate) struct Shared<S: Spec> {
     workers: Box<[Worker<S>]>,
     idle: Mutex<Vec<usize>>,
     num_idle: AtomicUsize,
+    /// Workers currently trying to steal.
+    num_searching: AtomicUsize,
     shutdown: AtomicBool,
     /// `current_thread`: whether some thread is driving worker 0.
     driving: AtomicBool,
@@ -255,6 +257,7 @@ impl<S: Spec> Shared<S> {
                 .collect(),
             idle: Mutex::new(Vec::with_capacity(workers)),
             num_idle: AtomicUsize::new(0),
+            num_searching: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
             driving: AtomicBool::new(false),
             blocking,
@@ -368,11 +371,24 @@ impl<S: Spec> Shared<S> {
         self.steal(index)
     }
 
+    /// Steals for worker `index`; at most half the workers search at once,
+    /// so a burst of idleness does not have every worker scanning every queue.
     fn steal(&self, index: usize) -> Option<Notified> {
         let n = self.workers.len();
         if n < 2 {
             return None;
         }
+        let searching = self.num_searching.fetch_add(1, Ordering::AcqRel);
+        if 2 * searching >= n {
+            self.num_searching.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        let found = self.steal_from_others(index, n);
+        self.num_searching.fetch_sub(1, Ordering::AcqRel);
+        found
+    }
+
+    fn steal_from_others(&self, index: usize, n: usize) -> Option<Notified> {
         let worker = &self.workers[index];
         let mut x = worker.rng.get();
         x ^= x << 13;
@@ -429,7 +445,7 @@ impl<S: Spec> Shared<S> {
         while !self.shutdown.load(Ordering::Acquire) {
             tick = tick.wrapping_add(1);
             match self.next_task(index, tick) {
-                Some(task) => task.run(),
+                Some(task) => coop::with_budget(S::BUDGET, || task.run()),
                 None => self.park_worker(index),
             }
         }
@@ -455,7 +471,7 @@ impl<S: Spec> Shared<S> {
             let Some(task) = self.next_task(0, *tick) else {
                 break;
             };
-            task.run();
+            coop::with_budget(S::BUDGET, || task.run());
             ran += 1;
             if stop() {
                 break;

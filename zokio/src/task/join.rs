@@ -167,9 +167,15 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, super::JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if super::coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
         let mut out = Poll::Pending;
         // SAFETY: this is the task's JoinHandle and its output type is T.
         unsafe { raw::join_poll(self.task, &mut out, cx.waker()) };
+        if out.is_pending() {
+            super::coop::refund();
+        }
         out
     }
 }

@@ -4,12 +4,14 @@
 //! waker) whose lifecycle and reference count share one atomic word (see
 //! `state.rs`).
 
+pub(crate) mod coop;
 mod join;
 mod join_set;
 pub(crate) mod owned;
 pub(crate) mod raw;
 pub(crate) mod state;
 
+pub use coop::consume_budget;
 pub use join::{AbortHandle, JoinError, JoinHandle};
 pub use join_set::JoinSet;
 pub use raw::Id;
