@@ -36,6 +36,7 @@ mod loom;
 pub mod runtime;
 pub mod spec;
 pub mod task;
+pub mod time;
 
 pub use runtime::Runtime;
 pub use spec::Spec;

@@ -128,6 +128,11 @@ impl Handle {
         self.shared.blocking().spawn(f)
     }
 
+    /// The runtime's timer driver.
+    pub(crate) fn time_driver(&self) -> &Arc<crate::time::driver::TimeDriver> {
+        self.shared.time()
+    }
+
     /// Threads, idle threads and queued jobs of the blocking pool now.
     pub fn blocking_pool_state(&self) -> BlockingPoolState {
         self.shared.blocking().state()
@@ -345,7 +350,9 @@ fn drive_current_thread<S: Spec, F: Future>(shared: &Arc<Shared<S>>, future: F) 
         }
         let ran = shared.run_batch(&mut tick, || main.woken.load(Ordering::Acquire));
         if !ran && !main.woken.load(Ordering::Acquire) && !shared.has_local_work() {
-            shared.driver_parker().park(None);
+            shared.park_driver();
+        } else {
+            shared.tick_timers();
         }
     }
 }

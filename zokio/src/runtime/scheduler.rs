@@ -24,8 +24,8 @@
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use super::blocking::BlockingPool;
 use super::queue::Local;
@@ -34,12 +34,14 @@ use crate::spec::{Flavor, Spec};
 use crate::task::owned::OwnedTasks;
 use crate::task::raw::{Notified, Schedule, TaskRef};
 use crate::task::{coop, lock};
+use crate::time::driver::TimeDriver;
 
 /// What a `Handle` needs from a scheduler, whatever its `Spec`.
 pub(crate) trait SchedulerHandle: Schedule {
     fn flavor(&self) -> Flavor;
     fn owned(&self) -> &OwnedTasks;
     fn blocking(&self) -> &Arc<BlockingPool>;
+    fn time(&self) -> &Arc<TimeDriver>;
 }
 
 thread_local! {
@@ -238,11 +240,31 @@ pub(crate) struct Shared<S: Spec> {
     /// `current_thread`: whether some thread is driving worker 0.
     driving: AtomicBool,
     blocking: Arc<BlockingPool>,
+    /// The timing wheel; processed by workers every `S::EVENT_INTERVAL`
+    /// ticks and whenever they wake from a park timed to its next deadline.
+    time: Arc<TimeDriver>,
 }
 
 impl<S: Spec> Shared<S> {
     pub(crate) fn new(workers: usize, blocking: Arc<BlockingPool>) -> Arc<Self> {
-        Arc::new(Shared {
+        Arc::new_cyclic(|me: &Weak<Self>| {
+            let me = me.clone();
+            // A new earliest deadline: wake a sleeper so it re-times its park.
+            let unpark: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+                if let Some(shared) = me.upgrade() {
+                    shared.wake_for_timer();
+                }
+            });
+            Self::with_time(
+                workers,
+                blocking,
+                Arc::new(TimeDriver::new(S::TIMER_RESOLUTION, unpark)),
+            )
+        })
+    }
+
+    fn with_time(workers: usize, blocking: Arc<BlockingPool>, time: Arc<TimeDriver>) -> Self {
+        Shared {
             flavor: S::FLAVOR,
             owned: OwnedTasks::new(),
             inject: Inject::new(),
@@ -261,7 +283,33 @@ impl<S: Spec> Shared<S> {
             shutdown: AtomicBool::new(false),
             driving: AtomicBool::new(false),
             blocking,
-        })
+            time,
+        }
+    }
+
+    fn wake_for_timer(&self) {
+        match self.flavor {
+            Flavor::CurrentThread => self.workers[0].parker.unpark(),
+            Flavor::MultiThread => self.notify_parked(),
+        }
+    }
+
+    /// How long a parking worker may sleep: until the next timer.
+    fn park_timeout(&self) -> Option<Duration> {
+        self.time
+            .next_expiration()
+            .map(|at| at.saturating_duration_since(Instant::now()))
+    }
+
+    /// Fires the timers that are due.
+    fn process_timers(&self) {
+        if self
+            .time
+            .next_expiration()
+            .is_some_and(|at| at <= Instant::now())
+        {
+            self.time.process(Instant::now());
+        }
     }
 
     fn addr(&self) -> usize {
@@ -434,8 +482,9 @@ impl<S: Spec> Shared<S> {
             self.unidle(index);
             return;
         }
-        self.workers[index].parker.park(None);
+        self.workers[index].parker.park(self.park_timeout());
         self.unidle(index);
+        self.process_timers();
     }
 
     /// The body of a `multi_thread` worker thread.
@@ -444,6 +493,9 @@ impl<S: Spec> Shared<S> {
         let mut tick: u32 = 0;
         while !self.shutdown.load(Ordering::Acquire) {
             tick = tick.wrapping_add(1);
+            if tick.is_multiple_of(S::EVENT_INTERVAL) {
+                self.process_timers();
+            }
             match self.next_task(index, tick) {
                 Some(task) => coop::with_budget(S::BUDGET, || task.run()),
                 None => self.park_worker(index),
@@ -493,6 +545,18 @@ impl<S: Spec> Shared<S> {
         &self.workers[0].parker
     }
 
+    /// `current_thread`: sleeps until woken or the next timer, then fires
+    /// the timers that are due.
+    pub(crate) fn park_driver(&self) {
+        self.workers[0].parker.park(self.park_timeout());
+        self.process_timers();
+    }
+
+    /// `current_thread`: fires due timers between batches.
+    pub(crate) fn tick_timers(&self) {
+        self.process_timers();
+    }
+
     /// Stops the workers (the caller joins them), then cancels every task
     /// and drops every queued notification. Runs on the thread dropping the
     /// runtime.
@@ -506,6 +570,8 @@ impl<S: Spec> Shared<S> {
     /// After the worker threads have exited.
     pub(crate) fn finish_shutdown(&self) {
         self.shutdown.store(true, Ordering::SeqCst);
+        // Pending sleeps complete; later ones complete at once.
+        self.time.shutdown();
         // Cancel first: futures are dropped here, on this thread.
         self.owned.close_and_shutdown_all();
         drop(self.inject.close());
@@ -563,5 +629,9 @@ impl<S: Spec> SchedulerHandle for Shared<S> {
 
     fn blocking(&self) -> &Arc<BlockingPool> {
         &self.blocking
+    }
+
+    fn time(&self) -> &Arc<TimeDriver> {
+        &self.time
     }
 }
