@@ -227,6 +227,10 @@ struct Worker<S: Spec> {
 // thread at a time holds a worker); `queue` is Sync itself.
 unsafe impl<S: Spec> Sync for Worker<S> {}
 
+/// How many times an idle worker yields and re-checks the queues before it
+/// sleeps.
+const SPINS_BEFORE_PARK: usize = 16;
+
 pub(crate) struct Shared<S: Spec> {
     flavor: Flavor,
     owned: OwnedTasks,
@@ -472,6 +476,14 @@ impl<S: Spec> Shared<S> {
 
     /// Parks worker `index` until there may be work.
     fn park_worker(&self, index: usize) {
+        // Work often arrives a moment later (a spawn loop on another thread):
+        // yield the core a few times before paying for a sleep and a wake-up.
+        for _ in 0..SPINS_BEFORE_PARK {
+            std::thread::yield_now();
+            if self.has_stealable_work() || self.shutdown.load(Ordering::Acquire) {
+                return;
+            }
+        }
         {
             let mut idle = lock(&self.idle);
             idle.push(index);

@@ -167,7 +167,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let cell = Box::new(Cell {
+    let cell = Cell {
         header: Header {
             state: State::new(),
             vtable: vtable::<F>(),
@@ -178,10 +178,10 @@ where
         scheduler,
         stage: UnsafeCell::new(Stage::Running(future)),
         join_waker: UnsafeCell::new(None),
-    });
+    };
     // `Cell` is repr(C) with the header first, so the cell pointer is a
     // header pointer.
-    let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
+    let ptr = allocate(cell).cast::<Header>();
     let task = TaskRef(ptr);
     (task, task, Notified(task))
 }
@@ -212,10 +212,49 @@ unsafe fn cell<'a, F: Future>(ptr: NonNull<Header>) -> &'a Cell<F> {
 }
 
 unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
-    // SAFETY: called once, on the last reference; the cell came from Box::leak.
-    let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F>>().as_ptr()) };
+    let cell = ptr.cast::<Cell<F>>();
     // A user destructor (future or output) may panic; the runtime must not.
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(cell)));
+    // SAFETY: called once, on the last reference: the cell is initialized
+    // and nobody else can reach it.
+    let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
+        std::ptr::drop_in_place(cell.as_ptr())
+    }));
+    // SAFETY: the memory came from `allocate::<Cell<F>>` and is not used again.
+    unsafe { release::<Cell<F>>(cell) };
+}
+
+/// Allocates a task cell: the system allocator, or (feature
+/// `task-cell-cache`) a per-thread cache of freed cells.
+fn allocate<T>(value: T) -> NonNull<T> {
+    #[cfg(feature = "task-cell-cache")]
+    {
+        let block = super::cell_cache::alloc(std::alloc::Layout::new::<T>()).cast::<T>();
+        // SAFETY: `alloc` returns a block with T's size and alignment (or aborts).
+        unsafe { block.write(value) };
+        // SAFETY: non-null, checked by `alloc`.
+        unsafe { NonNull::new_unchecked(block) }
+    }
+    #[cfg(not(feature = "task-cell-cache"))]
+    {
+        NonNull::from(Box::leak(Box::new(value)))
+    }
+}
+
+/// Frees a cell's memory (its contents were already dropped).
+///
+/// # Safety
+///
+/// `ptr` came from [`allocate`] and its value was dropped in place.
+unsafe fn release<T>(ptr: NonNull<T>) {
+    #[cfg(feature = "task-cell-cache")]
+    // SAFETY: forwarded from the caller; same layout as the allocation.
+    unsafe {
+        super::cell_cache::free(ptr.as_ptr().cast::<u8>(), std::alloc::Layout::new::<T>())
+    };
+    #[cfg(not(feature = "task-cell-cache"))]
+    // SAFETY: the memory came from a Box<T> whose value was dropped;
+    // reinterpreting it as Box<ManuallyDrop<T>> frees it without a second drop.
+    drop(unsafe { Box::from_raw(ptr.as_ptr().cast::<ManuallyDrop<T>>()) });
 }
 
 unsafe fn schedule<F: Future>(ptr: NonNull<Header>, task: Notified) {
