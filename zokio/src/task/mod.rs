@@ -4,8 +4,6 @@
 //! waker) whose lifecycle and reference count share one atomic word (see
 //! `state.rs`).
 
-#[cfg(feature = "task-cell-cache")]
-mod cell_cache;
 pub(crate) mod coop;
 mod join;
 mod join_set;

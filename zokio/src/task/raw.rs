@@ -223,21 +223,10 @@ unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
     unsafe { release::<Cell<F>>(cell) };
 }
 
-/// Allocates a task cell: the system allocator, or (feature
-/// `task-cell-cache`) a per-thread cache of freed cells.
+/// Allocates a task cell. (Per-thread caches of freed cells were measured
+/// and did not beat the system allocator: `benches/RESULTS.md`.)
 fn allocate<T>(value: T) -> NonNull<T> {
-    #[cfg(feature = "task-cell-cache")]
-    {
-        let block = super::cell_cache::alloc(std::alloc::Layout::new::<T>()).cast::<T>();
-        // SAFETY: `alloc` returns a block with T's size and alignment (or aborts).
-        unsafe { block.write(value) };
-        // SAFETY: non-null, checked by `alloc`.
-        unsafe { NonNull::new_unchecked(block) }
-    }
-    #[cfg(not(feature = "task-cell-cache"))]
-    {
-        NonNull::from(Box::leak(Box::new(value)))
-    }
+    NonNull::from(Box::leak(Box::new(value)))
 }
 
 /// Frees a cell's memory (its contents were already dropped).
@@ -246,12 +235,6 @@ fn allocate<T>(value: T) -> NonNull<T> {
 ///
 /// `ptr` came from [`allocate`] and its value was dropped in place.
 unsafe fn release<T>(ptr: NonNull<T>) {
-    #[cfg(feature = "task-cell-cache")]
-    // SAFETY: forwarded from the caller; same layout as the allocation.
-    unsafe {
-        super::cell_cache::free(ptr.as_ptr().cast::<u8>(), std::alloc::Layout::new::<T>())
-    };
-    #[cfg(not(feature = "task-cell-cache"))]
     // SAFETY: the memory came from a Box<T> whose value was dropped;
     // reinterpreting it as Box<ManuallyDrop<T>> frees it without a second drop.
     drop(unsafe { Box::from_raw(ptr.as_ptr().cast::<ManuallyDrop<T>>()) });
