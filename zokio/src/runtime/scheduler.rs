@@ -121,6 +121,22 @@ impl Inject {
         task
     }
 
+    /// Takes up to `max` tasks in one lock: the first to run now, the rest
+    /// for the caller's local queue.
+    fn pop_batch(&self, max: usize, mut rest: impl FnMut(Notified)) -> Option<Notified> {
+        if self.is_empty() {
+            return None;
+        }
+        let mut q = lock(&self.queue);
+        let first = q.tasks.pop_front()?;
+        let take = max.saturating_sub(1).min(q.tasks.len());
+        for task in q.tasks.drain(..take) {
+            rest(task);
+        }
+        self.len.store(q.tasks.len(), Ordering::Release);
+        Some(first)
+    }
+
     /// Closes the queue and returns what was in it.
     fn close(&self) -> VecDeque<Notified> {
         let mut q = lock(&self.queue);
@@ -417,10 +433,27 @@ impl<S: Spec> Shared<S> {
         if let Some(task) = unsafe { worker.queue.pop() } {
             return Some(task);
         }
-        if let Some(task) = self.inject.pop() {
+        if let Some(task) = self.pop_global_batch(index) {
             return Some(task);
         }
         self.steal(index)
+    }
+
+    /// Takes a fair share of the global queue into worker `index`'s (empty)
+    /// local queue: one lock for many tasks.
+    fn pop_global_batch(&self, index: usize) -> Option<Notified> {
+        let worker = &self.workers[index];
+        let share = self.inject.len.load(Ordering::Acquire) / self.workers.len() + 1;
+        let max = share.min(<S::LocalQueue as crate::spec::LocalQueueCapacity>::DEPTH / 2);
+        self.inject.pop_batch(max, |task| {
+            // SAFETY: the caller is this worker's owner; its queue is empty,
+            // so at most half its depth cannot overflow it.
+            unsafe {
+                worker
+                    .queue
+                    .push_back(task, |batch| self.inject.push_batch(batch))
+            }
+        })
     }
 
     /// Steals for worker `index`; at most half the workers search at once,
