@@ -387,3 +387,46 @@ fn awaiting_finished_handles_spends_budget() {
     let other_at = order.iter().position(|s| *s == "other").unwrap();
     assert_eq!(other_at, 8, "{order:?}");
 }
+
+/// At shutdown a multi_thread runtime drops unfinished tasks on its worker
+/// threads, with the runtime still current there.
+#[test]
+fn multi_thread_shutdown_drops_tasks_on_worker_threads() {
+    zokio::runtime! { Pool { flavor = "multi_thread", workers = 2 } }
+    struct RecordThread(Arc<std::sync::Mutex<Vec<(String, bool)>>>);
+    impl Drop for RecordThread {
+        fn drop(&mut self) {
+            let name = std::thread::current().name().unwrap_or("?").to_owned();
+            let in_runtime = zokio::runtime::Handle::try_current().is_ok();
+            self.0.lock().unwrap().push((name, in_runtime));
+        }
+    }
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let rt = Pool::build().unwrap();
+    let handles: Vec<_> = (0..40)
+        .map(|_| {
+            let guard = RecordThread(seen.clone());
+            rt.spawn(async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+            })
+        })
+        .collect();
+    // Give the workers time to poll some of them; polled (idle) or still
+    // queued, the workers' shutdown sweep cancels them on their threads.
+    rt.block_on(async {
+        for _ in 0..1000 {
+            zokio::task::yield_now().await;
+        }
+    });
+    drop(rt);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 40, "every task dropped exactly once");
+    for (name, in_runtime) in seen.iter() {
+        assert!(name.starts_with("Pool-worker-"), "dropped on {name}");
+        assert!(*in_runtime, "dropped outside the runtime context");
+    }
+    for h in handles {
+        assert!(h.is_finished());
+    }
+}

@@ -556,6 +556,10 @@ impl<S: Spec> Shared<S> {
                 None => self.park_worker(index),
             }
         }
+        // Shutting down: cancel this worker's share of the unfinished tasks
+        // here, so their destructors run on a runtime thread with the
+        // runtime still current.
+        self.owned.shutdown_shards(index, self.workers.len());
     }
 
     /// `current_thread`: claims worker 0 for the calling thread. `None` when
@@ -616,6 +620,8 @@ impl<S: Spec> Shared<S> {
     /// and drops every queued notification. Runs on the thread dropping the
     /// runtime.
     pub(crate) fn begin_shutdown(&self) {
+        // Closed first, so no task slips in after the workers' sweep.
+        self.owned.close();
         self.shutdown.store(true, Ordering::SeqCst);
         for worker in self.workers.iter() {
             worker.parker.unpark();
@@ -627,7 +633,8 @@ impl<S: Spec> Shared<S> {
         self.shutdown.store(true, Ordering::SeqCst);
         // Pending sleeps complete; later ones complete at once.
         self.time.shutdown();
-        // Cancel first: futures are dropped here, on this thread.
+        // Whatever the workers did not cancel (current_thread, or tasks
+        // that were running during their sweep) is cancelled here.
         self.owned.close_and_shutdown_all();
         drop(self.inject.close());
         for worker in self.workers.iter() {

@@ -81,13 +81,21 @@ impl OwnedTasks {
         }
     }
 
-    /// Closes the list to new tasks and cancels every listed one (idle ones
-    /// on this thread; running ones see the flag when their poll ends).
-    pub(crate) fn close_and_shutdown_all(&self) {
+    /// Closes the list: tasks spawned from now on are cancelled at once.
+    pub(crate) fn close(&self) {
         for shard in self.shards.iter() {
+            lock(shard).closed = true;
+        }
+    }
+
+    /// Cancels the listed tasks of shards `first`, `first + step`, ...:
+    /// idle ones here, on the calling thread; running ones see the flag when
+    /// their poll ends. Workers split the shards this way at shutdown so
+    /// futures are dropped on the runtime's threads.
+    pub(crate) fn shutdown_shards(&self, first: usize, step: usize) {
+        for shard in self.shards.iter().skip(first).step_by(step.max(1)) {
             let tasks: Vec<TaskRef> = {
                 let mut shard = lock(shard);
-                shard.closed = true;
                 shard.free.clear();
                 shard.live = 0;
                 std::mem::take(&mut shard.slots)
@@ -100,5 +108,11 @@ impl OwnedTasks {
                 unsafe { task.shutdown() };
             }
         }
+    }
+
+    /// [`close`](Self::close), then cancel every listed task on this thread.
+    pub(crate) fn close_and_shutdown_all(&self) {
+        self.close();
+        self.shutdown_shards(0, 1);
     }
 }
