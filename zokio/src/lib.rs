@@ -32,6 +32,9 @@
 // The examples show build scripts and programs, where `fn main` is the point.
 #![allow(clippy::needless_doctest_main)]
 
+// The generated code names `::zokio`; this lets the crate's own tests use it.
+extern crate self as zokio;
+
 mod loom;
 pub mod runtime;
 pub mod spec;

@@ -78,12 +78,7 @@ impl Handle {
     pub fn current() -> Handle {
         match Handle::try_current() {
             Ok(h) => h,
-            Err(_) => panic!(
-                "there is no zokio runtime running on this thread: call this from inside \
-                 `Runtime::block_on`, a `#[zokio::main]` or `#[zokio::test]` function, or a task \
-                 spawned on a runtime; from another thread, pass it a `Handle` \
-                 (`runtime.handle().clone()`)"
-            ),
+            Err(_) => no_runtime(),
         }
     }
 
@@ -94,9 +89,28 @@ impl Handle {
             .ok_or(TryCurrentError(()))
     }
 
+    /// Runs `f` with the current runtime's handle, borrowed (no reference
+    /// count traffic), or `None` outside a runtime.
+    pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
+        CURRENT.with(|c| f(c.borrow().as_ref()))
+    }
+
     /// Spawns a task on this runtime.
     #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_at(future, Location::caller())
+    }
+
+    /// [`spawn`](Self::spawn), recording `location` as the spawn site.
+    pub(crate) fn spawn_at<F>(
+        &self,
+        future: F,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -106,7 +120,7 @@ impl Handle {
             future,
             scheduler,
             crate::task::next_id(),
-            Location::caller(),
+            location,
         );
         if let Some(notified) = self.shared.owned().bind(owned, notified) {
             self.shared.schedule(notified);
@@ -155,6 +169,17 @@ impl fmt::Debug for Handle {
             .field("flavor", &self.shared.flavor())
             .finish()
     }
+}
+
+/// The panic for runtime-only calls made outside a runtime.
+#[track_caller]
+pub(crate) fn no_runtime() -> ! {
+    panic!(
+        "there is no zokio runtime running on this thread: call this from inside \
+         `Runtime::block_on`, a `#[zokio::main]` or `#[zokio::test]` function, or a task \
+         spawned on a runtime; from another thread, pass it a `Handle` \
+         (`runtime.handle().clone()`)"
+    )
 }
 
 #[track_caller]

@@ -161,6 +161,11 @@ impl<T> JoinHandle<T> {
     pub fn id(&self) -> Id {
         self.task.header().id
     }
+
+    /// Where the task was spawned (for diagnostics and task dumps).
+    pub fn spawned_at(&self) -> &'static std::panic::Location<'static> {
+        self.task.header().spawned_at
+    }
 }
 
 impl<T> Future for JoinHandle<T> {

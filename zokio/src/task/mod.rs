@@ -60,7 +60,11 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    Handle::current().spawn(future)
+    let location = std::panic::Location::caller();
+    Handle::with_current(|handle| match handle {
+        Some(handle) => handle.spawn_at(future, location),
+        None => crate::runtime::no_runtime(),
+    })
 }
 
 /// Runs the blocking function `f` on the current runtime's blocking pool and
@@ -123,4 +127,21 @@ pub async fn yield_now() {
     }
 
     YieldNow { yielded: false }.await
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    crate::runtime! { Rt { flavor = "current_thread" } }
+
+    #[test]
+    fn spawn_records_the_callers_location() {
+        let (line, file) = Rt::block_on(async {
+            let line = line!() + 1;
+            let handle = crate::spawn(async {});
+            let at = handle.spawned_at();
+            (line == at.line(), at.file().to_owned())
+        });
+        assert!(line, "recorded the wrong line");
+        assert!(file.ends_with("task/mod.rs"), "{file}");
+    }
 }
