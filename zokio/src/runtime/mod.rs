@@ -116,12 +116,7 @@ impl Handle {
         F::Output: Send + 'static,
     {
         let scheduler: Arc<dyn Schedule> = self.shared.clone();
-        let (owned, join, notified) = new_task(
-            future,
-            scheduler,
-            crate::task::next_id(),
-            location,
-        );
+        let (owned, join, notified) = new_task(future, scheduler, crate::task::next_id(), location);
         if let Some(notified) = self.shared.owned().bind(owned, notified) {
             self.shared.schedule(notified);
         }
