@@ -288,7 +288,7 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
             unsafe { complete(cell, task, true) };
         }
         Err(panic) => {
-            drop_future(cell);
+            clear_stage(cell);
             store(cell, Err(JoinError::panic(cell.header.id, panic)));
             // SAFETY: as above.
             unsafe { complete(cell, task, true) };
@@ -312,17 +312,20 @@ fn store<F: Future>(cell: &Cell<F>, output: Result<F::Output, JoinError>) {
         .with_mut(|stage| unsafe { *stage = Stage::Finished(output) });
 }
 
-/// Drops the future in place, containing a panic from its destructor.
-fn drop_future<F: Future>(cell: &Cell<F>) {
+/// Drops whatever the stage holds (the future or the output) in place,
+/// containing a panic from its destructor. The caller must own the stage
+/// (see the ownership rules in `state.rs`).
+fn clear_stage<F: Future>(cell: &Cell<F>) {
     cell.stage.with_mut(|stage| {
-        // SAFETY: only called by the thread that holds RUNNING.
+        // SAFETY: the caller owns the stage: it holds RUNNING, or the task is
+        // complete and the caller is the side the rules give the output to.
         let stage = unsafe { &mut *stage };
         let _ = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
     });
 }
 
 fn cancel<F: Future>(cell: &Cell<F>) {
-    drop_future(cell);
+    clear_stage(cell);
     store(cell, Err(JoinError::cancelled(cell.header.id)));
 }
 
@@ -337,9 +340,9 @@ fn cancel<F: Future>(cell: &Cell<F>) {
 unsafe fn complete<F: Future>(cell: &Cell<F>, task: TaskRef, release: bool) {
     let after: Snapshot = cell.header.state.transition_to_complete();
     if !after.is(JOIN_INTEREST) {
-        // Nobody will read the output: drop it here (the JoinHandle is gone,
-        // so this thread is the only one touching the stage).
-        drop_future(cell);
+        // Nobody will read the output: drop it here (the JoinHandle left
+        // before completion, so this thread owns the stage).
+        clear_stage(cell);
     } else if after.is(JOIN_WAKER) {
         cell.join_waker.with(|waker| {
             // SAFETY: with COMPLETE set the JoinHandle no longer writes the slot.
@@ -423,12 +426,7 @@ fn can_read_output<F: Future>(cell: &Cell<F>, waker: &Waker) -> bool {
 unsafe fn drop_output<F: Future>(ptr: NonNull<Header>) {
     // SAFETY: the JoinHandle holds a reference and, the task being
     // complete, owns the stage.
-    let cell = unsafe { cell::<F>(ptr) };
-    cell.stage.with_mut(|stage| {
-        // SAFETY: as above.
-        let stage = unsafe { &mut *stage };
-        let _ = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
-    });
+    clear_stage(unsafe { cell::<F>(ptr) });
 }
 
 unsafe fn drop_join_waker<F: Future>(ptr: NonNull<Header>) {
