@@ -306,6 +306,21 @@ mod loom_tests {
 
     type Q = Local<usize, QueueDepth<4>>;
 
+    /// A second worker steals once from `src` and drains what it got.
+    fn steal_once(src: &Q) -> Vec<usize> {
+        let dst = Q::new();
+        let mut got = Vec::new();
+        // SAFETY: this thread owns `dst`.
+        if let Some(t) = unsafe { src.steal_into(&dst) } {
+            got.push(t);
+        }
+        // SAFETY: as above.
+        while let Some(t) = unsafe { dst.pop() } {
+            got.push(t);
+        }
+        got
+    }
+
     /// Owner pushes and pops while another worker steals: every task is
     /// taken exactly once.
     #[test]
@@ -313,19 +328,7 @@ mod loom_tests {
         loom::model(|| {
             let src = Arc::new(Q::new());
             let stealer_src = src.clone();
-            let stealer = thread::spawn(move || {
-                let dst = Q::new();
-                let mut got = Vec::new();
-                // SAFETY: this thread owns `dst`.
-                if let Some(t) = unsafe { stealer_src.steal_into(&dst) } {
-                    got.push(t);
-                }
-                // SAFETY: as above.
-                while let Some(t) = unsafe { dst.pop() } {
-                    got.push(t);
-                }
-                got
-            });
+            let stealer = thread::spawn(move || steal_once(&stealer_src));
             let mut got = Vec::new();
             let mut spilled = Vec::new();
             for i in 0..3 {
@@ -358,19 +361,7 @@ mod loom_tests {
                 unsafe { src.push_back(i, |_| unreachable!()) };
             }
             let stealer_src = src.clone();
-            let stealer = thread::spawn(move || {
-                let dst = Q::new();
-                let mut got = Vec::new();
-                // SAFETY: this thread owns `dst`.
-                if let Some(t) = unsafe { stealer_src.steal_into(&dst) } {
-                    got.push(t);
-                }
-                // SAFETY: as above.
-                while let Some(t) = unsafe { dst.pop() } {
-                    got.push(t);
-                }
-                got
-            });
+            let stealer = thread::spawn(move || steal_once(&stealer_src));
             let mut spilled = Vec::new();
             // SAFETY: this thread owns `src`.
             unsafe { src.push_back(4, |b| spilled.extend(b)) };
