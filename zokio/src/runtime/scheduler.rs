@@ -226,6 +226,10 @@ impl Parker {
     }
 }
 
+/// Aligned to two cache lines so neighbouring workers' queue indices and
+/// LIFO slots never share a line (adjacent-line prefetch included): each
+/// worker writes its own queue's indices on every push and pop.
+#[repr(align(128))]
 struct Worker<S: Spec> {
     queue: Local<Notified, S::LocalQueue>,
     /// The task woken by the running task; touched only by the owner.
