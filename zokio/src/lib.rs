@@ -35,7 +35,10 @@
 // The generated code names `::zokio`; this lets the crate's own tests use it.
 extern crate self as zokio;
 
+mod buf;
+pub mod io;
 mod loom;
+pub mod net;
 pub mod runtime;
 pub mod spec;
 pub mod task;

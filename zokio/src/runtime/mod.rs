@@ -2,6 +2,7 @@
 //! [`Handle`] that reaches it from anywhere.
 
 mod blocking;
+pub(crate) mod io;
 mod park;
 pub(crate) mod queue;
 pub(crate) mod scheduler;
@@ -9,7 +10,6 @@ pub(crate) mod scheduler;
 use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
-use std::io;
 use std::marker::PhantomData;
 use std::panic::Location;
 use std::pin::pin;
@@ -27,6 +27,7 @@ use park::ThreadWaker;
 use scheduler::{SchedulerHandle, Shared};
 
 pub use blocking::BlockingPoolState;
+pub use io::ActiveBackend;
 
 thread_local! {
     static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
@@ -142,6 +143,11 @@ impl Handle {
         self.shared.time()
     }
 
+    /// The I/O backend the runtime runs (see [`Runtime::backend`]).
+    pub fn backend(&self) -> ActiveBackend {
+        self.shared.io().backend()
+    }
+
     /// Threads, idle threads and queued jobs of the blocking pool now.
     pub fn blocking_pool_state(&self) -> BlockingPoolState {
         self.shared.blocking().state()
@@ -227,7 +233,7 @@ impl<S: Spec> Runtime<S> {
     const VALID: () = spec::assert_valid::<S>();
 
     /// Starts the runtime: for `multi_thread`, its worker threads.
-    pub fn build() -> io::Result<Self> {
+    pub fn build() -> std::io::Result<Self> {
         let () = Self::VALID;
         let blocking = BlockingPool::new(PoolConfig {
             name: S::NAME,
@@ -239,7 +245,7 @@ impl<S: Spec> Runtime<S> {
             Flavor::CurrentThread => 1,
             Flavor::MultiThread => S::WORKERS.resolve(),
         };
-        let shared = Shared::<S>::new(workers, blocking.clone());
+        let shared = Shared::<S>::new(workers, blocking.clone())?;
         let as_handle: Arc<dyn SchedulerHandle> = shared.clone();
         blocking.set_runtime(&as_handle);
         let mut runtime = Runtime {
@@ -327,9 +333,22 @@ impl<S: Spec> Runtime<S> {
         park_on(future, || false)
     }
 
-    /// A readable summary of the configuration (see [`spec::describe`]).
+    /// A readable summary of the configuration (see [`spec::describe`]),
+    /// with the I/O backend this runtime actually runs (what `auto`
+    /// resolved to).
     pub fn describe(&self) -> String {
-        spec::describe::<S>()
+        let mut out = spec::describe::<S>();
+        out.push_str(&format!(
+            "\n  backend in use        = {}",
+            self.shared.io().backend().as_str()
+        ));
+        out
+    }
+
+    /// The I/O backend this runtime runs: the configured one, or for
+    /// `backend = "auto"` what the start-up probe chose.
+    pub fn backend(&self) -> ActiveBackend {
+        self.shared.io().backend()
     }
 }
 
@@ -361,6 +380,7 @@ fn drive_current_thread<S: Spec, F: Future>(shared: &Arc<Shared<S>>, future: F) 
     let waker = Waker::from(main.clone());
     let mut cx = Context::from_waker(&waker);
     let mut tick = 0;
+    let mut last_io = 0;
     loop {
         if main.woken.swap(false, Ordering::AcqRel)
             && let Poll::Ready(out) =
@@ -372,7 +392,7 @@ fn drive_current_thread<S: Spec, F: Future>(shared: &Arc<Shared<S>>, future: F) 
         if !ran && !main.woken.load(Ordering::Acquire) && !shared.has_local_work() {
             shared.park_driver();
         } else {
-            shared.tick_timers();
+            shared.maintenance(tick, &mut last_io);
         }
     }
 }

@@ -24,10 +24,11 @@
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
-use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use super::blocking::BlockingPool;
+use super::io::{Driver, DriverConfig, IoHandle, OwnerGuard};
 use super::queue::Local;
 use crate::loom::UnsafeCell;
 use crate::spec::{Flavor, Spec};
@@ -42,6 +43,7 @@ pub(crate) trait SchedulerHandle: Schedule {
     fn owned(&self) -> &OwnedTasks;
     fn blocking(&self) -> &Arc<BlockingPool>;
     fn time(&self) -> &Arc<TimeDriver>;
+    fn io(&self) -> &Arc<IoHandle>;
 }
 
 thread_local! {
@@ -52,6 +54,8 @@ thread_local! {
 /// Marks the calling thread as worker `index` of `shared` until dropped.
 pub(crate) struct WorkerGuard {
     previous: Option<(usize, usize)>,
+    /// The worker owns its I/O driver while it is the worker.
+    _io: OwnerGuard,
 }
 
 impl Drop for WorkerGuard {
@@ -146,12 +150,13 @@ impl Inject {
     }
 }
 
-/// A worker's sleep. `unpark` on a thread that is not asleep is one atomic
-/// swap; only waking a sleeping thread takes the lock.
+/// A worker's sleep, which is a wait in its I/O driver: an I/O event, a
+/// timer deadline (the timeout) or an `unpark` ends it. `unpark` on a thread
+/// that is not asleep is one atomic swap; only waking a sleeping thread
+/// costs a syscall (the driver's eventfd or waker).
 pub(crate) struct Parker {
     state: AtomicUsize,
-    lock: Mutex<()>,
-    condvar: Condvar,
+    driver: Arc<Driver>,
 }
 
 const EMPTY: usize = 0;
@@ -159,70 +164,45 @@ const PARKED: usize = 1;
 const NOTIFIED: usize = 2;
 
 impl Parker {
-    fn new() -> Self {
+    fn new(driver: Arc<Driver>) -> Self {
         Parker {
             state: AtomicUsize::new(EMPTY),
-            lock: Mutex::new(()),
-            condvar: Condvar::new(),
+            driver,
         }
     }
 
-    /// Sleeps until unparked (or `timeout` passes); consumes the wake-up.
+    /// Sleeps until unparked, an I/O event or `timeout`; consumes the
+    /// wake-up. May return early (an I/O event that woke no task of ours).
     pub(crate) fn park(&self, timeout: Option<Duration>) {
         if self
             .state
             .compare_exchange(NOTIFIED, EMPTY, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
         {
+            self.driver.poll_now();
             return;
         }
-        let deadline = timeout.map(|t| std::time::Instant::now() + t);
-        let mut guard = lock(&self.lock);
-        if let Err(actual) =
-            self.state
-                .compare_exchange(EMPTY, PARKED, Ordering::SeqCst, Ordering::SeqCst)
+        if self
+            .state
+            .compare_exchange(EMPTY, PARKED, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
         {
-            debug_assert_eq!(actual, NOTIFIED);
+            // Notified in between.
             self.state.store(EMPTY, Ordering::SeqCst);
+            self.driver.poll_now();
             return;
         }
-        loop {
-            guard = match deadline {
-                None => self
-                    .condvar
-                    .wait(guard)
-                    .unwrap_or_else(std::sync::PoisonError::into_inner),
-                Some(deadline) => {
-                    let now = std::time::Instant::now();
-                    if now >= deadline {
-                        // Timed out: consume a wake-up that raced the timeout too.
-                        self.state.store(EMPTY, Ordering::SeqCst);
-                        return;
-                    }
-                    self.condvar
-                        .wait_timeout(guard, deadline - now)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .0
-                }
-            };
-            if self
-                .state
-                .compare_exchange(NOTIFIED, EMPTY, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok()
-            {
-                return;
-            }
-        }
+        // An unpark that lands from here on sees PARKED and wakes the
+        // driver; if that happens before the driver sleeps, the driver's
+        // wake-up stays pending and its wait returns at once.
+        self.driver.park(timeout);
+        self.state.swap(EMPTY, Ordering::SeqCst);
     }
 
     pub(crate) fn unpark(&self) {
-        if self.state.swap(NOTIFIED, Ordering::SeqCst) != PARKED {
-            return;
+        if self.state.swap(NOTIFIED, Ordering::SeqCst) == PARKED {
+            self.driver.unpark();
         }
-        // The sleeper holds the lock from its PARKED store until it waits;
-        // taking it here means the notification cannot fall in that gap.
-        drop(lock(&self.lock));
-        self.condvar.notify_one();
     }
 }
 
@@ -267,11 +247,21 @@ pub(crate) struct Shared<S: Spec> {
     /// The timing wheel; processed by workers every `S::EVENT_INTERVAL`
     /// ticks and whenever they wake from a park timed to its next deadline.
     time: Arc<TimeDriver>,
+    /// One I/O driver per worker; each worker parks in its own.
+    io: Arc<IoHandle>,
 }
 
 impl<S: Spec> Shared<S> {
-    pub(crate) fn new(workers: usize, blocking: Arc<BlockingPool>) -> Arc<Self> {
-        Arc::new_cyclic(|me: &Weak<Self>| {
+    pub(crate) fn new(workers: usize, blocking: Arc<BlockingPool>) -> std::io::Result<Arc<Self>> {
+        let io = Arc::new(IoHandle::new(
+            S::BACKEND,
+            workers,
+            DriverConfig {
+                events_per_tick: S::EVENTS_PER_TICK,
+                uring_entries: <S::UringEntries as crate::spec::UringCapacity>::ENTRIES,
+            },
+        )?);
+        Ok(Arc::new_cyclic(|me: &Weak<Self>| {
             let me = me.clone();
             // A new earliest deadline: wake a sleeper so it re-times its park.
             let unpark: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
@@ -279,15 +269,21 @@ impl<S: Spec> Shared<S> {
                     shared.wake_for_timer();
                 }
             });
-            Self::with_time(
+            Self::with_drivers(
                 workers,
                 blocking,
                 Arc::new(TimeDriver::new(S::TIMER_RESOLUTION, unpark)),
+                io,
             )
-        })
+        }))
     }
 
-    fn with_time(workers: usize, blocking: Arc<BlockingPool>, time: Arc<TimeDriver>) -> Self {
+    fn with_drivers(
+        workers: usize,
+        blocking: Arc<BlockingPool>,
+        time: Arc<TimeDriver>,
+        io: Arc<IoHandle>,
+    ) -> Self {
         Shared {
             flavor: S::FLAVOR,
             owned: OwnedTasks::new(),
@@ -298,7 +294,7 @@ impl<S: Spec> Shared<S> {
                     lifo: UnsafeCell::new(None),
                     lifo_streak: Cell::new(0),
                     rng: Cell::new(0x9E37_79B9 ^ (i as u32).wrapping_mul(0x85EB_CA6B) | 1),
-                    parker: Parker::new(),
+                    parker: Parker::new(io.driver(i).clone()),
                 })
                 .collect(),
             idle: Mutex::new(Vec::with_capacity(workers)),
@@ -308,6 +304,7 @@ impl<S: Spec> Shared<S> {
             driving: AtomicBool::new(false),
             blocking,
             time,
+            io,
         }
     }
 
@@ -350,7 +347,10 @@ impl<S: Spec> Shared<S> {
 
     fn enter_worker(&self, index: usize) -> WorkerGuard {
         let previous = WORKER.with(|w| w.replace(Some((self.addr(), index))));
-        WorkerGuard { previous }
+        WorkerGuard {
+            previous,
+            _io: self.io.enter_owner(index),
+        }
     }
 
     /// Pushes to worker `index`'s queue (the caller is that worker).
@@ -554,6 +554,7 @@ impl<S: Spec> Shared<S> {
             tick = tick.wrapping_add(1);
             if tick.is_multiple_of(S::EVENT_INTERVAL) {
                 self.process_timers();
+                self.io.driver(index).poll_now();
             }
             match self.next_task(index, tick) {
                 Some(task) => coop::with_budget(S::BUDGET, || task.run()),
@@ -615,9 +616,14 @@ impl<S: Spec> Shared<S> {
         self.process_timers();
     }
 
-    /// `current_thread`: fires due timers between batches.
-    pub(crate) fn tick_timers(&self) {
+    /// `current_thread`: between batches, fires due timers and, once every
+    /// `S::EVENT_INTERVAL` ticks, takes the I/O events that are ready.
+    pub(crate) fn maintenance(&self, tick: u32, last_io: &mut u32) {
         self.process_timers();
+        if tick.wrapping_sub(*last_io) >= S::EVENT_INTERVAL {
+            *last_io = tick;
+            self.io.driver(0).poll_now();
+        }
     }
 
     /// Stops the workers (the caller joins them), then cancels every task
@@ -637,6 +643,9 @@ impl<S: Spec> Shared<S> {
         self.shutdown.store(true, Ordering::SeqCst);
         // Pending sleeps complete; later ones complete at once.
         self.time.shutdown();
+        // Pending I/O fails with a "shut down" error; in-flight io_uring
+        // operations are cancelled and their buffers released.
+        self.io.shutdown();
         // Whatever the workers did not cancel (current_thread, or tasks
         // that were running during their sweep) is cancelled here.
         self.owned.close_and_shutdown_all();
@@ -699,5 +708,9 @@ impl<S: Spec> SchedulerHandle for Shared<S> {
 
     fn time(&self) -> &Arc<TimeDriver> {
         &self.time
+    }
+
+    fn io(&self) -> &Arc<IoHandle> {
+        &self.io
     }
 }

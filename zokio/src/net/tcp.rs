@@ -1,0 +1,549 @@
+//! TCP: [`TcpListener`], [`TcpStream`] and the stream's halves.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, SockAddr, Type};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::addr::{ToSocketAddrs, each_addr};
+use crate::buf::{IoBuf, IoBufMut};
+use crate::runtime::io::source::Socket;
+
+fn inet(addr: SockAddr) -> io::Result<SocketAddr> {
+    addr.as_socket().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the kernel returned a non-IP address",
+        )
+    })
+}
+
+fn new_socket(addr: &SocketAddr) -> io::Result<socket2::Socket> {
+    // Created blocking: each backend sets the mode it needs.
+    socket2::Socket::new(
+        Domain::for_address(*addr),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )
+}
+
+/// A TCP socket server, listening for connections.
+///
+/// ```
+/// use zokio::io::{AsyncReadExt, AsyncWriteExt};
+/// use zokio::net::{TcpListener, TcpStream};
+///
+/// #[zokio::main(flavor = "current_thread")]
+/// async fn main() -> std::io::Result<()> {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let addr = listener.local_addr()?;
+///     let server = zokio::spawn(async move {
+///         let (mut conn, _) = listener.accept().await?;
+///         let mut buf = [0; 5];
+///         conn.read_exact(&mut buf).await?;
+///         conn.write_all(&buf).await?;
+///         std::io::Result::Ok(())
+///     });
+///     let mut client = TcpStream::connect(addr).await?;
+///     client.write_all(b"hello").await?;
+///     let mut echo = [0; 5];
+///     client.read_exact(&mut echo).await?;
+///     assert_eq!(&echo, b"hello");
+///     server.await.unwrap()
+/// }
+/// ```
+pub struct TcpListener {
+    socket: Socket,
+}
+
+impl TcpListener {
+    /// Binds to `addr` (the first of its addresses that works) and starts
+    /// listening, with `SO_REUSEADDR` set as tokio and mio do.
+    pub async fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
+        each_addr(&addr, |a| async move { Self::bind_addr(a) }).await
+    }
+
+    fn bind_addr(addr: SocketAddr) -> io::Result<TcpListener> {
+        let socket = new_socket(&addr)?;
+        socket.set_reuse_address(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(1024)?;
+        Self::from_fd(socket.into())
+    }
+
+    fn from_fd(fd: OwnedFd) -> io::Result<TcpListener> {
+        Ok(TcpListener {
+            socket: Socket::new(fd)?,
+        })
+    }
+
+    /// Takes over a listening std socket (in blocking or non-blocking mode).
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime.
+    #[track_caller]
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        Self::from_fd(listener.into())
+    }
+
+    /// Gives the socket back as a std listener, in blocking mode.
+    pub fn into_std(self) -> io::Result<std::net::TcpListener> {
+        let fd = self.socket.into_owned_fd();
+        socket2::SockRef::from(&fd).set_nonblocking(false)?;
+        Ok(fd.into())
+    }
+
+    /// Waits for a connection.
+    ///
+    /// Errors are per connection and leave the listener working: when the
+    /// process is out of descriptors (`EMFILE`/`ENFILE`), the error is
+    /// returned and a later `accept` succeeds once descriptors are free. A
+    /// server loop should log such errors and continue (perhaps after a
+    /// short pause), not stop.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// Polls for a connection (the poll form of [`accept`](Self::accept)).
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        let (fd, addr) = std::task::ready!(self.socket.source.poll_accept(cx, self.socket.raw()))?;
+        let addr = inet(addr)?;
+        Poll::Ready(Ok((TcpStream::from_fd(fd)?, addr)))
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        inet(self.socket.sock().local_addr()?)
+    }
+
+    /// The `IP_TTL` option.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.socket.sock().ttl_v4()
+    }
+
+    /// Sets the `IP_TTL` option.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.socket.sock().set_ttl_v4(ttl)
+    }
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("fd", &self.socket.raw())
+            .field("local_addr", &self.local_addr().ok())
+            .finish()
+    }
+}
+
+impl AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.socket.raw()
+    }
+}
+
+impl AsFd for TcpListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: the descriptor stays open while `self` is borrowed.
+        unsafe { BorrowedFd::borrow_raw(self.socket.raw()) }
+    }
+}
+
+/// A TCP connection. Implements tokio's [`AsyncRead`] and [`AsyncWrite`]
+/// (use [`zokio::io::AsyncReadExt`](crate::io::AsyncReadExt) and
+/// friends), and offers owned-buffer reads and writes
+/// ([`read_owned`](Self::read_owned)), which on io_uring avoid the copy the
+/// `AsyncRead` adapter makes.
+pub struct TcpStream {
+    socket: Arc<Socket>,
+}
+
+impl TcpStream {
+    /// Opens a connection to `addr` (each of its addresses in turn until one
+    /// accepts).
+    pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
+        each_addr(&addr, Self::connect_addr).await
+    }
+
+    async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
+        let socket = new_socket(&addr)?;
+        let stream = TcpStream::from_fd(socket.into())?;
+        let target: SockAddr = addr.into();
+        stream
+            .socket
+            .source
+            .connect(stream.socket.raw(), &target)
+            .await?;
+        Ok(stream)
+    }
+
+    pub(crate) fn from_fd(fd: OwnedFd) -> io::Result<TcpStream> {
+        Ok(TcpStream {
+            socket: Arc::new(Socket::new(fd)?),
+        })
+    }
+
+    /// Takes over a connected std stream.
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime.
+    #[track_caller]
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        Self::from_fd(stream.into())
+    }
+
+    /// The address of the peer.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        inet(self.socket.sock().peer_addr()?)
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        inet(self.socket.sock().local_addr()?)
+    }
+
+    /// Sets `TCP_NODELAY` (disables Nagle's algorithm).
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.socket.sock().set_tcp_nodelay(nodelay)
+    }
+
+    /// The `TCP_NODELAY` option.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.socket.sock().tcp_nodelay()
+    }
+
+    /// Sets `SO_LINGER`; `Some(Duration::ZERO)` makes close send a reset.
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        self.socket.sock().set_linger(linger)
+    }
+
+    /// The `SO_LINGER` option.
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        self.socket.sock().linger()
+    }
+
+    /// The `IP_TTL` option.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.socket.sock().ttl_v4()
+    }
+
+    /// Sets the `IP_TTL` option.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.socket.sock().set_ttl_v4(ttl)
+    }
+
+    /// Reads into `buf`'s spare capacity (for a `Vec`, from `len()` to
+    /// `capacity()`), extends its initialized length by the count, and gives
+    /// the buffer back with the count. `Ok(0)` means end of stream (or a
+    /// buffer with no spare capacity).
+    ///
+    /// On io_uring the kernel writes straight into `buf`; dropping the
+    /// future before it completes cancels the read, and the buffer is freed
+    /// only once the kernel is done with it.
+    pub async fn read_owned<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
+        self.socket.source.read_owned(self.socket.raw(), buf).await
+    }
+
+    /// Writes some of `buf`'s initialized bytes; returns how many, with the
+    /// buffer.
+    pub async fn write_owned<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
+        self.socket.source.write_owned(self.socket.raw(), buf).await
+    }
+
+    /// Writes all of `buf`'s initialized bytes, then gives it back.
+    pub async fn write_all_owned<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
+        write_all_owned(&self.socket, buf).await
+    }
+
+    /// Borrowed read and write halves, usable at the same time (e.g. in
+    /// `join!`), for the lifetime of the borrow.
+    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+        (ReadHalf(&self.socket), WriteHalf(&self.socket))
+    }
+
+    /// Owned read and write halves, each movable to its own task. Dropping
+    /// the write half shuts down the write direction; the socket closes when
+    /// both are dropped. [`OwnedReadHalf::reunite`] puts them back together.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        let socket = self.socket.clone();
+        (
+            OwnedReadHalf {
+                socket: self.socket,
+            },
+            OwnedWriteHalf {
+                socket,
+                shutdown_on_drop: true,
+            },
+        )
+    }
+}
+
+async fn write_all_owned<B: IoBuf>(socket: &Socket, buf: B) -> (io::Result<()>, B) {
+    let total = buf.bytes_init();
+    let mut written = 0;
+    let mut buf = buf;
+    while written < total {
+        // The whole buffer goes in; resend the tail after a short write by
+        // copying the remainder (short writes are rare on a blocking-mode
+        // socket and on a writable non-blocking one).
+        if written == 0 {
+            let (r, b) = socket.source.write_owned(socket.raw(), buf).await;
+            buf = b;
+            match r {
+                Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
+                Ok(n) => written += n,
+                Err(e) => return (Err(e), buf),
+            }
+        } else {
+            // SAFETY: `IoBuf` promises `total` initialized bytes at
+            // `stable_ptr`, and `buf` is not mutated while the slice lives.
+            let rest =
+                unsafe { std::slice::from_raw_parts(buf.stable_ptr(), total) }[written..].to_vec();
+            let (r, _) = socket.source.write_owned(socket.raw(), rest).await;
+            match r {
+                Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
+                Ok(n) => written += n,
+                Err(e) => return (Err(e), buf),
+            }
+        }
+    }
+    (Ok(()), buf)
+}
+
+fn poll_read(socket: &Socket, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    socket.source.poll_read(cx, socket.raw(), buf)
+}
+
+fn poll_write(socket: &Socket, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    socket.source.poll_write(cx, socket.raw(), buf)
+}
+
+fn shutdown_write(socket: &Socket) -> Poll<io::Result<()>> {
+    match socket.sock().shutdown(Shutdown::Write) {
+        // Already shut down, or the peer is gone: nothing left to flush.
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => Poll::Ready(Ok(())),
+        r => Poll::Ready(r),
+    }
+}
+
+impl AsyncRead for TcpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        poll_read(&self.socket, cx, buf)
+    }
+}
+
+impl AsyncWrite for TcpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        poll_write(&self.socket, cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Writes go straight to the kernel.
+        Poll::Ready(Ok(()))
+    }
+
+    /// Shuts down the write direction (the peer reads end of stream).
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        shutdown_write(&self.socket)
+    }
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("fd", &self.socket.raw())
+            .field("local_addr", &self.local_addr().ok())
+            .field("peer_addr", &self.peer_addr().ok())
+            .finish()
+    }
+}
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.socket.raw()
+    }
+}
+
+impl AsFd for TcpStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: the descriptor stays open while `self` is borrowed.
+        unsafe { BorrowedFd::borrow_raw(self.socket.raw()) }
+    }
+}
+
+/// The read half of [`TcpStream::split`].
+#[derive(Debug)]
+pub struct ReadHalf<'a>(&'a Socket);
+
+/// The write half of [`TcpStream::split`].
+#[derive(Debug)]
+pub struct WriteHalf<'a>(&'a Socket);
+
+impl AsyncRead for ReadHalf<'_> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        poll_read(self.0, cx, buf)
+    }
+}
+
+impl AsyncWrite for WriteHalf<'_> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        poll_write(self.0, cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        shutdown_write(self.0)
+    }
+}
+
+/// The owned read half of [`TcpStream::into_split`].
+#[derive(Debug)]
+pub struct OwnedReadHalf {
+    socket: Arc<Socket>,
+}
+
+/// The owned write half of [`TcpStream::into_split`]; dropping it shuts
+/// down the write direction.
+#[derive(Debug)]
+pub struct OwnedWriteHalf {
+    socket: Arc<Socket>,
+    shutdown_on_drop: bool,
+}
+
+/// The halves given to [`OwnedReadHalf::reunite`] came from different
+/// streams; both are handed back.
+#[derive(Debug)]
+pub struct ReuniteError(pub OwnedReadHalf, pub OwnedWriteHalf);
+
+impl fmt::Display for ReuniteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("tried to reunite halves that are not from the same socket")
+    }
+}
+
+impl std::error::Error for ReuniteError {}
+
+impl OwnedReadHalf {
+    /// Puts the stream back together, if both halves are from it.
+    pub fn reunite(self, mut other: OwnedWriteHalf) -> Result<TcpStream, ReuniteError> {
+        if Arc::ptr_eq(&self.socket, &other.socket) {
+            other.shutdown_on_drop = false;
+            drop(other);
+            Ok(TcpStream {
+                socket: self.socket,
+            })
+        } else {
+            Err(ReuniteError(self, other))
+        }
+    }
+
+    /// The address of the peer.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        inet(self.socket.sock().peer_addr()?)
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        inet(self.socket.sock().local_addr()?)
+    }
+
+    /// See [`TcpStream::read_owned`].
+    pub async fn read_owned<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
+        self.socket.source.read_owned(self.socket.raw(), buf).await
+    }
+}
+
+impl OwnedWriteHalf {
+    /// The address of the peer.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        inet(self.socket.sock().peer_addr()?)
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        inet(self.socket.sock().local_addr()?)
+    }
+
+    /// See [`TcpStream::write_owned`].
+    pub async fn write_owned<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
+        self.socket.source.write_owned(self.socket.raw(), buf).await
+    }
+
+    /// See [`TcpStream::write_all_owned`].
+    pub async fn write_all_owned<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
+        write_all_owned(&self.socket, buf).await
+    }
+}
+
+impl Drop for OwnedWriteHalf {
+    fn drop(&mut self) {
+        if self.shutdown_on_drop {
+            // Like tokio: the peer sees end of stream. A socket that is
+            // already closed by the peer has nothing to report.
+            let _ = self.socket.sock().shutdown(Shutdown::Write);
+        }
+    }
+}
+
+impl AsyncRead for OwnedReadHalf {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        poll_read(&self.socket, cx, buf)
+    }
+}
+
+impl AsyncWrite for OwnedWriteHalf {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        poll_write(&self.socket, cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        shutdown_write(&self.socket)
+    }
+}
+
+impl fmt::Debug for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket").field("fd", &self.raw()).finish()
+    }
+}

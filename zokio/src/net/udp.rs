@@ -1,0 +1,196 @@
+//! UDP: [`UdpSocket`].
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::task::{Context, Poll};
+
+use socket2::{Domain, Protocol, SockAddr, Type};
+use tokio::io::ReadBuf;
+
+use super::addr::{ToSocketAddrs, each_addr, resolve};
+use crate::runtime::io::source::Socket;
+
+fn inet(addr: SockAddr) -> io::Result<SocketAddr> {
+    addr.as_socket().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the kernel returned a non-IP address",
+        )
+    })
+}
+
+/// A UDP socket.
+///
+/// ```
+/// use zokio::net::UdpSocket;
+///
+/// #[zokio::main(flavor = "current_thread")]
+/// async fn main() -> std::io::Result<()> {
+///     let a = UdpSocket::bind("127.0.0.1:0").await?;
+///     let b = UdpSocket::bind("127.0.0.1:0").await?;
+///     a.send_to(b"ping", b.local_addr()?).await?;
+///     let mut buf = [0; 16];
+///     let (n, from) = b.recv_from(&mut buf).await?;
+///     assert_eq!((&buf[..n], from), (&b"ping"[..], a.local_addr()?));
+///     Ok(())
+/// }
+/// ```
+pub struct UdpSocket {
+    socket: Socket,
+}
+
+impl UdpSocket {
+    /// Binds to `addr` (the first of its addresses that works).
+    pub async fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
+        each_addr(&addr, |a| async move {
+            let socket =
+                socket2::Socket::new(Domain::for_address(a), Type::DGRAM, Some(Protocol::UDP))?;
+            socket.bind(&a.into())?;
+            Self::from_fd(socket.into())
+        })
+        .await
+    }
+
+    fn from_fd(fd: OwnedFd) -> io::Result<UdpSocket> {
+        Ok(UdpSocket {
+            socket: Socket::new(fd)?,
+        })
+    }
+
+    /// Takes over a bound std socket.
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime.
+    #[track_caller]
+    pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
+        Self::from_fd(socket.into())
+    }
+
+    /// Sets the default destination of [`send`](Self::send) and the only
+    /// source [`recv`](Self::recv) accepts.
+    pub async fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
+        let sock = self.socket.sock();
+        each_addr(&addr, |a| {
+            let r = sock.connect(&a.into());
+            async move { r }
+        })
+        .await
+    }
+
+    /// Sends to the connected peer.
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_send(cx, buf)).await
+    }
+
+    /// Polls to send to the connected peer.
+    pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.socket
+            .source
+            .poll_send_to(cx, self.socket.raw(), buf, None)
+    }
+
+    /// Receives one datagram from the connected peer; a datagram longer than
+    /// `buf` is truncated.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut buf = ReadBuf::new(buf);
+        poll_fn(|cx| self.poll_recv(cx, &mut buf)).await?;
+        Ok(buf.filled().len())
+    }
+
+    /// Polls to receive one datagram from the connected peer.
+    pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        self.socket.source.poll_recv(cx, self.socket.raw(), buf)
+    }
+
+    /// Sends a datagram to `target` (its first address).
+    pub async fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], target: A) -> io::Result<usize> {
+        let addr =
+            resolve(&target).await?.into_iter().next().ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, "no address to send to")
+            })?;
+        let addr: SockAddr = addr.into();
+        poll_fn(|cx| {
+            self.socket
+                .source
+                .poll_send_to(cx, self.socket.raw(), buf, Some(&addr))
+        })
+        .await
+    }
+
+    /// Receives one datagram and the address it came from.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let mut buf = ReadBuf::new(buf);
+        let addr = poll_fn(|cx| self.poll_recv_from(cx, &mut buf)).await?;
+        Ok((buf.filled().len(), addr))
+    }
+
+    /// Polls to receive one datagram and its source.
+    pub fn poll_recv_from(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<SocketAddr>> {
+        let addr = std::task::ready!(self.socket.source.poll_recv_from(
+            cx,
+            self.socket.raw(),
+            buf
+        ))?;
+        Poll::Ready(inet(addr))
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        inet(self.socket.sock().local_addr()?)
+    }
+
+    /// The connected peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        inet(self.socket.sock().peer_addr()?)
+    }
+
+    /// Sets `SO_BROADCAST`.
+    pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
+        self.socket.sock().set_broadcast(on)
+    }
+
+    /// The `SO_BROADCAST` option.
+    pub fn broadcast(&self) -> io::Result<bool> {
+        self.socket.sock().broadcast()
+    }
+
+    /// Sets the `IP_TTL` option.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.socket.sock().set_ttl_v4(ttl)
+    }
+
+    /// The `IP_TTL` option.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.socket.sock().ttl_v4()
+    }
+}
+
+impl fmt::Debug for UdpSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UdpSocket")
+            .field("fd", &self.socket.raw())
+            .field("local_addr", &self.local_addr().ok())
+            .finish()
+    }
+}
+
+impl AsRawFd for UdpSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.socket.raw()
+    }
+}
+
+impl AsFd for UdpSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: the descriptor stays open while `self` is borrowed.
+        unsafe { BorrowedFd::borrow_raw(self.socket.raw()) }
+    }
+}

@@ -1,0 +1,362 @@
+//! Unix domain sockets: [`UnixListener`], [`UnixStream`], [`UnixDatagram`].
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use socket2::{Domain, SockAddr, Type};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::buf::{IoBuf, IoBufMut};
+use crate::runtime::io::source::Socket;
+
+/// The address of a Unix socket: a path, an abstract name (Linux) or
+/// nothing (an unbound or unnamed socket).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SocketAddr(Repr);
+
+#[derive(Clone, PartialEq, Eq)]
+enum Repr {
+    Path(PathBuf),
+    Abstract(Vec<u8>),
+    Unnamed,
+}
+
+impl SocketAddr {
+    fn from_sock(addr: &SockAddr) -> SocketAddr {
+        if let Some(path) = addr.as_pathname() {
+            SocketAddr(Repr::Path(path.to_owned()))
+        } else if let Some(name) = addr.as_abstract_namespace() {
+            SocketAddr(Repr::Abstract(name.to_vec()))
+        } else {
+            SocketAddr(Repr::Unnamed)
+        }
+    }
+
+    /// The path, for a socket bound to one.
+    pub fn as_pathname(&self) -> Option<&Path> {
+        match &self.0 {
+            Repr::Path(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Whether the socket has no address.
+    pub fn is_unnamed(&self) -> bool {
+        self.0 == Repr::Unnamed
+    }
+
+    /// The name in the abstract namespace (Linux), without the leading NUL.
+    pub fn as_abstract_name(&self) -> Option<&[u8]> {
+        match &self.0 {
+            Repr::Abstract(n) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Debug for SocketAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Repr::Path(p) => write!(f, "{p:?} (pathname)"),
+            Repr::Abstract(n) => write!(f, "\"{}\" (abstract)", n.escape_ascii()),
+            Repr::Unnamed => f.write_str("(unnamed)"),
+        }
+    }
+}
+
+fn unix_socket(ty: Type) -> io::Result<socket2::Socket> {
+    socket2::Socket::new(Domain::UNIX, ty, None)
+}
+
+/// A Unix stream socket server.
+pub struct UnixListener {
+    socket: Socket,
+}
+
+impl UnixListener {
+    /// Binds to `path` and listens. Like tokio's, this is not `async`.
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime.
+    #[track_caller]
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        let socket = unix_socket(Type::STREAM)?;
+        socket.bind(&SockAddr::unix(path)?)?;
+        socket.listen(1024)?;
+        Ok(UnixListener {
+            socket: Socket::new(socket.into())?,
+        })
+    }
+
+    /// Takes over a listening std socket.
+    #[track_caller]
+    pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+        Ok(UnixListener {
+            socket: Socket::new(listener.into())?,
+        })
+    }
+
+    /// Waits for a connection. Errors (including `EMFILE`) leave the
+    /// listener working; see [`TcpListener::accept`](super::TcpListener::accept).
+    pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
+        poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// Polls for a connection.
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
+        let (fd, addr) = std::task::ready!(self.socket.source.poll_accept(cx, self.socket.raw()))?;
+        Poll::Ready(Ok((UnixStream::from_fd(fd)?, SocketAddr::from_sock(&addr))))
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(SocketAddr::from_sock(&self.socket.sock().local_addr()?))
+    }
+}
+
+impl fmt::Debug for UnixListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixListener")
+            .field("fd", &self.socket.raw())
+            .field("local_addr", &self.local_addr().ok())
+            .finish()
+    }
+}
+
+/// A Unix stream connection; implements tokio's `AsyncRead`/`AsyncWrite`.
+pub struct UnixStream {
+    socket: Socket,
+}
+
+impl UnixStream {
+    /// Connects to the socket at `path`.
+    pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        let target = SockAddr::unix(path)?;
+        let stream = UnixStream::from_fd(unix_socket(Type::STREAM)?.into())?;
+        stream
+            .socket
+            .source
+            .connect(stream.socket.raw(), &target)
+            .await?;
+        Ok(stream)
+    }
+
+    /// A connected pair.
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime.
+    #[track_caller]
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = socket2::Socket::pair(Domain::UNIX, Type::STREAM, None)?;
+        Ok((
+            UnixStream::from_fd(a.into())?,
+            UnixStream::from_fd(b.into())?,
+        ))
+    }
+
+    #[track_caller]
+    fn from_fd(fd: OwnedFd) -> io::Result<UnixStream> {
+        Ok(UnixStream {
+            socket: Socket::new(fd)?,
+        })
+    }
+
+    /// Takes over a connected std stream.
+    #[track_caller]
+    pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        Self::from_fd(stream.into())
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(SocketAddr::from_sock(&self.socket.sock().local_addr()?))
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        Ok(SocketAddr::from_sock(&self.socket.sock().peer_addr()?))
+    }
+
+    /// See [`TcpStream::read_owned`](super::TcpStream::read_owned).
+    pub async fn read_owned<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
+        self.socket.source.read_owned(self.socket.raw(), buf).await
+    }
+
+    /// See [`TcpStream::write_owned`](super::TcpStream::write_owned).
+    pub async fn write_owned<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
+        self.socket.source.write_owned(self.socket.raw(), buf).await
+    }
+}
+
+impl AsyncRead for UnixStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.socket.source.poll_read(cx, self.socket.raw(), buf)
+    }
+}
+
+impl AsyncWrite for UnixStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.socket.source.poll_write(cx, self.socket.raw(), buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.socket.sock().shutdown(std::net::Shutdown::Write) {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Poll::Ready(Ok(())),
+            r => Poll::Ready(r),
+        }
+    }
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixStream")
+            .field("fd", &self.socket.raw())
+            .finish()
+    }
+}
+
+/// A Unix datagram socket.
+pub struct UnixDatagram {
+    socket: Socket,
+}
+
+impl UnixDatagram {
+    /// A socket bound to `path`.
+    #[track_caller]
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
+        let socket = unix_socket(Type::DGRAM)?;
+        socket.bind(&SockAddr::unix(path)?)?;
+        Self::from_fd(socket.into())
+    }
+
+    /// A socket with no address (it can send, and receive replies only if
+    /// connected to a peer that can address it).
+    #[track_caller]
+    pub fn unbound() -> io::Result<UnixDatagram> {
+        Self::from_fd(unix_socket(Type::DGRAM)?.into())
+    }
+
+    /// A connected pair.
+    #[track_caller]
+    pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
+        let (a, b) = socket2::Socket::pair(Domain::UNIX, Type::DGRAM, None)?;
+        Ok((Self::from_fd(a.into())?, Self::from_fd(b.into())?))
+    }
+
+    #[track_caller]
+    fn from_fd(fd: OwnedFd) -> io::Result<UnixDatagram> {
+        Ok(UnixDatagram {
+            socket: Socket::new(fd)?,
+        })
+    }
+
+    /// Takes over a std socket.
+    #[track_caller]
+    pub fn from_std(socket: std::os::unix::net::UnixDatagram) -> io::Result<UnixDatagram> {
+        Self::from_fd(socket.into())
+    }
+
+    /// Sets the default peer.
+    pub fn connect(&self, path: impl AsRef<Path>) -> io::Result<()> {
+        self.socket.sock().connect(&SockAddr::unix(path)?)
+    }
+
+    /// Sends to the connected peer.
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        poll_fn(|cx| {
+            self.socket
+                .source
+                .poll_send_to(cx, self.socket.raw(), buf, None)
+        })
+        .await
+    }
+
+    /// Receives one datagram from the connected peer.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut buf = ReadBuf::new(buf);
+        poll_fn(|cx| {
+            self.socket
+                .source
+                .poll_recv(cx, self.socket.raw(), &mut buf)
+        })
+        .await?;
+        Ok(buf.filled().len())
+    }
+
+    /// Sends a datagram to the socket at `path`.
+    pub async fn send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
+        let addr = SockAddr::unix(path)?;
+        poll_fn(|cx| {
+            self.socket
+                .source
+                .poll_send_to(cx, self.socket.raw(), buf, Some(&addr))
+        })
+        .await
+    }
+
+    /// Receives one datagram and its sender's address.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let mut buf = ReadBuf::new(buf);
+        let addr = poll_fn(|cx| {
+            self.socket
+                .source
+                .poll_recv_from(cx, self.socket.raw(), &mut buf)
+        })
+        .await?;
+        Ok((buf.filled().len(), SocketAddr::from_sock(&addr)))
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(SocketAddr::from_sock(&self.socket.sock().local_addr()?))
+    }
+
+    /// The connected peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        Ok(SocketAddr::from_sock(&self.socket.sock().peer_addr()?))
+    }
+}
+
+impl fmt::Debug for UnixDatagram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixDatagram")
+            .field("fd", &self.socket.raw())
+            .finish()
+    }
+}
+
+macro_rules! fd_impls {
+    ($($t:ty)*) => {$(
+        impl AsRawFd for $t {
+            fn as_raw_fd(&self) -> RawFd {
+                self.socket.raw()
+            }
+        }
+        impl AsFd for $t {
+            fn as_fd(&self) -> BorrowedFd<'_> {
+                // SAFETY: the descriptor stays open while `self` is borrowed.
+                unsafe { BorrowedFd::borrow_raw(self.socket.raw()) }
+            }
+        }
+    )*};
+}
+fd_impls!(UnixListener UnixStream UnixDatagram);

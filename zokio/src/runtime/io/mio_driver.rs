@@ -1,0 +1,162 @@
+//! The `mio` backend: one `mio::Poll` (epoll on Linux, kqueue on macOS) per
+//! worker, edge-triggered.
+//!
+//! # Tokens and lifetimes
+//!
+//! A resource's token is the address of its [`ScheduledIo`]. The driver
+//! keeps a strong reference for as long as the token can come back from the
+//! kernel: from registration until the owner has finished the dispatch pass
+//! that follows the deregistration. Deregistering (on any thread) moves the
+//! reference to `released`; the owner drops that list only *after*
+//! dispatching the events of its current poll, and every event that names a
+//! deregistered token comes from a poll that started before the
+//! deregistration, i.e. the current one or none. So the address behind a
+//! token is always alive when it is dereferenced.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
+
+use super::DriverConfig;
+use super::scheduled::{ERROR, READ_CLOSED, READABLE, ScheduledIo, WRITABLE, WRITE_CLOSED};
+use crate::task::lock;
+
+/// The token of the driver's own waker; never the address of a
+/// `ScheduledIo` (those are aligned, this is odd).
+const WAKE_TOKEN: Token = Token(usize::MAX);
+
+pub(crate) struct MioDriver {
+    /// Polled only by the owner; the lock is uncontended and keeps a
+    /// mistaken second poller safe.
+    poll: Mutex<(Poll, Events)>,
+    registry: Registry,
+    waker: Waker,
+    /// Every registered resource, by token, with the driver's reference.
+    registered: Mutex<HashMap<usize, Arc<ScheduledIo>>>,
+    /// Deregistered resources whose token a poll in progress may still
+    /// return; dropped by the owner after its dispatch pass.
+    released: Mutex<Vec<Arc<ScheduledIo>>>,
+    has_released: AtomicBool,
+    shut_down: AtomicBool,
+}
+
+impl MioDriver {
+    pub(crate) fn new(config: DriverConfig) -> io::Result<MioDriver> {
+        let poll = Poll::new()?;
+        let registry = poll.registry().try_clone()?;
+        let waker = Waker::new(poll.registry(), WAKE_TOKEN)?;
+        Ok(MioDriver {
+            poll: Mutex::new((poll, Events::with_capacity(config.events_per_tick))),
+            registry,
+            waker,
+            registered: Mutex::new(HashMap::new()),
+            released: Mutex::new(Vec::new()),
+            has_released: AtomicBool::new(false),
+            shut_down: AtomicBool::new(false),
+        })
+    }
+
+    pub(crate) fn register(&self, fd: RawFd) -> io::Result<Arc<ScheduledIo>> {
+        if self.shut_down.load(Ordering::Acquire) {
+            return Err(super::shutdown_error());
+        }
+        let io = Arc::new(ScheduledIo::new());
+        let token = Arc::as_ptr(&io) as usize;
+        lock(&self.registered).insert(token, io.clone());
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if let Err(e) = self
+            .registry
+            .register(&mut SourceFd(&fd), Token(token), interest)
+        {
+            lock(&self.registered).remove(&token);
+            return Err(e);
+        }
+        Ok(io)
+    }
+
+    pub(crate) fn deregister(&self, fd: RawFd, io: &Arc<ScheduledIo>) {
+        // Fails only if the fd was never registered or is already closed;
+        // either way no more events come for it.
+        let _ = self.registry.deregister(&mut SourceFd(&fd));
+        let token = Arc::as_ptr(io) as usize;
+        if let Some(held) = lock(&self.registered).remove(&token) {
+            lock(&self.released).push(held);
+            self.has_released.store(true, Ordering::Release);
+        }
+    }
+
+    /// Polls for at most `timeout` and dispatches the events.
+    pub(crate) fn poll(&self, timeout: Option<Duration>) {
+        let Ok(mut guard) = self.poll.try_lock() else {
+            // Another thread is polling (cannot happen for an owner), so
+            // this one has nothing to dispatch.
+            return;
+        };
+        let (poll, events) = &mut *guard;
+        match poll.poll(events, timeout) {
+            Ok(()) => {}
+            // A signal ended the wait: the caller loops anyway.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                // epoll_wait fails only on programming errors (bad fd or
+                // buffer); report instead of spinning silently.
+                eprintln!("zokio: polling the mio driver failed: {e}");
+            }
+        }
+        for event in events.iter() {
+            let token = event.token();
+            if token == WAKE_TOKEN {
+                continue;
+            }
+            let mut ready = 0;
+            if event.is_readable() {
+                ready |= READABLE;
+            }
+            if event.is_writable() {
+                ready |= WRITABLE;
+            }
+            if event.is_read_closed() {
+                ready |= READ_CLOSED;
+            }
+            if event.is_write_closed() {
+                ready |= WRITE_CLOSED;
+            }
+            if event.is_error() {
+                ready |= ERROR;
+            }
+            // SAFETY: `token` is the address of a `ScheduledIo` the driver
+            // holds a strong reference to, in `registered` or `released`;
+            // `released` is emptied only below, after this loop (see the
+            // module docs), so the pointee is alive.
+            let io = unsafe { &*(token.0 as *const ScheduledIo) };
+            io.set_readiness(ready);
+        }
+        drop(guard);
+        if self.has_released.swap(false, Ordering::AcqRel) {
+            let released = std::mem::take(&mut *lock(&self.released));
+            drop(released);
+        }
+    }
+
+    pub(crate) fn unpark(&self) {
+        // Fails only if the eventfd is gone, i.e. the driver is being
+        // dropped: nobody is parked in it then.
+        let _ = self.waker.wake();
+    }
+
+    pub(crate) fn shutdown(&self) {
+        self.shut_down.store(true, Ordering::Release);
+        let registered: Vec<_> = lock(&self.registered).drain().map(|(_, io)| io).collect();
+        for io in &registered {
+            io.shut_down();
+        }
+        drop(registered);
+        drop(std::mem::take(&mut *lock(&self.released)));
+    }
+}

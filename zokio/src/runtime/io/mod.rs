@@ -1,0 +1,310 @@
+//! The I/O drivers.
+//!
+//! Every worker owns one driver, and the driver is what the worker sleeps in:
+//! a `mio::Poll` (epoll/kqueue) for the `mio` backend, an io_uring for the
+//! `io_uring` backend. A worker that runs out of tasks parks *in its driver*
+//! with the next timer deadline as the timeout, so an I/O event, a timer and a
+//! wake-up from another thread (the driver's unparker: an eventfd or a
+//! `mio::Waker`) all end the same sleep. A busy worker polls its driver
+//! without blocking every `S::EVENT_INTERVAL` ticks.
+//!
+//! An I/O resource belongs to the driver of the worker it was created on (or,
+//! created off the workers, to one chosen round robin). Its events are
+//! dispatched by that worker, and the wakers they call schedule the tasks
+//! wherever they now run.
+//!
+//! The backend is a compile-time setting; `auto` is resolved once, when the
+//! runtime starts, by [`probe`]: io_uring where the kernel allows it, mio
+//! otherwise.
+
+pub(crate) mod mio_driver;
+pub(crate) mod probe;
+pub(crate) mod scheduled;
+pub(crate) mod source;
+#[cfg(target_os = "linux")]
+pub(crate) mod uring;
+
+use std::cell::Cell;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crate::spec::Backend;
+
+/// The backend a runtime actually runs, after `auto` is resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActiveBackend {
+    /// Readiness-based, through mio.
+    Mio,
+    /// Completion-based, through io_uring.
+    IoUring,
+}
+
+impl ActiveBackend {
+    /// The spelling used in configurations.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ActiveBackend::Mio => "mio",
+            ActiveBackend::IoUring => "io_uring",
+        }
+    }
+}
+
+/// Settings a driver is built with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DriverConfig {
+    /// Events taken from the kernel per mio poll.
+    pub(crate) events_per_tick: usize,
+    /// Submission queue entries per io_uring.
+    pub(crate) uring_entries: u32,
+}
+
+/// One worker's driver.
+pub(crate) enum Driver {
+    Mio(mio_driver::MioDriver),
+    #[cfg(target_os = "linux")]
+    Uring(uring::UringDriver),
+}
+
+impl Driver {
+    /// Sleeps until an I/O event, an [`unpark`](Self::unpark) or `timeout`,
+    /// then dispatches what arrived. Called only by the driver's owner.
+    pub(crate) fn park(&self, timeout: Option<Duration>) {
+        match self {
+            Driver::Mio(d) => d.poll(timeout),
+            #[cfg(target_os = "linux")]
+            Driver::Uring(d) => d.park(timeout),
+        }
+    }
+
+    /// Dispatches whatever is ready without blocking (and, for io_uring,
+    /// flushes queued submissions). Called only by the driver's owner.
+    pub(crate) fn poll_now(&self) {
+        match self {
+            Driver::Mio(d) => d.poll(Some(Duration::ZERO)),
+            #[cfg(target_os = "linux")]
+            Driver::Uring(d) => d.poll_now(),
+        }
+    }
+
+    /// Ends a [`park`](Self::park) in progress (or makes the next one return
+    /// at once). Any thread.
+    pub(crate) fn unpark(&self) {
+        match self {
+            Driver::Mio(d) => d.unpark(),
+            #[cfg(target_os = "linux")]
+            Driver::Uring(d) => d.unpark(),
+        }
+    }
+
+    /// After the workers have stopped: fails every pending operation with a
+    /// "runtime shut down" error and releases what the driver holds.
+    pub(crate) fn shutdown(&self) {
+        match self {
+            Driver::Mio(d) => d.shutdown(),
+            #[cfg(target_os = "linux")]
+            Driver::Uring(d) => d.shutdown(),
+        }
+    }
+}
+
+thread_local! {
+    /// The driver this thread owns now: (`IoHandle` address, driver index).
+    static OWNER: Cell<Option<(usize, usize)>> = const { Cell::new(None) };
+}
+
+/// The drivers of one runtime, reachable from its `Handle`.
+pub(crate) struct IoHandle {
+    backend: ActiveBackend,
+    drivers: Box<[Arc<Driver>]>,
+    /// Round robin over the drivers for resources created off the workers.
+    next: AtomicUsize,
+}
+
+/// Marks the calling thread as the owner of driver `index` until dropped.
+pub(crate) struct OwnerGuard {
+    previous: Option<(usize, usize)>,
+}
+
+impl Drop for OwnerGuard {
+    fn drop(&mut self) {
+        OWNER.with(|o| o.set(self.previous));
+    }
+}
+
+impl IoHandle {
+    /// Builds `count` drivers of the backend `configured` resolves to.
+    pub(crate) fn new(
+        configured: Backend,
+        count: usize,
+        config: DriverConfig,
+    ) -> io::Result<IoHandle> {
+        let backend = resolve_backend(configured, &probe::KernelProbe)?;
+        let drivers = (0..count)
+            .map(|_| {
+                let driver = match backend {
+                    ActiveBackend::Mio => Driver::Mio(mio_driver::MioDriver::new(config)?),
+                    #[cfg(target_os = "linux")]
+                    ActiveBackend::IoUring => Driver::Uring(uring::UringDriver::new(config)?),
+                    #[cfg(not(target_os = "linux"))]
+                    ActiveBackend::IoUring => unreachable!("resolve_backend never picks io_uring"),
+                };
+                Ok(Arc::new(driver))
+            })
+            .collect::<io::Result<Box<[_]>>>()?;
+        Ok(IoHandle {
+            backend,
+            drivers,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// The backend in use.
+    pub(crate) fn backend(&self) -> ActiveBackend {
+        self.backend
+    }
+
+    pub(crate) fn driver(&self, index: usize) -> &Arc<Driver> {
+        &self.drivers[index]
+    }
+
+    fn addr(&self) -> usize {
+        self as *const Self as usize
+    }
+
+    /// Makes the calling thread the owner of driver `index`.
+    pub(crate) fn enter_owner(&self, index: usize) -> OwnerGuard {
+        let previous = OWNER.with(|o| o.replace(Some((self.addr(), index))));
+        OwnerGuard { previous }
+    }
+
+    /// The index of the driver the calling thread owns, if it owns one of
+    /// these.
+    pub(crate) fn owned_index(&self) -> Option<usize> {
+        match OWNER.with(Cell::get) {
+            Some((addr, index)) if addr == self.addr() => Some(index),
+            _ => None,
+        }
+    }
+
+    /// The driver a new resource or operation should use: the calling
+    /// thread's own (`true`) or, off the workers, the next one round robin
+    /// (`false`).
+    pub(crate) fn pick(&self) -> (usize, &Arc<Driver>, bool) {
+        match self.owned_index() {
+            Some(index) => (index, &self.drivers[index], true),
+            None => {
+                let index = self.next.fetch_add(1, Ordering::Relaxed) % self.drivers.len();
+                (index, &self.drivers[index], false)
+            }
+        }
+    }
+
+    pub(crate) fn shutdown(&self) {
+        for driver in self.drivers.iter() {
+            driver.shutdown();
+        }
+    }
+}
+
+/// The error I/O on a runtime that has shut down gets.
+pub(crate) fn shutdown_error() -> io::Error {
+    io::Error::other("the zokio runtime this I/O resource belongs to has shut down")
+}
+
+/// Resolves `configured` against what the kernel allows (`probe` says
+/// whether io_uring can run here, and if not, why).
+pub(crate) fn resolve_backend(
+    configured: Backend,
+    probe: &dyn probe::Probe,
+) -> io::Result<ActiveBackend> {
+    match configured {
+        Backend::Mio => Ok(ActiveBackend::Mio),
+        Backend::IoUring => match probe.io_uring() {
+            Ok(()) => Ok(ActiveBackend::IoUring),
+            Err(why) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!(
+                    "the runtime is configured with `backend = \"io_uring\"`, but io_uring \
+                     cannot run here: {why}; use `backend = \"auto\"` to fall back to mio \
+                     where io_uring is unavailable, or `backend = \"mio\"`"
+                ),
+            )),
+        },
+        Backend::Auto => match probe.io_uring() {
+            Ok(()) => {
+                log_choice("io_uring", "the kernel allows io_uring");
+                Ok(ActiveBackend::IoUring)
+            }
+            Err(why) => {
+                log_choice("mio", &why);
+                Ok(ActiveBackend::Mio)
+            }
+        },
+    }
+}
+
+/// Says which backend `auto` chose, on stderr when `ZOKIO_LOG` asks for it
+/// (the `tracing` integration lands with the observability work).
+fn log_choice(backend: &str, why: &str) {
+    if std::env::var_os("ZOKIO_LOG").is_some() {
+        eprintln!("zokio: backend = \"auto\" chose {backend}: {why}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::probe::Probe;
+    use super::*;
+
+    struct Fixed(Result<(), String>);
+
+    impl Probe for Fixed {
+        fn io_uring(&self) -> Result<(), String> {
+            self.0.clone()
+        }
+    }
+
+    #[test]
+    fn auto_uses_io_uring_when_the_probe_allows_it() {
+        let backend = resolve_backend(Backend::Auto, &Fixed(Ok(()))).unwrap();
+        assert_eq!(backend, ActiveBackend::IoUring);
+    }
+
+    #[test]
+    fn auto_falls_back_to_mio_when_io_uring_is_unavailable() {
+        let probe = Fixed(Err(
+            "io_uring is disabled by kernel.io_uring_disabled = 2".into()
+        ));
+        let backend = resolve_backend(Backend::Auto, &probe).unwrap();
+        assert_eq!(backend, ActiveBackend::Mio);
+    }
+
+    #[test]
+    fn forced_io_uring_where_it_cannot_run_is_an_error_that_says_why_and_what_to_use() {
+        let probe = Fixed(Err(
+            "io_uring_setup failed: Operation not permitted (seccomp?)".into(),
+        ));
+        let err = resolve_backend(Backend::IoUring, &probe).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Unsupported);
+        let msg = err.to_string();
+        assert!(msg.contains("Operation not permitted"), "{msg}");
+        assert!(msg.contains("backend = \"auto\""), "{msg}");
+        assert!(msg.contains("backend = \"mio\""), "{msg}");
+    }
+
+    #[test]
+    fn mio_never_consults_the_probe() {
+        struct Panics;
+        impl Probe for Panics {
+            fn io_uring(&self) -> Result<(), String> {
+                panic!("probed")
+            }
+        }
+        assert_eq!(
+            resolve_backend(Backend::Mio, &Panics).unwrap(),
+            ActiveBackend::Mio
+        );
+    }
+}

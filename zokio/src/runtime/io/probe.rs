@@ -1,0 +1,43 @@
+//! Whether io_uring can run on this machine.
+//!
+//! The kernel can refuse io_uring in several ways: it may be built without
+//! it, `kernel.io_uring_disabled` may be 1 (only the `io_uring_group` may
+//! create rings) or 2 (nobody may), a seccomp filter (containers) may make
+//! `io_uring_setup` fail with `EPERM`/`ENOSYS`, or the kernel may be too old
+//! for the operations the backend needs. The only reliable test is to try:
+//! create a small ring and ask it which opcodes it supports. The answer is
+//! computed once per process.
+
+use std::sync::OnceLock;
+
+/// Answers "can io_uring run here?", with the reason when it cannot.
+/// Injectable so the `auto` decision can be tested without a kernel that
+/// refuses io_uring.
+pub(crate) trait Probe {
+    fn io_uring(&self) -> Result<(), String>;
+}
+
+/// Asks the running kernel.
+pub(crate) struct KernelProbe;
+
+impl Probe for KernelProbe {
+    fn io_uring(&self) -> Result<(), String> {
+        static ANSWER: OnceLock<Result<(), String>> = OnceLock::new();
+        ANSWER.get_or_init(probe_kernel).clone()
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn probe_kernel() -> Result<(), String> {
+    if let Ok(value) = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
+        && value.trim() == "2"
+    {
+        return Err("io_uring is disabled by the sysctl kernel.io_uring_disabled = 2".into());
+    }
+    super::uring::probe_ring()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn probe_kernel() -> Result<(), String> {
+    Err("io_uring exists only on Linux".into())
+}

@@ -1,0 +1,291 @@
+//! Readiness of one I/O resource on the `mio` backend, and the tasks
+//! waiting for it.
+//!
+//! The driver ORs the readiness an event reports into [`ScheduledIo`] and
+//! wakes the reader and/or writer. An operation that then fails with
+//! `WouldBlock` clears the readiness it acted on, but only if no event has
+//! arrived since it looked (the *tick* in the same word changes with every
+//! event), so an edge that lands between the failed syscall and the clear is
+//! never lost: with edge-triggered epoll there would be no second edge.
+
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+use super::mio_driver::MioDriver;
+use super::{Driver, IoHandle, shutdown_error};
+use crate::task::lock;
+
+/// Readiness bits (low 16 bits of the state word).
+pub(crate) const READABLE: usize = 1 << 0;
+pub(crate) const WRITABLE: usize = 1 << 1;
+/// The peer will send no more (EOF or reset): reads do not block.
+pub(crate) const READ_CLOSED: usize = 1 << 2;
+/// Writes would fail: writes do not block.
+pub(crate) const WRITE_CLOSED: usize = 1 << 3;
+/// An error is pending on the socket: both directions do not block.
+pub(crate) const ERROR: usize = 1 << 4;
+/// The driver is gone: every operation fails.
+pub(crate) const SHUTDOWN: usize = 1 << 5;
+const READY_MASK: usize = (1 << 16) - 1;
+/// The event counter lives above the readiness bits.
+const TICK_SHIFT: usize = 16;
+
+/// Which way an operation goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Read,
+    Write,
+}
+
+impl Direction {
+    /// The readiness that lets an operation in this direction proceed.
+    fn mask(self) -> usize {
+        match self {
+            Direction::Read => READABLE | READ_CLOSED | ERROR,
+            Direction::Write => WRITABLE | WRITE_CLOSED | ERROR,
+        }
+    }
+
+    /// The bits a `WouldBlock` proves stale.
+    fn clearable(self) -> usize {
+        match self {
+            Direction::Read => READABLE,
+            Direction::Write => WRITABLE,
+        }
+    }
+}
+
+/// Readiness observed by an operation, to clear if it turns out stale.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReadyEvent {
+    tick: usize,
+    ready: usize,
+}
+
+#[derive(Default)]
+struct Waiters {
+    reader: Option<Waker>,
+    writer: Option<Waker>,
+}
+
+/// The shared state of one registered resource. Its address is the mio
+/// token.
+pub(crate) struct ScheduledIo {
+    /// `tick << TICK_SHIFT | readiness bits`.
+    state: AtomicUsize,
+    waiters: Mutex<Waiters>,
+}
+
+impl ScheduledIo {
+    pub(crate) fn new() -> Self {
+        ScheduledIo {
+            state: AtomicUsize::new(0),
+            waiters: Mutex::new(Waiters::default()),
+        }
+    }
+
+    /// Driver side: records `ready` from an event and wakes whoever waits
+    /// for it.
+    pub(crate) fn set_readiness(&self, ready: usize) {
+        let mut current = self.state.load(Ordering::Acquire);
+        loop {
+            let tick = (current >> TICK_SHIFT).wrapping_add(1);
+            let next = (tick << TICK_SHIFT) | (current & READY_MASK) | ready;
+            match self.state.compare_exchange_weak(
+                current,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(actual) => current = actual,
+            }
+        }
+        self.wake(ready);
+    }
+
+    /// Wakes the waiters `ready` concerns.
+    pub(crate) fn wake(&self, ready: usize) {
+        let (reader, writer) = {
+            let mut waiters = lock(&self.waiters);
+            let reader = if ready & Direction::Read.mask() != 0 || ready & SHUTDOWN != 0 {
+                waiters.reader.take()
+            } else {
+                None
+            };
+            let writer = if ready & Direction::Write.mask() != 0 || ready & SHUTDOWN != 0 {
+                waiters.writer.take()
+            } else {
+                None
+            };
+            (reader, writer)
+        };
+        if let Some(w) = reader {
+            w.wake();
+        }
+        if let Some(w) = writer {
+            w.wake();
+        }
+    }
+
+    /// Driver shutdown: every operation fails from now on.
+    pub(crate) fn shut_down(&self) {
+        self.state.fetch_or(SHUTDOWN, Ordering::AcqRel);
+        self.wake(SHUTDOWN);
+    }
+
+    /// Ready when an operation in `direction` may proceed; otherwise stores
+    /// the task's waker.
+    pub(crate) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+    ) -> Poll<io::Result<ReadyEvent>> {
+        let state = self.state.load(Ordering::Acquire);
+        if let Some(ready) = Self::check(state, direction) {
+            return Poll::Ready(ready);
+        }
+        let mut waiters = lock(&self.waiters);
+        let slot = match direction {
+            Direction::Read => &mut waiters.reader,
+            Direction::Write => &mut waiters.writer,
+        };
+        match slot {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => *slot = Some(cx.waker().clone()),
+        }
+        // The driver sets readiness before taking this lock to wake; checked
+        // again under the lock, an event cannot slip between the two.
+        let state = self.state.load(Ordering::Acquire);
+        match Self::check(state, direction) {
+            Some(ready) => Poll::Ready(ready),
+            None => Poll::Pending,
+        }
+    }
+
+    fn check(state: usize, direction: Direction) -> Option<io::Result<ReadyEvent>> {
+        if state & SHUTDOWN != 0 {
+            return Some(Err(shutdown_error()));
+        }
+        let ready = state & direction.mask();
+        (ready != 0).then_some(Ok(ReadyEvent {
+            tick: state >> TICK_SHIFT,
+            ready,
+        }))
+    }
+
+    /// An operation saw `WouldBlock` after `event`: forget that readiness,
+    /// unless a newer event arrived meanwhile.
+    pub(crate) fn clear_readiness(&self, event: ReadyEvent, direction: Direction) {
+        let clear = event.ready & direction.clearable();
+        let mut current = self.state.load(Ordering::Acquire);
+        while current >> TICK_SHIFT == event.tick {
+            let next = current & !clear;
+            match self.state.compare_exchange_weak(
+                current,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+}
+
+/// A resource registered with a mio driver; deregisters on drop.
+pub(crate) struct Registration {
+    io: Arc<ScheduledIo>,
+    driver: Arc<Driver>,
+}
+
+impl Registration {
+    /// Registers `fd` for read and write readiness with the calling
+    /// worker's driver (or one chosen round robin off the workers).
+    pub(crate) fn new(handle: &IoHandle, fd: std::os::fd::RawFd) -> io::Result<Registration> {
+        let (_, driver, _) = handle.pick();
+        let io = mio_of(driver).register(fd)?;
+        Ok(Registration {
+            io,
+            driver: driver.clone(),
+        })
+    }
+
+    /// Runs `op` once the resource is ready in `direction`, until it stops
+    /// failing with `WouldBlock`.
+    pub(crate) fn poll_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        mut op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            let event = match self.io.poll_ready(cx, direction) {
+                Poll::Ready(Ok(event)) => event,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.io.clear_readiness(event, direction);
+                }
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
+    /// Like [`poll_io`](Self::poll_io) for a stream read that filled less
+    /// than `wanted` bytes: with edge-triggered readiness a short read means
+    /// the socket is drained, so readiness is cleared now and the next read
+    /// waits for an event instead of paying for a `WouldBlock` syscall.
+    pub(crate) fn poll_read_stream(
+        &self,
+        cx: &mut Context<'_>,
+        wanted: usize,
+        mut op: impl FnMut() -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            let event = match self.io.poll_ready(cx, Direction::Read) {
+                Poll::Ready(Ok(event)) => event,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.io.clear_readiness(event, Direction::Read);
+                }
+                Ok(n) if n > 0 && n < wanted => {
+                    self.io.clear_readiness(event, Direction::Read);
+                    return Poll::Ready(Ok(n));
+                }
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
+    /// Waits until `direction` is ready (for operations that report
+    /// completion as readiness, like a non-blocking `connect`).
+    pub(crate) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+    ) -> Poll<io::Result<()>> {
+        self.io.poll_ready(cx, direction).map_ok(|_| ())
+    }
+
+    /// Deregisters `fd`; the caller closes it afterwards.
+    pub(crate) fn deregister(&self, fd: std::os::fd::RawFd) {
+        mio_of(&self.driver).deregister(fd, &self.io);
+    }
+}
+
+fn mio_of(driver: &Driver) -> &MioDriver {
+    match driver {
+        Driver::Mio(d) => d,
+        #[cfg(target_os = "linux")]
+        Driver::Uring(_) => unreachable!("a mio registration on an io_uring runtime"),
+    }
+}

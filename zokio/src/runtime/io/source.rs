@@ -1,0 +1,371 @@
+//! One socket's connection to the runtime's backend: a readiness
+//! registration (`mio`) or a completion state (`io_uring`). The `net` types
+//! own the file descriptor and call through here for every operation that
+//! can wait, so each type is written once for both backends.
+
+use std::future::poll_fn;
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use socket2::{SockAddr, SockRef};
+use tokio::io::ReadBuf;
+
+use super::scheduled::{Direction, Registration};
+use super::{ActiveBackend, IoHandle};
+use crate::buf::{IoBuf, IoBufMut};
+use crate::runtime::Handle;
+
+pub(crate) enum IoSource {
+    Mio(Registration),
+    #[cfg(target_os = "linux")]
+    Uring(super::uring::UringIo),
+}
+
+impl IoSource {
+    /// Connects `fd` to the current runtime's backend, setting the blocking
+    /// mode that backend needs.
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime, like tokio's sockets.
+    #[track_caller]
+    pub(crate) fn new(fd: &OwnedFd) -> io::Result<IoSource> {
+        let io = Handle::with_current(|h| h.map(|h| h.shared.io().clone()));
+        let Some(io) = io else {
+            crate::runtime::no_runtime()
+        };
+        Self::with_handle(&io, fd)
+    }
+
+    pub(crate) fn with_handle(io: &Arc<IoHandle>, fd: &OwnedFd) -> io::Result<IoSource> {
+        match io.backend() {
+            ActiveBackend::Mio => {
+                SockRef::from(fd).set_nonblocking(true)?;
+                Ok(IoSource::Mio(Registration::new(io, fd.as_raw_fd())?))
+            }
+            #[cfg(target_os = "linux")]
+            ActiveBackend::IoUring => Ok(IoSource::Uring(super::uring::UringIo::new(
+                io,
+                fd.as_raw_fd(),
+            )?)),
+            #[cfg(not(target_os = "linux"))]
+            ActiveBackend::IoUring => unreachable!("io_uring is never chosen off Linux"),
+        }
+    }
+
+    /// A stream read (`recv`).
+    pub(crate) fn poll_read(
+        &self,
+        cx: &mut Context<'_>,
+        fd: RawFd,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self {
+            IoSource::Mio(reg) => {
+                let wanted = buf.remaining();
+                // SAFETY: `recv` only writes into the slice; the bytes it
+                // reports are marked initialized below, nothing else.
+                let unfilled = unsafe { buf.unfilled_mut() };
+                let n =
+                    std::task::ready!(reg.poll_read_stream(cx, wanted, || recv(fd, unfilled, 0)))?;
+                // SAFETY: the kernel initialized `n` bytes of the unfilled part.
+                unsafe { buf.assume_init(n) };
+                buf.advance(n);
+                Poll::Ready(Ok(()))
+            }
+            #[cfg(target_os = "linux")]
+            IoSource::Uring(u) => u.poll_read(cx, fd, buf),
+        }
+    }
+
+    /// A datagram `recv` on a connected socket.
+    pub(crate) fn poll_recv(
+        &self,
+        cx: &mut Context<'_>,
+        fd: RawFd,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self {
+            IoSource::Mio(reg) => {
+                // SAFETY: as in `poll_read`.
+                let unfilled = unsafe { buf.unfilled_mut() };
+                let n =
+                    std::task::ready!(reg.poll_io(cx, Direction::Read, || recv(fd, unfilled, 0)))?;
+                // SAFETY: the kernel initialized `n` bytes of the unfilled part.
+                unsafe { buf.assume_init(n) };
+                buf.advance(n);
+                Poll::Ready(Ok(()))
+            }
+            #[cfg(target_os = "linux")]
+            IoSource::Uring(u) => u.poll_recv_from(cx, fd, buf).map_ok(|_| ()),
+        }
+    }
+
+    /// A write (`send`, without `SIGPIPE`).
+    pub(crate) fn poll_write(
+        &self,
+        cx: &mut Context<'_>,
+        fd: RawFd,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self {
+            IoSource::Mio(reg) => reg.poll_io(cx, Direction::Write, || send(fd, buf)),
+            #[cfg(target_os = "linux")]
+            IoSource::Uring(u) => u.poll_write(cx, fd, buf),
+        }
+    }
+
+    pub(crate) fn poll_recv_from(
+        &self,
+        cx: &mut Context<'_>,
+        fd: RawFd,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<SockAddr>> {
+        match self {
+            IoSource::Mio(reg) => {
+                // SAFETY: as in `poll_read`.
+                let unfilled = unsafe { buf.unfilled_mut() };
+                let (n, addr) = std::task::ready!(reg.poll_io(cx, Direction::Read, || {
+                    with_sock(fd, |s| s.recv_from(unfilled))
+                }))?;
+                // SAFETY: the kernel initialized `n` bytes of the unfilled part.
+                unsafe { buf.assume_init(n) };
+                buf.advance(n);
+                Poll::Ready(Ok(addr))
+            }
+            #[cfg(target_os = "linux")]
+            IoSource::Uring(u) => u.poll_recv_from(cx, fd, buf),
+        }
+    }
+
+    /// `sendto` (or `send` when `addr` is `None`), for datagrams.
+    pub(crate) fn poll_send_to(
+        &self,
+        cx: &mut Context<'_>,
+        fd: RawFd,
+        buf: &[u8],
+        addr: Option<&SockAddr>,
+    ) -> Poll<io::Result<usize>> {
+        match self {
+            IoSource::Mio(reg) => reg.poll_io(cx, Direction::Write, || match addr {
+                Some(addr) => {
+                    with_sock(fd, |s| s.send_to_with_flags(buf, addr, libc::MSG_NOSIGNAL))
+                }
+                None => send(fd, buf),
+            }),
+            #[cfg(target_os = "linux")]
+            IoSource::Uring(u) => u.poll_send_to(cx, fd, buf, addr),
+        }
+    }
+
+    /// Accepts a connection; the new socket is close-on-exec.
+    pub(crate) fn poll_accept(
+        &self,
+        cx: &mut Context<'_>,
+        fd: RawFd,
+    ) -> Poll<io::Result<(OwnedFd, SockAddr)>> {
+        match self {
+            IoSource::Mio(reg) => reg.poll_io(cx, Direction::Read, || accept(fd)),
+            #[cfg(target_os = "linux")]
+            IoSource::Uring(u) => u.poll_accept(cx, fd),
+        }
+    }
+
+    /// Connects `fd` (a new socket) to `addr`.
+    pub(crate) async fn connect(&self, fd: RawFd, addr: &SockAddr) -> io::Result<()> {
+        match self {
+            IoSource::Mio(reg) => {
+                match with_sock(fd, |s| s.connect(addr)) {
+                    Ok(()) => return Ok(()),
+                    Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+                    Err(e) => return Err(e),
+                }
+                poll_fn(|cx| reg.poll_ready(cx, Direction::Write)).await?;
+                // Writable means the handshake ended; the socket error says
+                // how.
+                match with_sock(fd, |s| s.take_error())? {
+                    Some(e) => Err(e),
+                    None => Ok(()),
+                }
+            }
+            #[cfg(target_os = "linux")]
+            IoSource::Uring(u) => u.connect(fd, addr).await,
+        }
+    }
+
+    /// Reads into `buf`'s spare part and gives it back.
+    pub(crate) async fn read_owned<B: IoBufMut>(
+        &self,
+        fd: RawFd,
+        mut buf: B,
+    ) -> (io::Result<usize>, B) {
+        match self {
+            IoSource::Mio(reg) => {
+                let init = buf.bytes_init();
+                let total = buf.bytes_total();
+                let result = poll_fn(|cx| {
+                    // SAFETY: `IoBufMut` promises `total` bytes of allocation
+                    // at `stable_mut_ptr`; the slice covers the uninitialized
+                    // tail only and lives for this call.
+                    let spare = unsafe {
+                        std::slice::from_raw_parts_mut(
+                            buf.stable_mut_ptr().add(init).cast::<MaybeUninit<u8>>(),
+                            total - init,
+                        )
+                    };
+                    reg.poll_read_stream(cx, total - init, || recv(fd, spare, 0))
+                })
+                .await;
+                if let Ok(n) = result {
+                    // SAFETY: the kernel initialized `n` bytes after `init`.
+                    unsafe { buf.set_init(init + n) };
+                }
+                (result, buf)
+            }
+            #[cfg(target_os = "linux")]
+            IoSource::Uring(u) => u.read_owned(fd, buf).await,
+        }
+    }
+
+    /// Writes `buf`'s initialized bytes (some of them) and gives it back.
+    pub(crate) async fn write_owned<B: IoBuf>(&self, fd: RawFd, buf: B) -> (io::Result<usize>, B) {
+        match self {
+            IoSource::Mio(reg) => {
+                // SAFETY: `IoBuf` promises `bytes_init` initialized bytes at
+                // `stable_ptr`, valid while `buf` is not mutated (it is not).
+                let bytes =
+                    unsafe { std::slice::from_raw_parts(buf.stable_ptr(), buf.bytes_init()) };
+                let result =
+                    poll_fn(|cx| reg.poll_io(cx, Direction::Write, || send(fd, bytes))).await;
+                (result, buf)
+            }
+            #[cfg(target_os = "linux")]
+            IoSource::Uring(u) => u.write_owned(fd, buf).await,
+        }
+    }
+
+    /// Detaches from the backend and closes `fd`.
+    pub(crate) fn close(&self, fd: OwnedFd) {
+        match self {
+            IoSource::Mio(reg) => {
+                reg.deregister(fd.as_raw_fd());
+                drop(fd);
+            }
+            #[cfg(target_os = "linux")]
+            IoSource::Uring(u) => u.close(fd),
+        }
+    }
+}
+
+/// Runs `f` with socket2's view of `fd`.
+fn with_sock<R>(fd: RawFd, f: impl FnOnce(SockRef<'_>) -> R) -> R {
+    // SAFETY: callers pass the fd of a socket they own and keep open for the
+    // duration of the call; the view does not outlive `f`.
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    f(SockRef::from(&borrowed))
+}
+
+fn recv(fd: RawFd, buf: &mut [MaybeUninit<u8>], flags: libc::c_int) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for `buf.len()` bytes of writes; `recv` writes
+    // at most that many.
+    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), flags) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for `buf.len()` bytes of reads.
+    let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+fn accept(fd: RawFd) -> io::Result<(OwnedFd, SockAddr)> {
+    // SAFETY: `SockAddr::try_init` hands a zeroed storage and its length to
+    // `accept4`, which writes at most that many bytes and the length.
+    let (new, addr) = unsafe {
+        SockAddr::try_init(|storage, len| {
+            let new = libc::accept4(
+                fd,
+                storage.cast(),
+                len,
+                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            );
+            if new < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(new)
+            }
+        })?
+    };
+    // SAFETY: `accept4` returned a new descriptor that nothing else owns.
+    Ok((unsafe { OwnedFd::from_raw_fd(new) }, addr))
+}
+
+/// A socket descriptor and its backend state; closes through the backend on
+/// drop (so an io_uring can first finish what still targets it).
+pub(crate) struct Socket {
+    fd: Option<OwnedFd>,
+    pub(crate) source: IoSource,
+}
+
+impl Socket {
+    /// Takes `fd` into the current runtime.
+    #[track_caller]
+    pub(crate) fn new(fd: OwnedFd) -> io::Result<Socket> {
+        let source = IoSource::new(&fd)?;
+        Ok(Socket {
+            fd: Some(fd),
+            source,
+        })
+    }
+
+    pub(crate) fn raw(&self) -> RawFd {
+        match &self.fd {
+            Some(fd) => fd.as_raw_fd(),
+            None => -1,
+        }
+    }
+
+    /// socket2's view, for options and addresses.
+    pub(crate) fn sock(&self) -> SockRef<'_> {
+        match &self.fd {
+            Some(fd) => SockRef::from(fd),
+            // `fd` is taken only by `into_owned_fd`, which consumes `self`.
+            None => unreachable!("socket used after its descriptor was taken"),
+        }
+    }
+
+    /// Detaches from the backend and returns the descriptor (for
+    /// `into_std`).
+    pub(crate) fn into_owned_fd(mut self) -> OwnedFd {
+        let fd = self.fd.take().expect("descriptor present until taken");
+        if let IoSource::Mio(reg) = &self.source {
+            reg.deregister(fd.as_raw_fd());
+        }
+        fd
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        if let Some(fd) = self.fd.take() {
+            self.source.close(fd);
+        }
+    }
+}
+
+impl AsRawFd for Socket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.raw()
+    }
+}
