@@ -280,7 +280,17 @@ pub fn describe<S: Spec>() -> String {
         (_, Workers::Auto) => format!("auto ({} on this machine)", Workers::Auto.resolve()),
     };
     let _ = writeln!(out, "  workers               = {workers}");
-    let _ = writeln!(out, "  backend               = {}", S::BACKEND.as_str());
+    let backend = match S::BACKEND {
+        Backend::Auto => match crate::runtime::io::resolve_backend(
+            Backend::Auto,
+            &crate::runtime::io::probe::KernelProbe,
+        ) {
+            Ok(chosen) => format!("auto ({} on this machine)", chosen.as_str()),
+            Err(e) => format!("auto ({e})"),
+        },
+        other => other.as_str().to_owned(),
+    };
+    let _ = writeln!(out, "  backend               = {backend}");
     let _ = writeln!(out, "  metrics               = {}", S::METRICS);
     let _ = writeln!(
         out,

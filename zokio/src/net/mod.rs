@@ -7,6 +7,8 @@
 //! (`read_owned`, `write_owned`), the form io_uring needs to avoid a copy.
 
 mod addr;
+#[cfg(feature = "futures-io")]
+mod futures_io;
 pub mod tcp;
 mod udp;
 pub mod unix;

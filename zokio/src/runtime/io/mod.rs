@@ -245,12 +245,10 @@ pub(crate) fn resolve_backend(
     }
 }
 
-/// Says which backend `auto` chose, on stderr when `ZOKIO_LOG` asks for it
-/// (the `tracing` integration lands with the observability work).
+/// Says which backend `auto` chose, as a `log` record (target `zokio`), so
+/// any `log` or `tracing` subscriber shows it.
 fn log_choice(backend: &str, why: &str) {
-    if std::env::var_os("ZOKIO_LOG").is_some() {
-        eprintln!("zokio: backend = \"auto\" chose {backend}: {why}");
-    }
+    log::info!(target: "zokio", "backend = \"auto\" chose {backend}: {why}");
 }
 
 #[cfg(test)]
