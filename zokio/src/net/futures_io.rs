@@ -8,8 +8,7 @@ use std::task::{Context, Poll};
 
 use tokio::io::ReadBuf;
 
-use super::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use super::{TcpStream, UnixStream};
+use super::{TcpStream, UnixStream, tcp, unix};
 
 macro_rules! futures_read {
     ($($t:ty)*) => {$(
@@ -50,8 +49,8 @@ macro_rules! futures_write {
     )*};
 }
 
-futures_read!(TcpStream OwnedReadHalf UnixStream);
-futures_write!(TcpStream OwnedWriteHalf UnixStream);
+futures_read!(TcpStream tcp::OwnedReadHalf UnixStream unix::OwnedReadHalf);
+futures_write!(TcpStream tcp::OwnedWriteHalf UnixStream unix::OwnedWriteHalf);
 
 #[cfg(test)]
 mod tests {

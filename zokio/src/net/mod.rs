@@ -9,6 +9,7 @@
 mod addr;
 #[cfg(feature = "futures-io")]
 mod futures_io;
+mod split;
 pub mod tcp;
 mod udp;
 pub mod unix;

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
-use std::net::{Shutdown, SocketAddr};
+use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -262,7 +262,7 @@ impl TcpStream {
 
     /// Writes all of `buf`'s initialized bytes, then gives it back.
     pub async fn write_all_owned<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
-        write_all_owned(&self.socket, buf).await
+        super::split::write_all_owned(&self.socket, buf).await
     }
 
     /// Borrowed read and write halves, usable at the same time (e.g. in
@@ -288,61 +288,13 @@ impl TcpStream {
     }
 }
 
-async fn write_all_owned<B: IoBuf>(socket: &Socket, buf: B) -> (io::Result<()>, B) {
-    let total = buf.bytes_init();
-    let mut written = 0;
-    let mut buf = buf;
-    while written < total {
-        // The whole buffer goes in; resend the tail after a short write by
-        // copying the remainder (short writes are rare on a blocking-mode
-        // socket and on a writable non-blocking one).
-        if written == 0 {
-            let (r, b) = socket.source.write_owned(socket.raw(), buf).await;
-            buf = b;
-            match r {
-                Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
-                Ok(n) => written += n,
-                Err(e) => return (Err(e), buf),
-            }
-        } else {
-            // SAFETY: `IoBuf` promises `total` initialized bytes at
-            // `stable_ptr`, and `buf` is not mutated while the slice lives.
-            let rest =
-                unsafe { std::slice::from_raw_parts(buf.stable_ptr(), total) }[written..].to_vec();
-            let (r, _) = socket.source.write_owned(socket.raw(), rest).await;
-            match r {
-                Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
-                Ok(n) => written += n,
-                Err(e) => return (Err(e), buf),
-            }
-        }
-    }
-    (Ok(()), buf)
-}
-
-fn poll_read(socket: &Socket, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-    socket.source.poll_read(cx, socket.raw(), buf)
-}
-
-fn poll_write(socket: &Socket, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-    socket.source.poll_write(cx, socket.raw(), buf)
-}
-
-fn shutdown_write(socket: &Socket) -> Poll<io::Result<()>> {
-    match socket.sock().shutdown(Shutdown::Write) {
-        // Already shut down, or the peer is gone: nothing left to flush.
-        Err(e) if e.kind() == io::ErrorKind::NotConnected => Poll::Ready(Ok(())),
-        r => Poll::Ready(r),
-    }
-}
-
 impl AsyncRead for TcpStream {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        poll_read(&self.socket, cx, buf)
+        super::split::poll_read(&self.socket, cx, buf)
     }
 }
 
@@ -352,7 +304,7 @@ impl AsyncWrite for TcpStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        poll_write(&self.socket, cx, buf)
+        super::split::poll_write(&self.socket, cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -362,7 +314,7 @@ impl AsyncWrite for TcpStream {
 
     /// Shuts down the write direction (the peer reads end of stream).
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        shutdown_write(&self.socket)
+        super::split::shutdown_write(&self.socket)
     }
 }
 
@@ -389,158 +341,7 @@ impl AsFd for TcpStream {
     }
 }
 
-/// The read half of [`TcpStream::split`].
-#[derive(Debug)]
-pub struct ReadHalf<'a>(&'a Socket);
-
-/// The write half of [`TcpStream::split`].
-#[derive(Debug)]
-pub struct WriteHalf<'a>(&'a Socket);
-
-impl AsyncRead for ReadHalf<'_> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        poll_read(self.0, cx, buf)
-    }
-}
-
-impl AsyncWrite for WriteHalf<'_> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        poll_write(self.0, cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        shutdown_write(self.0)
-    }
-}
-
-/// The owned read half of [`TcpStream::into_split`].
-#[derive(Debug)]
-pub struct OwnedReadHalf {
-    socket: Arc<Socket>,
-}
-
-/// The owned write half of [`TcpStream::into_split`]; dropping it shuts
-/// down the write direction.
-#[derive(Debug)]
-pub struct OwnedWriteHalf {
-    socket: Arc<Socket>,
-    shutdown_on_drop: bool,
-}
-
-/// The halves given to [`OwnedReadHalf::reunite`] came from different
-/// streams; both are handed back.
-#[derive(Debug)]
-pub struct ReuniteError(pub OwnedReadHalf, pub OwnedWriteHalf);
-
-impl fmt::Display for ReuniteError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("tried to reunite halves that are not from the same socket")
-    }
-}
-
-impl std::error::Error for ReuniteError {}
-
-impl OwnedReadHalf {
-    /// Puts the stream back together, if both halves are from it.
-    pub fn reunite(self, mut other: OwnedWriteHalf) -> Result<TcpStream, ReuniteError> {
-        if Arc::ptr_eq(&self.socket, &other.socket) {
-            other.shutdown_on_drop = false;
-            drop(other);
-            Ok(TcpStream {
-                socket: self.socket,
-            })
-        } else {
-            Err(ReuniteError(self, other))
-        }
-    }
-
-    /// The address of the peer.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        inet(self.socket.sock().peer_addr()?)
-    }
-
-    /// The local address.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        inet(self.socket.sock().local_addr()?)
-    }
-
-    /// See [`TcpStream::read_owned`].
-    pub async fn read_owned<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
-        self.socket.source.read_owned(self.socket.raw(), buf).await
-    }
-}
-
-impl OwnedWriteHalf {
-    /// The address of the peer.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        inet(self.socket.sock().peer_addr()?)
-    }
-
-    /// The local address.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        inet(self.socket.sock().local_addr()?)
-    }
-
-    /// See [`TcpStream::write_owned`].
-    pub async fn write_owned<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
-        self.socket.source.write_owned(self.socket.raw(), buf).await
-    }
-
-    /// See [`TcpStream::write_all_owned`].
-    pub async fn write_all_owned<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
-        write_all_owned(&self.socket, buf).await
-    }
-}
-
-impl Drop for OwnedWriteHalf {
-    fn drop(&mut self) {
-        if self.shutdown_on_drop {
-            // Like tokio: the peer sees end of stream. A socket that is
-            // already closed by the peer has nothing to report.
-            let _ = self.socket.sock().shutdown(Shutdown::Write);
-        }
-    }
-}
-
-impl AsyncRead for OwnedReadHalf {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        poll_read(&self.socket, cx, buf)
-    }
-}
-
-impl AsyncWrite for OwnedWriteHalf {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        poll_write(&self.socket, cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        shutdown_write(&self.socket)
-    }
-}
+super::split::stream_halves!(TcpStream, SocketAddr, inet);
 
 impl fmt::Debug for Socket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

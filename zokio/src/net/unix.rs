@@ -6,6 +6,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use socket2::{Domain, SockAddr, Type};
@@ -131,7 +132,7 @@ impl fmt::Debug for UnixListener {
 
 /// A Unix stream connection; implements tokio's `AsyncRead`/`AsyncWrite`.
 pub struct UnixStream {
-    socket: Socket,
+    socket: Arc<Socket>,
 }
 
 impl UnixStream {
@@ -164,7 +165,7 @@ impl UnixStream {
     #[track_caller]
     fn from_fd(fd: OwnedFd) -> io::Result<UnixStream> {
         Ok(UnixStream {
-            socket: Socket::new(fd)?,
+            socket: Arc::new(Socket::new(fd)?),
         })
     }
 
@@ -193,7 +194,38 @@ impl UnixStream {
     pub async fn write_owned<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
         self.socket.source.write_owned(self.socket.raw(), buf).await
     }
+
+    /// See [`TcpStream::write_all_owned`](super::TcpStream::write_all_owned).
+    pub async fn write_all_owned<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
+        super::split::write_all_owned(&self.socket, buf).await
+    }
+
+    /// Borrowed read and write halves, usable at the same time.
+    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+        (ReadHalf(&self.socket), WriteHalf(&self.socket))
+    }
+
+    /// Owned halves, each movable to its own task; dropping the write half
+    /// shuts down the write direction.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        let socket = self.socket.clone();
+        (
+            OwnedReadHalf {
+                socket: self.socket,
+            },
+            OwnedWriteHalf {
+                socket,
+                shutdown_on_drop: true,
+            },
+        )
+    }
 }
+
+fn local_conv(addr: SockAddr) -> io::Result<SocketAddr> {
+    Ok(SocketAddr::from_sock(&addr))
+}
+
+super::split::stream_halves!(UnixStream, SocketAddr, local_conv);
 
 impl AsyncRead for UnixStream {
     fn poll_read(
@@ -201,7 +233,7 @@ impl AsyncRead for UnixStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        self.socket.source.poll_read(cx, self.socket.raw(), buf)
+        super::split::poll_read(&self.socket, cx, buf)
     }
 }
 
@@ -219,10 +251,7 @@ impl AsyncWrite for UnixStream {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.socket.sock().shutdown(std::net::Shutdown::Write) {
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Poll::Ready(Ok(())),
-            r => Poll::Ready(r),
-        }
+        super::split::shutdown_write(&self.socket)
     }
 }
 

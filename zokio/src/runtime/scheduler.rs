@@ -179,7 +179,6 @@ impl Parker {
             .compare_exchange(NOTIFIED, EMPTY, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
         {
-            self.driver.poll_now();
             return;
         }
         if self
@@ -189,7 +188,6 @@ impl Parker {
         {
             // Notified in between.
             self.state.store(EMPTY, Ordering::SeqCst);
-            self.driver.poll_now();
             return;
         }
         // An unpark that lands from here on sees PARKED and wakes the

@@ -1,0 +1,228 @@
+//! Read and write halves of a stream socket, borrowed and owned; one macro
+//! stamps them out for TCP and Unix streams, which share the socket layer.
+
+use std::io;
+use std::net::Shutdown;
+use std::task::{Context, Poll};
+
+use tokio::io::ReadBuf;
+
+use crate::buf::IoBuf;
+use crate::runtime::io::source::Socket;
+
+pub(crate) fn poll_read(
+    socket: &Socket,
+    cx: &mut Context<'_>,
+    buf: &mut ReadBuf<'_>,
+) -> Poll<io::Result<()>> {
+    socket.source.poll_read(cx, socket.raw(), buf)
+}
+
+pub(crate) fn poll_write(
+    socket: &Socket,
+    cx: &mut Context<'_>,
+    buf: &[u8],
+) -> Poll<io::Result<usize>> {
+    socket.source.poll_write(cx, socket.raw(), buf)
+}
+
+/// Shuts down the write direction (the peer reads end of stream).
+pub(crate) fn shutdown_write(socket: &Socket) -> Poll<io::Result<()>> {
+    match socket.sock().shutdown(Shutdown::Write) {
+        // Already shut down, or the peer is gone: nothing left to flush.
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => Poll::Ready(Ok(())),
+        r => Poll::Ready(r),
+    }
+}
+
+/// Writes all of `buf`'s initialized bytes, then gives it back.
+pub(crate) async fn write_all_owned<B: IoBuf>(socket: &Socket, buf: B) -> (io::Result<()>, B) {
+    let total = buf.bytes_init();
+    let mut written = 0;
+    let mut buf = buf;
+    while written < total {
+        // The whole buffer goes in; resend the tail after a short write by
+        // copying the remainder (short writes are rare on a blocking-mode
+        // socket and on a writable non-blocking one).
+        if written == 0 {
+            let (r, b) = socket.source.write_owned(socket.raw(), buf).await;
+            buf = b;
+            match r {
+                Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
+                Ok(n) => written += n,
+                Err(e) => return (Err(e), buf),
+            }
+        } else {
+            // SAFETY: `IoBuf` promises `total` initialized bytes at
+            // `stable_ptr`, and `buf` is not mutated while the slice lives.
+            let rest =
+                unsafe { std::slice::from_raw_parts(buf.stable_ptr(), total) }[written..].to_vec();
+            let (r, _) = socket.source.write_owned(socket.raw(), rest).await;
+            match r {
+                Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
+                Ok(n) => written += n,
+                Err(e) => return (Err(e), buf),
+            }
+        }
+    }
+    (Ok(()), buf)
+}
+
+macro_rules! stream_halves {
+    ($stream:ident, $addr:ty, $conv:path) => {
+        #[doc = concat!("The read half of [`", stringify!($stream), "::split`].")]
+        #[derive(Debug)]
+        pub struct ReadHalf<'a>(&'a Socket);
+
+        #[doc = concat!("The write half of [`", stringify!($stream), "::split`].")]
+        #[derive(Debug)]
+        pub struct WriteHalf<'a>(&'a Socket);
+
+        impl AsyncRead for ReadHalf<'_> {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut ReadBuf<'_>,
+            ) -> Poll<io::Result<()>> {
+                $crate::net::split::poll_read(self.0, cx, buf)
+            }
+        }
+
+        impl AsyncWrite for WriteHalf<'_> {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                $crate::net::split::poll_write(self.0, cx, buf)
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+
+            fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                $crate::net::split::shutdown_write(self.0)
+            }
+        }
+
+        #[doc = concat!("The owned read half of [`", stringify!($stream), "::into_split`].")]
+        #[derive(Debug)]
+        pub struct OwnedReadHalf {
+            socket: Arc<Socket>,
+        }
+
+        #[doc = concat!("The owned write half of [`", stringify!($stream), "::into_split`]; dropping it shuts")]
+        /// down the write direction.
+        #[derive(Debug)]
+        pub struct OwnedWriteHalf {
+            socket: Arc<Socket>,
+            shutdown_on_drop: bool,
+        }
+
+        /// The halves given to [`OwnedReadHalf::reunite`] came from different
+        /// streams; both are handed back.
+        #[derive(Debug)]
+        pub struct ReuniteError(pub OwnedReadHalf, pub OwnedWriteHalf);
+
+        impl fmt::Display for ReuniteError {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("tried to reunite halves that are not from the same socket")
+            }
+        }
+
+        impl std::error::Error for ReuniteError {}
+
+        impl OwnedReadHalf {
+            /// Puts the stream back together, if both halves are from it.
+            pub fn reunite(self, mut other: OwnedWriteHalf) -> Result<$stream, ReuniteError> {
+                if Arc::ptr_eq(&self.socket, &other.socket) {
+                    other.shutdown_on_drop = false;
+                    drop(other);
+                    Ok($stream {
+                        socket: self.socket,
+                    })
+                } else {
+                    Err(ReuniteError(self, other))
+                }
+            }
+
+            /// The address of the peer.
+            pub fn peer_addr(&self) -> io::Result<$addr> {
+                $conv(self.socket.sock().peer_addr()?)
+            }
+
+            /// The local address.
+            pub fn local_addr(&self) -> io::Result<$addr> {
+                $conv(self.socket.sock().local_addr()?)
+            }
+
+            #[doc = concat!("See [`", stringify!($stream), "::read_owned`].")]
+            pub async fn read_owned<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
+                self.socket.source.read_owned(self.socket.raw(), buf).await
+            }
+        }
+
+        impl OwnedWriteHalf {
+            /// The address of the peer.
+            pub fn peer_addr(&self) -> io::Result<$addr> {
+                $conv(self.socket.sock().peer_addr()?)
+            }
+
+            /// The local address.
+            pub fn local_addr(&self) -> io::Result<$addr> {
+                $conv(self.socket.sock().local_addr()?)
+            }
+
+            #[doc = concat!("See [`", stringify!($stream), "::write_owned`].")]
+            pub async fn write_owned<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
+                self.socket.source.write_owned(self.socket.raw(), buf).await
+            }
+
+            #[doc = concat!("See [`", stringify!($stream), "::write_all_owned`].")]
+            pub async fn write_all_owned<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
+                $crate::net::split::write_all_owned(&self.socket, buf).await
+            }
+        }
+
+        impl Drop for OwnedWriteHalf {
+            fn drop(&mut self) {
+                if self.shutdown_on_drop {
+                    // Like tokio: the peer sees end of stream. A socket that is
+                    // already closed by the peer has nothing to report.
+                    let _ = self.socket.sock().shutdown(std::net::Shutdown::Write);
+                }
+            }
+        }
+
+        impl AsyncRead for OwnedReadHalf {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut ReadBuf<'_>,
+            ) -> Poll<io::Result<()>> {
+                $crate::net::split::poll_read(&self.socket, cx, buf)
+            }
+        }
+
+        impl AsyncWrite for OwnedWriteHalf {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                $crate::net::split::poll_write(&self.socket, cx, buf)
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+
+            fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                $crate::net::split::shutdown_write(&self.socket)
+            }
+        }
+    };
+}
+
+pub(crate) use stream_halves;
