@@ -57,6 +57,7 @@ pub(crate) struct DriverConfig {
     /// Events taken from the kernel per mio poll.
     pub(crate) events_per_tick: usize,
     /// Submission queue entries per io_uring.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) uring_entries: u32,
 }
 

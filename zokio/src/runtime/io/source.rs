@@ -6,7 +6,7 @@
 use std::future::poll_fn;
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -44,6 +44,10 @@ impl IoSource {
         match io.backend() {
             ActiveBackend::Mio => {
                 SockRef::from(fd).set_nonblocking(true)?;
+                #[cfg(target_vendor = "apple")]
+                if SockRef::from(fd).r#type()? != socket2::Type::DGRAM {
+                    SockRef::from(fd).set_nosigpipe(true)?;
+                }
                 Ok(IoSource::Mio(Registration::new(io, fd.as_raw_fd())?))
             }
             #[cfg(target_os = "linux")]
@@ -152,7 +156,7 @@ impl IoSource {
         match self {
             IoSource::Mio(reg) => reg.poll_io(cx, Direction::Write, || match addr {
                 Some(addr) => {
-                    with_sock(fd, |s| s.send_to_with_flags(buf, addr, libc::MSG_NOSIGNAL))
+                    with_sock(fd, |s| s.send_to_with_flags(buf, addr, SEND_FLAGS))
                 }
                 None => send(fd, buf),
             }),
@@ -279,9 +283,17 @@ fn recv(fd: RawFd, buf: &mut [MaybeUninit<u8>], flags: libc::c_int) -> io::Resul
     }
 }
 
+/// `send` flags: never raise `SIGPIPE` (a closed peer is an `EPIPE` error).
+/// macOS has no `MSG_NOSIGNAL`; there the socket carries `SO_NOSIGPIPE`
+/// instead (set in [`IoSource::with_handle`]).
+#[cfg(not(target_vendor = "apple"))]
+const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
+#[cfg(target_vendor = "apple")]
+const SEND_FLAGS: libc::c_int = 0;
+
 fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: `buf` is valid for `buf.len()` bytes of reads.
-    let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
+    let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), SEND_FLAGS) };
     if n < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -289,6 +301,7 @@ fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     }
 }
 
+#[cfg(not(target_vendor = "apple"))]
 fn accept(fd: RawFd) -> io::Result<(OwnedFd, SockAddr)> {
     // SAFETY: `SockAddr::try_init` hands a zeroed storage and its length to
     // `accept4`, which writes at most that many bytes and the length.
@@ -308,7 +321,15 @@ fn accept(fd: RawFd) -> io::Result<(OwnedFd, SockAddr)> {
         })?
     };
     // SAFETY: `accept4` returned a new descriptor that nothing else owns.
-    Ok((unsafe { OwnedFd::from_raw_fd(new) }, addr))
+    Ok((unsafe { std::os::fd::FromRawFd::from_raw_fd(new) }, addr))
+}
+
+/// macOS has no `accept4`: socket2's `accept` sets close-on-exec, and the
+/// new socket is made non-blocking (and `SIGPIPE`-free) by its `IoSource`.
+#[cfg(target_vendor = "apple")]
+fn accept(fd: RawFd) -> io::Result<(OwnedFd, SockAddr)> {
+    let (socket, addr) = with_sock(fd, |s| s.accept())?;
+    Ok((socket.into(), addr))
 }
 
 /// A socket descriptor and its backend state; closes through the backend on
@@ -349,6 +370,8 @@ impl Socket {
     /// `into_std`).
     pub(crate) fn into_owned_fd(mut self) -> OwnedFd {
         let fd = self.fd.take().expect("descriptor present until taken");
+        // Off Linux, mio is the only backend.
+        #[allow(irrefutable_let_patterns)]
         if let IoSource::Mio(reg) = &self.source {
             reg.deregister(fd.as_raw_fd());
         }
