@@ -523,7 +523,14 @@ impl<S: Spec> Shared<S> {
     fn park_worker(&self, index: usize) {
         // Work often arrives a moment later (a spawn loop on another thread):
         // yield the core a few times before paying for a sleep and a wake-up.
-        for _ in 0..SPINS_BEFORE_PARK {
+        // Not when I/O is flowing: then the work comes as driver events, and
+        // the place to wait for those is the driver.
+        let spins = if self.io.driver(index).io_active() {
+            0
+        } else {
+            SPINS_BEFORE_PARK
+        };
+        for _ in 0..spins {
             std::thread::yield_now();
             if self.has_stealable_work() || self.shutdown.load(Ordering::Acquire) {
                 return;

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -44,6 +44,9 @@ pub(crate) struct MioDriver {
     released: Mutex<Vec<Arc<ScheduledIo>>>,
     has_released: AtomicBool,
     shut_down: AtomicBool,
+    /// How many resources are registered (a copy of `registered.len()`,
+    /// read without the lock). See [`Driver::io_active`](super::Driver::io_active).
+    count: AtomicUsize,
 }
 
 impl MioDriver {
@@ -59,6 +62,7 @@ impl MioDriver {
             released: Mutex::new(Vec::new()),
             has_released: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
+            count: AtomicUsize::new(0),
         })
     }
 
@@ -68,13 +72,19 @@ impl MioDriver {
         }
         let io = Arc::new(ScheduledIo::new());
         let token = Arc::as_ptr(&io) as usize;
-        lock(&self.registered).insert(token, io.clone());
+        {
+            let mut registered = lock(&self.registered);
+            registered.insert(token, io.clone());
+            self.count.store(registered.len(), Ordering::Relaxed);
+        }
         let interest = Interest::READABLE | Interest::WRITABLE;
         if let Err(e) = self
             .registry
             .register(&mut SourceFd(&fd), Token(token), interest)
         {
-            lock(&self.registered).remove(&token);
+            let mut registered = lock(&self.registered);
+            registered.remove(&token);
+            self.count.store(registered.len(), Ordering::Relaxed);
             return Err(e);
         }
         Ok(io)
@@ -85,7 +95,13 @@ impl MioDriver {
         // either way no more events come for it.
         let _ = self.registry.deregister(&mut SourceFd(&fd));
         let token = Arc::as_ptr(io) as usize;
-        if let Some(held) = lock(&self.registered).remove(&token) {
+        let held = {
+            let mut registered = lock(&self.registered);
+            let held = registered.remove(&token);
+            self.count.store(registered.len(), Ordering::Relaxed);
+            held
+        };
+        if let Some(held) = held {
             lock(&self.released).push(held);
             self.has_released.store(true, Ordering::Release);
         }
@@ -142,6 +158,10 @@ impl MioDriver {
             let released = std::mem::take(&mut *lock(&self.released));
             drop(released);
         }
+    }
+
+    pub(crate) fn io_active(&self) -> bool {
+        self.count.load(Ordering::Relaxed) > 0
     }
 
     pub(crate) fn unpark(&self) {

@@ -8,10 +8,11 @@
 //! `mio::Waker`) all end the same sleep. A busy worker polls its driver
 //! without blocking every `S::EVENT_INTERVAL` ticks.
 //!
-//! An I/O resource belongs to the driver of the worker it was created on (or,
-//! created off the workers, to one chosen round robin). Its events are
-//! dispatched by that worker, and the wakers they call schedule the tasks
-//! wherever they now run.
+//! A readiness (mio) registration belongs to one driver, chosen round robin
+//! so the events of many connections spread over the workers; its events are
+//! dispatched by that driver's worker, and the wakers they call schedule the
+//! tasks on that worker. An io_uring operation goes to the ring of the worker
+//! that submits it, and its completion wakes the task wherever it now runs.
 //!
 //! The backend is a compile-time setting; `auto` is resolved once, when the
 //! runtime starts, by [`probe`]: io_uring where the kernel allows it, mio
@@ -86,6 +87,19 @@ impl Driver {
             Driver::Mio(d) => d.poll(Some(Duration::ZERO)),
             #[cfg(target_os = "linux")]
             Driver::Uring(d) => d.poll_now(),
+        }
+    }
+
+    /// Whether I/O can arrive through this driver (resources registered,
+    /// operations in flight). An idle worker whose driver is active parks in
+    /// it at once instead of spinning first: its next work most likely comes
+    /// as an I/O event, which a spinning worker would not see.
+    pub(crate) fn io_active(&self) -> bool {
+        match self {
+            Driver::Mio(d) => d.io_active(),
+            #[cfg(target_os = "linux")]
+            // Until the ring reports its in-flight count.
+            Driver::Uring(_) => false,
         }
     }
 
@@ -200,6 +214,17 @@ impl IoHandle {
                 (index, &self.drivers[index], false)
             }
         }
+    }
+
+    /// The next driver round robin: where a new readiness registration
+    /// goes. Spreading registrations spreads their events over the workers'
+    /// drivers (an accept loop on one worker would otherwise put every
+    /// connection's events on that worker), and a woken task runs on the
+    /// worker whose driver woke it, so each connection's task settles where
+    /// its events arrive.
+    pub(crate) fn next_driver(&self) -> &Arc<Driver> {
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.drivers.len();
+        &self.drivers[index]
     }
 
     pub(crate) fn shutdown(&self) {

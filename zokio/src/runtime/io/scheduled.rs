@@ -203,10 +203,10 @@ pub(crate) struct Registration {
 }
 
 impl Registration {
-    /// Registers `fd` for read and write readiness with the calling
-    /// worker's driver (or one chosen round robin off the workers).
+    /// Registers `fd` for read and write readiness with the next driver,
+    /// round robin (see [`IoHandle::next_driver`]).
     pub(crate) fn new(handle: &IoHandle, fd: std::os::fd::RawFd) -> io::Result<Registration> {
-        let (_, driver, _) = handle.pick();
+        let driver = handle.next_driver();
         let io = mio_of(driver).register(fd)?;
         Ok(Registration {
             io,
