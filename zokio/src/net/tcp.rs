@@ -176,14 +176,11 @@ impl TcpStream {
 
     async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
         let socket = new_socket(&addr)?;
-        let stream = TcpStream::from_fd(socket.into())?;
         let target: SockAddr = addr.into();
-        stream
-            .socket
-            .source
-            .connect(stream.socket.raw(), &target)
-            .await?;
-        Ok(stream)
+        let socket = Socket::connect(socket.into(), &target).await?;
+        Ok(TcpStream {
+            socket: Arc::new(socket),
+        })
     }
 
     pub(crate) fn from_fd(fd: OwnedFd) -> io::Result<TcpStream> {

@@ -139,13 +139,10 @@ impl UnixStream {
     /// Connects to the socket at `path`.
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let target = SockAddr::unix(path)?;
-        let stream = UnixStream::from_fd(unix_socket(Type::STREAM)?.into())?;
-        stream
-            .socket
-            .source
-            .connect(stream.socket.raw(), &target)
-            .await?;
-        Ok(stream)
+        let socket = Socket::connect(unix_socket(Type::STREAM)?.into(), &target).await?;
+        Ok(UnixStream {
+            socket: Arc::new(socket),
+        })
     }
 
     /// A connected pair.

@@ -33,11 +33,7 @@ impl IoSource {
     /// Outside a runtime, like tokio's sockets.
     #[track_caller]
     pub(crate) fn new(fd: &OwnedFd) -> io::Result<IoSource> {
-        let io = Handle::with_current(|h| h.map(|h| h.shared.io().clone()));
-        let Some(io) = io else {
-            crate::runtime::no_runtime()
-        };
-        Self::with_handle(&io, fd)
+        Self::with_handle(&current_io(), fd)
     }
 
     pub(crate) fn with_handle(io: &Arc<IoHandle>, fd: &OwnedFd) -> io::Result<IoSource> {
@@ -155,9 +151,7 @@ impl IoSource {
     ) -> Poll<io::Result<usize>> {
         match self {
             IoSource::Mio(reg) => reg.poll_io(cx, Direction::Write, || match addr {
-                Some(addr) => {
-                    with_sock(fd, |s| s.send_to_with_flags(buf, addr, SEND_FLAGS))
-                }
+                Some(addr) => with_sock(fd, |s| s.send_to_with_flags(buf, addr, SEND_FLAGS)),
                 None => send(fd, buf),
             }),
             #[cfg(target_os = "linux")]
@@ -178,15 +172,13 @@ impl IoSource {
         }
     }
 
-    /// Connects `fd` (a new socket) to `addr`.
-    pub(crate) async fn connect(&self, fd: RawFd, addr: &SockAddr) -> io::Result<()> {
+    /// Finishes connecting a socket: on mio the caller started a
+    /// non-blocking `connect` before registering (see [`Socket::connect`]),
+    /// so this waits for the handshake; on io_uring it submits the connect.
+    async fn connect(&self, fd: RawFd, addr: &SockAddr) -> io::Result<()> {
         match self {
             IoSource::Mio(reg) => {
-                match with_sock(fd, |s| s.connect(addr)) {
-                    Ok(()) => return Ok(()),
-                    Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
-                    Err(e) => return Err(e),
-                }
+                let _ = addr;
                 poll_fn(|cx| reg.poll_ready(cx, Direction::Write)).await?;
                 // Writable means the handshake ended; the socket error says
                 // how.
@@ -261,6 +253,19 @@ impl IoSource {
             #[cfg(target_os = "linux")]
             IoSource::Uring(u) => u.close(fd),
         }
+    }
+}
+
+/// The current runtime's I/O handle.
+///
+/// # Panics
+///
+/// Outside a runtime.
+#[track_caller]
+fn current_io() -> Arc<IoHandle> {
+    match Handle::with_current(|h| h.map(|h| h.shared.io().clone())) {
+        Some(io) => io,
+        None => crate::runtime::no_runtime(),
     }
 }
 
@@ -348,6 +353,41 @@ impl Socket {
             fd: Some(fd),
             source,
         })
+    }
+
+    /// Connects the new socket `fd` to `addr` in the current runtime.
+    ///
+    /// On mio the non-blocking `connect` starts *before* the socket is
+    /// registered: a socket that is not yet connecting reports hang-up to
+    /// epoll, and an edge-triggered registration would record that stale
+    /// "closed" readiness for good.
+    #[track_caller]
+    pub(crate) fn connect(
+        fd: OwnedFd,
+        addr: &SockAddr,
+    ) -> impl std::future::Future<Output = io::Result<Socket>> + use<'_> {
+        let io = current_io();
+        async move {
+            let mut pending = true;
+            if io.backend() == ActiveBackend::Mio {
+                let sock = SockRef::from(&fd);
+                sock.set_nonblocking(true)?;
+                match sock.connect(addr) {
+                    Ok(()) => pending = false,
+                    Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            let source = IoSource::with_handle(&io, &fd)?;
+            let socket = Socket {
+                fd: Some(fd),
+                source,
+            };
+            if pending {
+                socket.source.connect(socket.raw(), addr).await?;
+            }
+            Ok(socket)
+        }
     }
 
     pub(crate) fn raw(&self) -> RawFd {

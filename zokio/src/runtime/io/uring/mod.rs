@@ -1,115 +1,109 @@
-//! The `io_uring` backend: one ring per worker. (Being written.)
+//! The `io_uring` backend: one ring per worker.
+//!
+//! # Shape
+//!
+//! - [`driver`]: a worker's ring. Submissions are batched: an operation's
+//!   SQE is pushed to the submission queue and reaches the kernel in one
+//!   `io_uring_enter` when the worker parks or polls (or at once when the
+//!   queue is full). Completions are dispatched to the operations' wakers,
+//!   which schedule the tasks wherever they now run. Threads that do not
+//!   own a ring (the thread in a `multi_thread` runtime's `block_on`, the
+//!   blocking pool, a socket dropped on another worker) hand work to the
+//!   ring's *remote queue* and unpark its owner, which moves it into the
+//!   submission queue, in order, before its next submission. `park` waits
+//!   in `io_uring_enter` (with a timeout through `IORING_FEAT_EXT_ARG`, or a
+//!   timeout SQE on older kernels); `unpark` writes an eventfd on which the
+//!   ring keeps a read pending.
+//! - [`op`]: one operation's state: a heap allocation shared by its starter
+//!   and the ring, holding the memory the kernel reads or writes.
+//! - [`socket`]: a socket's side: the `AsyncRead`/`AsyncWrite` adapters
+//!   (through per-socket buffers, since the kernel needs memory that
+//!   outlives a `poll_read` call), datagram and accept slots, one-shot
+//!   operations (`connect`, owned-buffer reads and writes) and closing.
+//!
+//! # Why a dropped future can never leave the kernel writing freed memory
+//!
+//! 1. Every operation's kernel-visible memory (buffer, socket address,
+//!    `msghdr`/`iovec`) lives inside its [`op::Op`] allocation, or in heap
+//!    buffers the op owns (an owned `IoBufMut` moves *into* the op).
+//! 2. The ring takes a strong reference to the op before the SQE can reach
+//!    the kernel (the remote queue holds one, then the ring's slab), and
+//!    the SQE's `user_data` names that slab entry.
+//! 3. The ring drops its reference only when it reaps the op's completion.
+//!    A CQE is the kernel's last word on an operation: after it, the kernel
+//!    does not touch the op's memory. So the allocation is alive whenever
+//!    the kernel may use it, whoever else has gone away.
+//! 4. Dropping a future (or a socket) only *requests* cancellation
+//!    (`AsyncCancel` through the owning ring, or a synchronous cancel from
+//!    another thread): the memory stays with the ring until the cancelled
+//!    op's completion arrives.
+//! 5. Rust code touches an op's data only while the op is not pending:
+//!    before it starts, or after its starter observed the completion under
+//!    the op's lock (see [`op`]).
+//! 6. At shutdown every pending op is cancelled and the driver waits, with
+//!    a bound, for the completions; an op the kernel never completes is
+//!    *leaked* (its reference forgotten) rather than freed, and its starter
+//!    gets a shutdown error without its data.
+//!
+//! Closing a socket is the other hazard: see [`socket::UringIo::close`].
 
-use std::io;
-use std::os::fd::{OwnedFd, RawFd};
-use std::task::{Context, Poll};
-use std::time::Duration;
+mod driver;
+mod op;
+mod socket;
+#[cfg(test)]
+mod tests;
 
-use socket2::SockAddr;
-use tokio::io::ReadBuf;
+pub(crate) use driver::UringDriver;
+pub(crate) use socket::UringIo;
 
-use super::{DriverConfig, IoHandle};
-use crate::buf::{IoBuf, IoBufMut};
+use io_uring::{IoUring, Probe, opcode};
 
 /// Creates a tiny ring and checks the opcodes the backend needs.
 pub(crate) fn probe_ring() -> Result<(), String> {
-    Err("the io_uring backend is not built yet".into())
-}
-
-/// One worker's ring.
-pub(crate) struct UringDriver {}
-
-impl UringDriver {
-    pub(crate) fn new(_config: DriverConfig) -> io::Result<UringDriver> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "io_uring backend not built yet",
+    let ring = IoUring::new(4).map_err(|e| describe_setup_error(&e))?;
+    let mut probe = Probe::new();
+    ring.submitter().register_probe(&mut probe).map_err(|e| {
+        format!("IORING_REGISTER_PROBE failed: {e} (io_uring on Linux 5.6 or newer is needed)")
+    })?;
+    let needed = [
+        (opcode::Accept::CODE, "ACCEPT"),
+        (opcode::Connect::CODE, "CONNECT"),
+        (opcode::Recv::CODE, "RECV"),
+        (opcode::Send::CODE, "SEND"),
+        (opcode::RecvMsg::CODE, "RECVMSG"),
+        (opcode::SendMsg::CODE, "SENDMSG"),
+        (opcode::Close::CODE, "CLOSE"),
+        (opcode::Read::CODE, "READ"),
+        (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
+        (opcode::Timeout::CODE, "TIMEOUT"),
+        (opcode::TimeoutRemove::CODE, "TIMEOUT_REMOVE"),
+    ];
+    let missing: Vec<&str> = needed
+        .iter()
+        .filter(|(code, _)| !probe.is_supported(*code))
+        .map(|(_, name)| *name)
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the kernel's io_uring does not support {} (Linux 5.6 or newer is needed)",
+            missing.join(", ")
         ))
     }
-
-    pub(crate) fn park(&self, _timeout: Option<Duration>) {}
-
-    pub(crate) fn poll_now(&self) {}
-
-    pub(crate) fn unpark(&self) {}
-
-    pub(crate) fn shutdown(&self) {}
 }
 
-/// The io_uring side of one socket.
-pub(crate) struct UringIo {}
-
-impl UringIo {
-    pub(crate) fn new(_handle: &std::sync::Arc<IoHandle>, _fd: RawFd) -> io::Result<UringIo> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "io_uring backend not built yet",
-        ))
-    }
-
-    pub(crate) fn poll_read(
-        &self,
-        _cx: &mut Context<'_>,
-        _fd: RawFd,
-        _buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Poll::Ready(Err(io::ErrorKind::Unsupported.into()))
-    }
-
-    pub(crate) fn poll_write(
-        &self,
-        _cx: &mut Context<'_>,
-        _fd: RawFd,
-        _buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Poll::Ready(Err(io::ErrorKind::Unsupported.into()))
-    }
-
-    pub(crate) fn poll_recv_from(
-        &self,
-        _cx: &mut Context<'_>,
-        _fd: RawFd,
-        _buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<SockAddr>> {
-        Poll::Ready(Err(io::ErrorKind::Unsupported.into()))
-    }
-
-    pub(crate) fn poll_send_to(
-        &self,
-        _cx: &mut Context<'_>,
-        _fd: RawFd,
-        _buf: &[u8],
-        _addr: Option<&SockAddr>,
-    ) -> Poll<io::Result<usize>> {
-        Poll::Ready(Err(io::ErrorKind::Unsupported.into()))
-    }
-
-    pub(crate) fn poll_accept(
-        &self,
-        _cx: &mut Context<'_>,
-        _fd: RawFd,
-    ) -> Poll<io::Result<(OwnedFd, SockAddr)>> {
-        Poll::Ready(Err(io::ErrorKind::Unsupported.into()))
-    }
-
-    pub(crate) async fn connect(&self, _fd: RawFd, _addr: &SockAddr) -> io::Result<()> {
-        Err(io::ErrorKind::Unsupported.into())
-    }
-
-    pub(crate) async fn read_owned<B: IoBufMut>(
-        &self,
-        _fd: RawFd,
-        buf: B,
-    ) -> (io::Result<usize>, B) {
-        (Err(io::ErrorKind::Unsupported.into()), buf)
-    }
-
-    pub(crate) async fn write_owned<B: IoBuf>(&self, _fd: RawFd, buf: B) -> (io::Result<usize>, B) {
-        (Err(io::ErrorKind::Unsupported.into()), buf)
-    }
-
-    /// Closes `fd` once no operation of this socket targets it.
-    pub(crate) fn close(&self, fd: OwnedFd) {
-        drop(fd);
-    }
+fn describe_setup_error(e: &std::io::Error) -> String {
+    let why = match e.raw_os_error() {
+        Some(libc::EPERM) => {
+            " (a seccomp filter or kernel.io_uring_disabled = 1 may forbid it; with 1, only \
+             members of kernel.io_uring_group may create rings)"
+        }
+        Some(libc::ENOSYS) => {
+            " (the kernel is built without io_uring, or a seccomp filter blocks the system call)"
+        }
+        Some(libc::ENOMEM) => " (the locked-memory limit, RLIMIT_MEMLOCK, may be too low)",
+        _ => "",
+    };
+    format!("io_uring_setup failed: {e}{why}")
 }

@@ -1,0 +1,798 @@
+//! One worker's ring: submission batching, completion dispatch, the remote
+//! queue, parking and unparking, cancellation and shutdown.
+//!
+//! # Who touches what
+//!
+//! The submission and completion queues are touched only under `ring` (a
+//! mutex that only the owner takes in practice, so it is never contended;
+//! it also makes a mistaken second caller safe). Threads that do not own
+//! the ring never touch the queues: they push to `remote` and unpark the
+//! owner, who moves the entries into its submission queue, in order, the
+//! next time it parks or polls. The one kernel call other threads make on
+//! the ring is the synchronous cancel (`IORING_REGISTER_SYNC_CANCEL`), an
+//! `io_uring_register` that does not use the queues.
+//!
+//! # `user_data` and the slab
+//!
+//! An operation's `user_data` is `generation << 32 | index` of its entry in
+//! the ring's slab, which holds the ring's strong reference to the
+//! operation until its completion is reaped. The generation (never 0) makes
+//! a stale cancel (for an operation whose slot was since reused) miss
+//! instead of hitting the new operation, and keeps every operation's
+//! `user_data` above `1 << 32`, clear of the small tags used for the
+//! driver's own SQEs.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use io_uring::types::{CancelBuilder, Fd, SubmitArgs, Timespec};
+use io_uring::{IoUring, opcode, squeue};
+
+use super::op::{InFlight, SHUTDOWN_RESULT};
+use crate::runtime::io::DriverConfig;
+use crate::task::lock;
+
+/// `user_data` of the eventfd read that `unpark` completes.
+const EVENTFD_TAG: u64 = 1;
+/// `user_data` of cancel SQEs (their own results do not matter).
+const CANCEL_TAG: u64 = 2;
+/// `user_data` of close SQEs.
+const CLOSE_TAG: u64 = 3;
+/// `user_data` of park timeouts, on kernels without `IORING_FEAT_EXT_ARG`:
+/// `TIMEOUT_BASE + n` for the `n`th (mod 2^30).
+const TIMEOUT_BASE: u64 = 1 << 30;
+
+/// How long shutdown waits for the kernel to complete cancelled operations
+/// before it leaks their memory instead.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
+/// How long a synchronous cancel from another thread may wait.
+const SYNC_CANCEL_WAIT: Duration = Duration::from_millis(20);
+
+/// Parker states (the same protocol as the scheduler's `Parker`).
+const EMPTY: usize = 0;
+const PARKED: usize = 1;
+const NOTIFIED: usize = 2;
+
+/// Work handed to the ring by a thread that does not own it.
+pub(super) enum Remote {
+    /// Queue this operation's SQE (its `user_data` is set by the owner).
+    Submit(Arc<dyn InFlight>, squeue::Entry),
+    /// Cancel this operation if the ring still holds it.
+    Cancel(Arc<dyn InFlight>),
+    /// Close this descriptor after every SQE queued before.
+    Close(OwnedFd),
+}
+
+struct RemoteQueue {
+    entries: Vec<Remote>,
+    /// Set by shutdown (under this lock): later pushes are refused.
+    closed: bool,
+}
+
+/// The ring's references to its pending operations, by `user_data`.
+struct Slab {
+    entries: Vec<SlabEntry>,
+    /// Head of the free list (`u32::MAX`: none).
+    free: u32,
+    len: usize,
+}
+
+struct SlabEntry {
+    generation: u32,
+    op: Option<Arc<dyn InFlight>>,
+    next_free: u32,
+}
+
+impl Slab {
+    fn new() -> Slab {
+        Slab {
+            entries: Vec::new(),
+            free: u32::MAX,
+            len: 0,
+        }
+    }
+
+    fn insert(&mut self, op: Arc<dyn InFlight>) -> u64 {
+        let index = if self.free != u32::MAX {
+            let index = self.free;
+            self.free = self.entries[index as usize].next_free;
+            index
+        } else {
+            self.entries.push(SlabEntry {
+                generation: 0,
+                op: None,
+                next_free: u32::MAX,
+            });
+            (self.entries.len() - 1) as u32
+        };
+        let entry = &mut self.entries[index as usize];
+        entry.generation = entry.generation.wrapping_add(1).max(1);
+        entry.op = Some(op);
+        self.len += 1;
+        (u64::from(entry.generation) << 32) | u64::from(index)
+    }
+
+    fn split(user_data: u64) -> (u32, usize) {
+        (
+            (user_data >> 32) as u32,
+            (user_data & u64::from(u32::MAX)) as usize,
+        )
+    }
+
+    fn get(&self, user_data: u64) -> Option<&Arc<dyn InFlight>> {
+        let (generation, index) = Self::split(user_data);
+        let entry = self.entries.get(index)?;
+        if entry.generation == generation {
+            entry.op.as_ref()
+        } else {
+            None
+        }
+    }
+
+    fn remove(&mut self, user_data: u64) -> Option<Arc<dyn InFlight>> {
+        let (generation, index) = Self::split(user_data);
+        let entry = self.entries.get_mut(index)?;
+        if entry.generation != generation {
+            return None;
+        }
+        let op = entry.op.take()?;
+        entry.next_free = self.free;
+        self.free = index as u32;
+        self.len -= 1;
+        Some(op)
+    }
+
+    fn user_datas(&self) -> Vec<u64> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.op.is_some())
+            .map(|(i, e)| (u64::from(e.generation) << 32) | i as u64)
+            .collect()
+    }
+
+    fn take_all(&mut self) -> Vec<Arc<dyn InFlight>> {
+        self.len = 0;
+        self.free = u32::MAX;
+        std::mem::take(&mut self.entries)
+            .into_iter()
+            .filter_map(|e| e.op)
+            .collect()
+    }
+}
+
+/// The 8 bytes the eventfd read writes into; allocated once per driver,
+/// freed only when no read is armed (else leaked, see `Drop`).
+struct EventfdBuf(NonNull<u64>);
+
+// SAFETY: the pointer is to a heap allocation owned by the driver; Rust
+// code never reads or writes through it (only the kernel does), so moving
+// it between threads is harmless.
+unsafe impl Send for EventfdBuf {}
+
+/// What only the owner (under the `ring` lock) touches.
+struct RingState {
+    slab: Slab,
+    /// SQEs of operations queued so far (see `UringDriver::pushed`).
+    pushed: u64,
+    eventfd_buf: EventfdBuf,
+    eventfd_armed: bool,
+    /// The `user_data` of the armed park timeout (no `EXT_ARG` only).
+    timeout: Option<u64>,
+    timeout_seq: u64,
+    /// The timeout's duration, read by the kernel when it takes the SQE.
+    timespec: Box<Timespec>,
+    /// A spare vector swapped with the remote queue's, to drain it without
+    /// holding its lock and without allocating.
+    spare: Vec<Remote>,
+    /// Shutdown has run: the ring takes nothing more.
+    shut_down: bool,
+    /// Shutdown is cancelling: `-ECANCELED` results mean "shut down".
+    cancelling_all: bool,
+    /// Wait with a timeout SQE even when `EXT_ARG` is available (tests).
+    use_timeout_sqe: bool,
+}
+
+/// One worker's ring.
+pub(crate) struct UringDriver {
+    uring: IoUring,
+    ring: Mutex<RingState>,
+    remote: Mutex<RemoteQueue>,
+    has_remote: AtomicBool,
+    state: AtomicUsize,
+    eventfd: OwnedFd,
+    shut_down: AtomicBool,
+    /// The sequence number of the last operation SQE queued (taken before
+    /// the operation is assigned its `user_data`), and of the last one
+    /// the kernel has consumed. When `entered >= pushed`, no SQE sits in
+    /// the submission queue, so no queued SQE can still name a descriptor
+    /// by number: another thread may `close(2)` one (see `close`).
+    pushed: AtomicU64,
+    entered: AtomicU64,
+    sync_cancel: AtomicBool,
+}
+
+impl UringDriver {
+    pub(crate) fn new(config: DriverConfig) -> io::Result<UringDriver> {
+        let entries = config.uring_entries.max(2);
+        // `SUBMIT_ALL` (5.18) keeps submitting after an SQE fails to
+        // prepare; older kernels reject the flag, so fall back without it.
+        let uring = match IoUring::builder().setup_submit_all().build(entries) {
+            Ok(uring) => uring,
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => IoUring::new(entries)?,
+            Err(e) => return Err(e),
+        };
+        // Blocking: io_uring waits on it for us (an O_NONBLOCK eventfd
+        // would make the read fail with EAGAIN instead).
+        // SAFETY: plain syscall; the result is checked.
+        let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        if efd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `eventfd` returned a new descriptor nothing else owns.
+        let eventfd = unsafe { OwnedFd::from_raw_fd(efd) };
+        let buf = NonNull::from(Box::leak(Box::new(0u64)));
+        Ok(UringDriver {
+            uring,
+            ring: Mutex::new(RingState {
+                slab: Slab::new(),
+                pushed: 0,
+                eventfd_buf: EventfdBuf(buf),
+                eventfd_armed: false,
+                timeout: None,
+                timeout_seq: 0,
+                timespec: Box::new(Timespec::new()),
+                spare: Vec::new(),
+                shut_down: false,
+                cancelling_all: false,
+                use_timeout_sqe: false,
+            }),
+            remote: Mutex::new(RemoteQueue {
+                entries: Vec::new(),
+                closed: false,
+            }),
+            has_remote: AtomicBool::new(false),
+            state: AtomicUsize::new(EMPTY),
+            eventfd,
+            shut_down: AtomicBool::new(false),
+            pushed: AtomicU64::new(0),
+            entered: AtomicU64::new(0),
+            sync_cancel: AtomicBool::new(true),
+        })
+    }
+
+    /// Tests: wait with a timeout SQE, as on kernels without `EXT_ARG`.
+    #[cfg(test)]
+    pub(super) fn force_timeout_sqe(&self) {
+        lock(&self.ring).use_timeout_sqe = true;
+    }
+
+    pub(super) fn is_shut_down(&self) -> bool {
+        self.shut_down.load(Ordering::Acquire)
+    }
+
+    // ----- submission ----------------------------------------------------
+
+    /// Hands `op` (already `Pending`) with its SQE to the ring: directly when
+    /// `local` (the calling thread owns this ring), else through the remote
+    /// queue. Fails only when the driver has shut down; the operation then
+    /// never reached the kernel.
+    pub(super) fn submit(
+        &self,
+        local: bool,
+        op: Arc<dyn InFlight>,
+        sqe: squeue::Entry,
+    ) -> Result<(), ()> {
+        if local && let Ok(mut ring) = self.ring.try_lock() {
+            if ring.shut_down {
+                return Err(());
+            }
+            // Whatever other threads queued before goes first, so the
+            // ring sees each socket's SQEs in the order they were made.
+            self.drain_remote(&mut ring);
+            self.queue_op(&mut ring, op, sqe);
+            return Ok(());
+        }
+        // Not the owner, or the owner re-entered from inside its own
+        // dispatch (a waker or a destructor run by a completion).
+        self.push_remote(Remote::Submit(op, sqe)).map_err(drop)
+    }
+
+    /// Cancels the operation `op`, queued in this ring as `user_data`.
+    /// `local`: the calling thread owns this ring.
+    ///
+    /// The owner submits an `AsyncCancel` and enters the kernel at once, so
+    /// when this returns the operation will not consume more data (a
+    /// socket read cancelled here leaves the bytes for the next read).
+    /// Another thread cancels synchronously with `IORING_REGISTER_SYNC_CANCEL`
+    /// when the operation has reached the kernel, and otherwise asks the
+    /// owner through the remote queue.
+    pub(super) fn cancel(&self, local: bool, op: &Arc<dyn InFlight>, user_data: u64) {
+        if local && let Ok(mut ring) = self.ring.try_lock() {
+            if ring.shut_down {
+                return;
+            }
+            self.drain_remote(&mut ring);
+            if self.holds(&ring, user_data, op) {
+                self.push_cancel(&mut ring, user_data);
+                self.flush(&mut ring);
+            }
+            return;
+        }
+        if self.shut_down.load(Ordering::Acquire) {
+            return;
+        }
+        if self.sync_cancel.load(Ordering::Relaxed) {
+            let timeout = Timespec::from(SYNC_CANCEL_WAIT);
+            match self
+                .uring
+                .submitter()
+                .register_sync_cancel(Some(timeout), CancelBuilder::user_data(user_data))
+            {
+                Ok(()) => return,
+                // Not in the kernel yet (still in the owner's submission
+                // queue), or already completed: the owner sorts it out.
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                    if !op.header().is_pending() {
+                        return;
+                    }
+                }
+                // Kernels before 6.0.
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                    self.sync_cancel.store(false, Ordering::Relaxed);
+                }
+                // Timed out (the cancel is under way) or interrupted: the
+                // completion will come.
+                Err(_) => return,
+            }
+        }
+        let _ = self.push_remote(Remote::Cancel(op.clone()));
+    }
+
+    /// Closes `fd` once every SQE queued before that may name it has been
+    /// taken by the kernel (an SQE names a descriptor by number until then,
+    /// and the number could be reused by a new descriptor). `local`: the
+    /// calling thread owns this ring.
+    pub(super) fn close(&self, local: bool, fd: OwnedFd) {
+        if self.shut_down.load(Ordering::Acquire) {
+            drop(fd);
+            return;
+        }
+        if local && let Ok(mut ring) = self.ring.try_lock() {
+            self.drain_remote(&mut ring);
+            self.flush(&mut ring);
+            if self.submission_empty() {
+                drop(fd);
+            } else {
+                self.push_close(&mut ring, fd);
+            }
+            return;
+        }
+        if self.entered.load(Ordering::SeqCst) >= self.pushed.load(Ordering::SeqCst) {
+            drop(fd);
+            return;
+        }
+        if let Err(Remote::Close(fd)) = self.push_remote(Remote::Close(fd)) {
+            drop(fd);
+        }
+    }
+
+    fn push_remote(&self, entry: Remote) -> Result<(), Remote> {
+        {
+            let mut queue = lock(&self.remote);
+            if queue.closed {
+                return Err(entry);
+            }
+            queue.entries.push(entry);
+            self.has_remote.store(true, Ordering::Release);
+        }
+        self.unpark();
+        Ok(())
+    }
+
+    /// Moves the remote queue's entries into the submission queue, in order.
+    fn drain_remote(&self, ring: &mut RingState) {
+        if !self.has_remote.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let mut batch = std::mem::take(&mut ring.spare);
+        std::mem::swap(&mut lock(&self.remote).entries, &mut batch);
+        for entry in batch.drain(..) {
+            match entry {
+                Remote::Submit(op, sqe) => self.queue_op(ring, op, sqe),
+                Remote::Cancel(op) => {
+                    if let Some(user_data) = op.header().pending_user_data()
+                        && self.holds(ring, user_data, &op)
+                    {
+                        self.push_cancel(ring, user_data);
+                    }
+                }
+                Remote::Close(fd) => self.push_close(ring, fd),
+            }
+        }
+        ring.spare = batch;
+    }
+
+    /// Whether the slab holds `op` as `user_data` (its completion has not
+    /// been reaped).
+    fn holds(&self, ring: &RingState, user_data: u64, op: &Arc<dyn InFlight>) -> bool {
+        ring.slab
+            .get(user_data)
+            .is_some_and(|held| std::ptr::addr_eq(Arc::as_ptr(held), Arc::as_ptr(op)))
+    }
+
+    /// Queues an operation's SQE, unless its starter already cancelled it.
+    fn queue_op(&self, ring: &mut RingState, op: Arc<dyn InFlight>, sqe: squeue::Entry) {
+        // The sequence number is published before the operation becomes
+        // cancellable by `user_data`: see `pushed`.
+        ring.pushed += 1;
+        self.pushed.store(ring.pushed, Ordering::SeqCst);
+        let user_data = ring.slab.insert(op.clone());
+        if !op.header().assign(user_data) {
+            // Cancelled while it waited in the remote queue: it never
+            // reaches the kernel.
+            ring.slab.remove(user_data);
+            op.header().complete(-libc::ECANCELED);
+            return;
+        }
+        self.push_sqe(ring, &sqe.user_data(user_data));
+    }
+
+    fn push_cancel(&self, ring: &mut RingState, user_data: u64) {
+        let sqe = opcode::AsyncCancel::new(user_data)
+            .build()
+            .user_data(CANCEL_TAG);
+        self.push_sqe(ring, &sqe);
+    }
+
+    fn push_close(&self, ring: &mut RingState, fd: OwnedFd) {
+        let sqe = opcode::Close::new(Fd(fd.into_raw_fd()))
+            .build()
+            .user_data(CLOSE_TAG);
+        self.push_sqe(ring, &sqe);
+    }
+
+    /// Pushes one SQE, submitting first when the queue is full.
+    fn push_sqe(&self, ring: &mut RingState, sqe: &squeue::Entry) {
+        loop {
+            {
+                // SAFETY: the `ring` lock (held through `ring`) makes this
+                // the only submission queue handle. The SQE's pointers
+                // target memory owned by an operation the slab holds until
+                // its completion is reaped, or by the driver (eventfd
+                // buffer, timespec), which outlives the ring's use of it.
+                let mut sq = unsafe { self.uring.submission_shared() };
+                // SAFETY: as above.
+                if unsafe { sq.push(sqe) }.is_ok() {
+                    return;
+                }
+            }
+            self.flush(ring);
+        }
+    }
+
+    fn submission_empty(&self) -> bool {
+        // SAFETY: called with the `ring` lock held (exclusive queue access).
+        unsafe { self.uring.submission_shared() }.is_empty()
+    }
+
+    /// Submits every queued SQE (one `io_uring_enter`, more only if the
+    /// kernel pushes back); no system call when there is nothing to do.
+    fn flush(&self, ring: &mut RingState) {
+        for _ in 0..16 {
+            let (empty, needs_enter) = {
+                // SAFETY: the `ring` lock is held (exclusive queue access).
+                let sq = unsafe { self.uring.submission_shared() };
+                (sq.is_empty(), sq.cq_overflow() || sq.taskrun())
+            };
+            if empty && !needs_enter {
+                break;
+            }
+            match self.uring.submitter().submit() {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                // The completion queue is full: make room, then retry.
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY) | Some(libc::EAGAIN)) => {
+                    self.reap(ring);
+                    continue;
+                }
+                Err(e) => {
+                    eprintln!("zokio: io_uring submission failed: {e}");
+                    break;
+                }
+            }
+            if empty {
+                break;
+            }
+        }
+        self.note_entered(ring);
+    }
+
+    fn note_entered(&self, ring: &RingState) {
+        if self.submission_empty() {
+            self.entered.store(ring.pushed, Ordering::SeqCst);
+        }
+    }
+
+    // ----- completion ----------------------------------------------------
+
+    /// Takes every completion from the queue and dispatches it.
+    fn reap(&self, ring: &mut RingState) {
+        let mut batch = [(0u64, 0i32); 32];
+        loop {
+            let mut n = 0;
+            {
+                // SAFETY: the `ring` lock is held (exclusive queue access).
+                let mut cq = unsafe { self.uring.completion_shared() };
+                for cqe in &mut cq {
+                    batch[n] = (cqe.user_data(), cqe.result());
+                    n += 1;
+                    if n == batch.len() {
+                        break;
+                    }
+                }
+                // Dropping `cq` hands the slots back to the kernel.
+            }
+            if n == 0 {
+                return;
+            }
+            for &(user_data, result) in &batch[..n] {
+                self.dispatch(ring, user_data, result);
+            }
+        }
+    }
+
+    fn dispatch(&self, ring: &mut RingState, user_data: u64, result: i32) {
+        match user_data {
+            EVENTFD_TAG => ring.eventfd_armed = false,
+            CANCEL_TAG | CLOSE_TAG => {}
+            t if t < 1 << 32 => {
+                if ring.timeout == Some(t) {
+                    ring.timeout = None;
+                }
+            }
+            _ => {
+                let Some(op) = ring.slab.remove(user_data) else {
+                    debug_assert!(false, "a completion for an unknown operation");
+                    return;
+                };
+                let result = if ring.cancelling_all && result == -libc::ECANCELED {
+                    SHUTDOWN_RESULT
+                } else {
+                    result
+                };
+                // The kernel is done with the operation's memory; the
+                // slab's reference goes when `op` drops, after the starter
+                // has been told.
+                op.header().complete(result);
+            }
+        }
+    }
+
+    // ----- parking -------------------------------------------------------
+
+    /// Flushes the submissions, waits for a completion, an `unpark` or
+    /// `timeout`, and dispatches the completions.
+    pub(crate) fn park(&self, timeout: Option<Duration>) {
+        let mut ring = lock(&self.ring);
+        if ring.shut_down {
+            return;
+        }
+        let notified =
+            match self
+                .state
+                .compare_exchange(EMPTY, PARKED, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => false,
+                Err(_) => {
+                    self.state.store(EMPTY, Ordering::SeqCst);
+                    true
+                }
+            };
+        // From here on an `unpark` (which every remote push makes) sees
+        // PARKED and writes the eventfd, so an entry pushed after this
+        // drain ends the wait below.
+        self.drain_remote(&mut ring);
+        // SAFETY: the `ring` lock is held (exclusive queue access).
+        let ready = !unsafe { self.uring.completion_shared() }.is_empty();
+        if notified || ready || timeout == Some(Duration::ZERO) {
+            self.state.store(EMPTY, Ordering::SeqCst);
+            self.flush(&mut ring);
+        } else {
+            self.arm_eventfd(&mut ring);
+            self.wait(&mut ring, timeout);
+            self.state.store(EMPTY, Ordering::SeqCst);
+        }
+        self.reap(&mut ring);
+    }
+
+    /// Flushes the submissions and dispatches the completions that are
+    /// ready, without blocking.
+    pub(crate) fn poll_now(&self) {
+        let Ok(mut ring) = self.ring.try_lock() else {
+            return;
+        };
+        if ring.shut_down {
+            return;
+        }
+        // Entries pushed from now on notify again.
+        let _ = self
+            .state
+            .compare_exchange(NOTIFIED, EMPTY, Ordering::SeqCst, Ordering::SeqCst);
+        self.drain_remote(&mut ring);
+        self.flush(&mut ring);
+        self.reap(&mut ring);
+    }
+
+    /// Ends a `park` in progress, or makes the next one return at once.
+    pub(crate) fn unpark(&self) {
+        if self.state.swap(NOTIFIED, Ordering::SeqCst) == PARKED {
+            let one: u64 = 1;
+            // SAFETY: writes 8 bytes from a live local to our eventfd.
+            let n = unsafe {
+                libc::write(
+                    self.eventfd.as_raw_fd(),
+                    (&raw const one).cast(),
+                    std::mem::size_of::<u64>(),
+                )
+            };
+            // Fails only if the counter would overflow (then a read is
+            // already due) or the fd is gone (driver being dropped).
+            let _ = n;
+        }
+    }
+
+    /// Keeps one read pending on the eventfd, so that `unpark` completes it
+    /// and ends the wait.
+    fn arm_eventfd(&self, ring: &mut RingState) {
+        if ring.eventfd_armed {
+            return;
+        }
+        let sqe = opcode::Read::new(
+            Fd(self.eventfd.as_raw_fd()),
+            ring.eventfd_buf.0.as_ptr().cast(),
+            std::mem::size_of::<u64>() as u32,
+        )
+        .build()
+        .user_data(EVENTFD_TAG);
+        self.push_sqe(ring, &sqe);
+        ring.eventfd_armed = true;
+    }
+
+    fn wait(&self, ring: &mut RingState, timeout: Option<Duration>) {
+        let submitter = self.uring.submitter();
+        let result = match timeout {
+            None => submitter.submit_and_wait(1),
+            Some(t) if self.uring.params().is_feature_ext_arg() && !ring.use_timeout_sqe => {
+                let ts = Timespec::from(t);
+                let args = SubmitArgs::new().timespec(&ts);
+                submitter.submit_with_args(1, &args)
+            }
+            Some(t) => {
+                self.arm_timeout(ring, t);
+                self.uring.submitter().submit_and_wait(1)
+            }
+        };
+        match result {
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ETIME) | Some(libc::EINTR) | Some(libc::EBUSY) | Some(libc::EAGAIN)
+                ) => {}
+            Err(e) => eprintln!("zokio: waiting on the io_uring failed: {e}"),
+        }
+        self.note_entered(ring);
+    }
+
+    /// Older kernels: a timeout SQE ends the wait. One is armed at a time;
+    /// a new park replaces the previous one's.
+    fn arm_timeout(&self, ring: &mut RingState, t: Duration) {
+        if let Some(previous) = ring.timeout.take() {
+            let sqe = opcode::TimeoutRemove::new(previous)
+                .build()
+                .user_data(CANCEL_TAG);
+            self.push_sqe(ring, &sqe);
+        }
+        // The kernel copies the timespec when it takes the SQE, which the
+        // wait right after does; it stays in the box until then.
+        *ring.timespec = Timespec::from(t);
+        ring.timeout_seq = (ring.timeout_seq + 1) % TIMEOUT_BASE;
+        let user_data = TIMEOUT_BASE + ring.timeout_seq;
+        let sqe = opcode::Timeout::new(&*ring.timespec)
+            .build()
+            .user_data(user_data);
+        self.push_sqe(ring, &sqe);
+        ring.timeout = Some(user_data);
+    }
+
+    // ----- shutdown ------------------------------------------------------
+
+    /// Cancels everything in flight, waits (boundedly) for the kernel to
+    /// finish with it, fails what it never finished and leaks that memory,
+    /// and closes the descriptors queued for closing. Idempotent.
+    pub(crate) fn shutdown(&self) {
+        let mut ring = lock(&self.ring);
+        if ring.shut_down {
+            return;
+        }
+        ring.shut_down = true;
+        ring.cancelling_all = true;
+        let queued = {
+            let mut queue = lock(&self.remote);
+            queue.closed = true;
+            self.shut_down.store(true, Ordering::Release);
+            std::mem::take(&mut queue.entries)
+        };
+        let mut closes = Vec::new();
+        for entry in queued {
+            match entry {
+                // Never reached the kernel: fails now, memory free to go.
+                Remote::Submit(op, _) => op.header().complete(SHUTDOWN_RESULT),
+                Remote::Cancel(_) => {}
+                Remote::Close(fd) => closes.push(fd),
+            }
+        }
+        // Everything queued reaches the kernel, so every operation in the
+        // slab can be cancelled by `user_data`.
+        self.flush(&mut ring);
+        for user_data in ring.slab.user_datas() {
+            self.push_cancel(&mut ring, user_data);
+        }
+        if ring.eventfd_armed {
+            self.push_cancel(&mut ring, EVENTFD_TAG);
+        }
+        if let Some(timeout) = ring.timeout {
+            self.push_cancel(&mut ring, timeout);
+        }
+        self.flush(&mut ring);
+        let deadline = Instant::now() + SHUTDOWN_WAIT;
+        loop {
+            self.reap(&mut ring);
+            if ring.slab.len == 0 && !ring.eventfd_armed && ring.timeout.is_none() {
+                break;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            ring.use_timeout_sqe |= !self.uring.params().is_feature_ext_arg();
+            let wait = (deadline - now).min(Duration::from_millis(10));
+            if ring.timeout.is_none() || !ring.use_timeout_sqe {
+                self.wait(&mut ring, Some(wait));
+            } else {
+                self.wait(&mut ring, None);
+            }
+        }
+        // The kernel never completed these: their memory may still be
+        // written, so it is leaked (the references are forgotten) and the
+        // starters are told the runtime shut down.
+        for op in ring.slab.take_all() {
+            op.header().lose();
+            std::mem::forget(op);
+        }
+        if ring.eventfd_armed {
+            // Leaked for the same reason; `Drop` frees it otherwise.
+            ring.eventfd_buf = EventfdBuf(NonNull::from(Box::leak(Box::new(0u64))));
+            ring.eventfd_armed = false;
+        }
+        drop(ring);
+        drop(closes);
+    }
+}
+
+impl Drop for UringDriver {
+    fn drop(&mut self) {
+        self.shutdown();
+        let ring = lock(&self.ring);
+        if !ring.eventfd_armed && ring.timeout.is_none() {
+            // SAFETY: allocated with `Box::new` in `new` (or `shutdown`),
+            // and no read is armed, so the kernel holds no pointer to it.
+            drop(unsafe { Box::from_raw(ring.eventfd_buf.0.as_ptr()) });
+        }
+    }
+}

@@ -1,0 +1,442 @@
+//! One io_uring operation: the state shared by whoever started it (a future,
+//! or a socket's read or write slot) and the ring that runs it.
+//!
+//! An [`Op`] is one heap allocation (`Arc`) holding a header (phase, wakers,
+//! the ring's `user_data`) and the operation's data: the memory the kernel
+//! reads or writes (buffers, socket addresses, `msghdr`/`iovec`). While the
+//! operation is [`Phase::Pending`] the ring holds a strong reference in its
+//! slab (see `driver.rs`), so the allocation, and with it every byte the
+//! kernel may touch, outlives the operation however early its starter goes
+//! away. The ring drops its reference only after it has reaped the
+//! operation's completion (CQE), which is the kernel's promise that it is
+//! done with the memory.
+//!
+//! The data sits in an `UnsafeCell` and is accessed under this protocol:
+//!
+//! - the starter fills it while the phase is `Idle` (nobody else holds a
+//!   pointer into it: the previous operation, if any, completed);
+//! - from `Pending` until the completion, only the kernel touches it; Rust
+//!   code does not (the ring only holds the `Arc` and the header);
+//! - after the starter has *observed* `Done` (under the header's lock, which
+//!   the ring took to publish the result after reaping the CQE), the data is
+//!   the starter's again.
+//!
+//! `Lost` (shutdown gave up waiting for a completion) never hands the data
+//! back: the kernel may still write into it, so it is leaked instead.
+
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
+
+use crate::loom::UnsafeCell;
+use crate::task::lock;
+
+/// A result code that means "failed because the runtime shut down" (never a
+/// kernel result: those are `-4095..=i32::MAX`).
+pub(super) const SHUTDOWN_RESULT: i32 = i32::MIN;
+
+/// Where an operation is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Phase {
+    /// Not started, or its result was consumed: the data is the starter's.
+    Idle,
+    /// Handed to a ring (its remote queue, its submission queue or the
+    /// kernel): only the kernel may touch the data.
+    Pending,
+    /// The completion arrived with this result (a byte count, a descriptor,
+    /// or `-errno`); the kernel is done with the data.
+    Done(i32),
+    /// The runtime shut down without the kernel ever completing the
+    /// operation: the data must never be touched or freed.
+    Lost,
+}
+
+/// What a canceller must do after [`OpHeader::request_cancel`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CancelRequest {
+    /// The operation already completed (or was already cancelled).
+    Nothing,
+    /// The operation waits in a ring's remote queue: the owner will skip it.
+    Skipped,
+    /// The operation is in ring `ring` as `user_data`: ask that ring.
+    InRing { ring: usize, user_data: u64 },
+}
+
+struct OpState {
+    phase: Phase,
+    /// The starter went away: a ring that has not queued it yet skips it.
+    cancelled: bool,
+    /// The ring this operation was handed to.
+    ring: usize,
+    /// The ring's `user_data` for it once the owner queued it; 0 before.
+    user_data: u64,
+    /// The task that started it (or polled it last).
+    waker: Option<Waker>,
+    /// Other tasks waiting for it (several tasks accepting on one listener,
+    /// or receiving on one datagram socket).
+    others: Vec<Waker>,
+}
+
+/// More waiting tasks than this are all woken at once (they poll again and
+/// re-register), so an abandoned waiter cannot grow the list without bound.
+const MAX_OTHERS: usize = 64;
+
+/// Counts a socket's operations that a ring may still hold, and which ring
+/// its operations go to.
+///
+/// The word is `ring << 32 | outstanding`. While `outstanding > 0` every new
+/// operation of the socket goes to the same ring, so one ring sees all of
+/// them in order (what makes closing the descriptor safe, see
+/// [`UringIo::close`](super::socket::UringIo::close)). When none is
+/// outstanding the socket moves to the ring of the thread that starts the
+/// next operation, so a task that migrated to another worker submits
+/// locally instead of through the remote queue.
+pub(super) struct Home {
+    word: AtomicU64,
+}
+
+const COUNT_MASK: u64 = u32::MAX as u64;
+
+impl Home {
+    pub(super) fn new(ring: usize) -> Home {
+        Home {
+            word: AtomicU64::new((ring as u64) << 32),
+        }
+    }
+
+    /// Counts one more operation and returns the ring it must go to.
+    /// `mine` is the ring the calling thread owns, if any.
+    pub(super) fn acquire(&self, mine: Option<usize>) -> usize {
+        let mut current = self.word.load(Ordering::Acquire);
+        loop {
+            let count = current & COUNT_MASK;
+            let ring = match mine {
+                Some(mine) if count == 0 => mine as u64,
+                _ => current >> 32,
+            };
+            let next = (ring << 32) | (count + 1);
+            match self.word.compare_exchange_weak(
+                current,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return ring as usize,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// One operation is out of its ring for good (reaped, or never
+    /// submitted).
+    pub(super) fn release(&self) {
+        let previous = self.word.fetch_sub(1, Ordering::AcqRel);
+        debug_assert!(
+            previous & COUNT_MASK > 0,
+            "Home released more than acquired"
+        );
+    }
+
+    /// The ring operations go to now, and how many a ring still holds.
+    pub(super) fn snapshot(&self) -> (usize, u32) {
+        let word = self.word.load(Ordering::Acquire);
+        ((word >> 32) as usize, (word & COUNT_MASK) as u32)
+    }
+}
+
+/// The part of an operation the ring needs, whatever its data.
+pub(super) struct OpHeader {
+    state: Mutex<OpState>,
+    home: Arc<Home>,
+}
+
+impl OpHeader {
+    fn new(home: Arc<Home>) -> OpHeader {
+        OpHeader {
+            state: Mutex::new(OpState {
+                phase: Phase::Idle,
+                cancelled: false,
+                ring: 0,
+                user_data: 0,
+                waker: None,
+                others: Vec::new(),
+            }),
+            home,
+        }
+    }
+
+    /// Starter: the operation is about to be handed to ring `ring`; `waker`
+    /// is woken when it completes.
+    pub(super) fn prepare(&self, ring: usize, waker: &Waker) {
+        let mut st = lock(&self.state);
+        debug_assert_eq!(st.phase, Phase::Idle, "an operation started twice");
+        st.phase = Phase::Pending;
+        st.cancelled = false;
+        st.ring = ring;
+        st.user_data = 0;
+        match &st.waker {
+            Some(w) if w.will_wake(waker) => {}
+            _ => st.waker = Some(waker.clone()),
+        }
+    }
+
+    /// Starter: the ring refused the operation (shut down); it never
+    /// reached the kernel.
+    pub(super) fn unprepare(&self) {
+        let mut st = lock(&self.state);
+        st.phase = Phase::Idle;
+        st.waker = None;
+    }
+
+    /// Ring owner, when queuing the operation's SQE: records its
+    /// `user_data`, unless the starter already gave up on it (then `false`:
+    /// the ring must skip it).
+    pub(super) fn assign(&self, user_data: u64) -> bool {
+        let mut st = lock(&self.state);
+        if st.cancelled {
+            return false;
+        }
+        st.user_data = user_data;
+        true
+    }
+
+    /// The `user_data` the ring queued this operation as, if it is still
+    /// pending.
+    pub(super) fn pending_user_data(&self) -> Option<u64> {
+        let st = lock(&self.state);
+        (st.phase == Phase::Pending && st.user_data != 0).then_some(st.user_data)
+    }
+
+    /// Ring: the operation finished with `result` (a CQE's `res`, or a
+    /// synthetic code for one that never reached the kernel). Releases the
+    /// home count and wakes the waiters.
+    pub(super) fn complete(&self, result: i32) {
+        // Released first, so a task that sees `Done` also sees the count
+        // drop (and may move the socket to its own ring).
+        self.home.release();
+        let (waker, others) = {
+            let mut st = lock(&self.state);
+            debug_assert_eq!(st.phase, Phase::Pending, "completed twice");
+            st.phase = Phase::Done(result);
+            (st.waker.take(), std::mem::take(&mut st.others))
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        for w in others {
+            w.wake();
+        }
+    }
+
+    /// Shutdown: the kernel never completed the operation; it is leaked.
+    pub(super) fn lose(&self) {
+        let (waker, others) = {
+            let mut st = lock(&self.state);
+            st.phase = Phase::Lost;
+            (st.waker.take(), std::mem::take(&mut st.others))
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        for w in others {
+            w.wake();
+        }
+    }
+
+    /// Starter: the result, consuming it (the phase goes back to `Idle` and
+    /// the data is the caller's again), or `Pending` with `waker`
+    /// registered. `Err(())` when the operation was lost at shutdown.
+    pub(super) fn poll_result(&self, waker: &Waker) -> Poll<Result<i32, Lost>> {
+        let mut st = lock(&self.state);
+        match st.phase {
+            Phase::Done(result) => {
+                st.phase = Phase::Idle;
+                st.waker = None;
+                Poll::Ready(Ok(result))
+            }
+            Phase::Lost => Poll::Ready(Err(Lost)),
+            Phase::Pending => {
+                Self::register(&mut st, waker);
+                Poll::Pending
+            }
+            Phase::Idle => {
+                debug_assert!(false, "polled an operation that was not started");
+                Poll::Ready(Err(Lost))
+            }
+        }
+    }
+
+    /// Like [`poll_result`](Self::poll_result) without consuming a result:
+    /// `Ready` once the operation is no longer pending.
+    pub(super) fn poll_finished(&self, waker: &Waker) -> Poll<()> {
+        let mut st = lock(&self.state);
+        if st.phase == Phase::Pending {
+            Self::register(&mut st, waker);
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    }
+
+    fn register(st: &mut OpState, waker: &Waker) {
+        match &st.waker {
+            None => st.waker = Some(waker.clone()),
+            Some(w) if w.will_wake(waker) => {}
+            Some(_) => {
+                if st.others.iter().any(|w| w.will_wake(waker)) {
+                    return;
+                }
+                if st.others.len() >= MAX_OTHERS {
+                    for w in st.others.drain(..) {
+                        w.wake();
+                    }
+                }
+                st.others.push(waker.clone());
+            }
+        }
+    }
+
+    /// Starter going away: marks the operation cancelled and says what the
+    /// ring must be asked.
+    pub(super) fn request_cancel(&self) -> CancelRequest {
+        let mut st = lock(&self.state);
+        if st.phase != Phase::Pending || st.cancelled {
+            return CancelRequest::Nothing;
+        }
+        st.cancelled = true;
+        st.waker = None;
+        st.others.clear();
+        if st.user_data == 0 {
+            CancelRequest::Skipped
+        } else {
+            CancelRequest::InRing {
+                ring: st.ring,
+                user_data: st.user_data,
+            }
+        }
+    }
+
+    /// Whether the operation is pending (handed to a ring, not completed).
+    pub(super) fn is_pending(&self) -> bool {
+        lock(&self.state).phase == Phase::Pending
+    }
+
+    fn phase(&self) -> Phase {
+        lock(&self.state).phase
+    }
+}
+
+/// The operation was lost at shutdown (see [`Phase::Lost`]).
+#[derive(Debug)]
+pub(super) struct Lost;
+
+/// What the ring holds: any operation, whatever its data.
+pub(super) trait InFlight: Send + Sync {
+    fn header(&self) -> &OpHeader;
+}
+
+/// The data of an operation.
+pub(super) trait OpData: Send + 'static {
+    /// The operation completed with `result` and nobody consumed it (its
+    /// starter went away): release what the result holds (an accepted
+    /// descriptor).
+    fn unclaimed(&mut self, _result: i32) {}
+}
+
+/// An operation with data `T`.
+pub(super) struct Op<T: OpData> {
+    header: OpHeader,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: `data` is accessed by one party at a time under the protocol in
+// the module docs (starter while not pending, kernel while pending), with
+// the header's mutex ordering the hand-overs; `T: Send` lets it be dropped
+// or used on whichever thread holds the last reference or the result.
+unsafe impl<T: OpData> Sync for Op<T> {}
+
+#[cfg(test)]
+pub(super) static LIVE_OPS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl<T: OpData> Op<T> {
+    pub(super) fn new(home: Arc<Home>, data: T) -> Arc<Op<T>> {
+        #[cfg(test)]
+        LIVE_OPS.fetch_add(1, Ordering::SeqCst);
+        Arc::new(Op {
+            header: OpHeader::new(home),
+            data: UnsafeCell::new(data),
+        })
+    }
+
+    /// The data, for reading.
+    ///
+    /// # Safety
+    ///
+    /// As for [`data_mut`](Self::data_mut), except that other shared
+    /// references may exist.
+    pub(super) unsafe fn data(&self) -> &T {
+        debug_assert!(!matches!(self.header.phase(), Phase::Pending | Phase::Lost));
+        // SAFETY: the caller guarantees nobody writes the data meanwhile.
+        self.data.with(|p| unsafe { &*p })
+    }
+
+    /// The data, for reading and writing.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the operation's starter, the operation is not
+    /// `Pending` or `Lost` (it was never started, or the caller observed
+    /// its result through [`OpHeader::poll_result`] or
+    /// [`OpHeader::poll_finished`]), and no other reference to the data is
+    /// alive (the starter serializes its own accesses, e.g. under a socket
+    /// slot's lock).
+    #[allow(clippy::mut_from_ref)]
+    pub(super) unsafe fn data_mut(&self) -> &mut T {
+        debug_assert!(!matches!(self.header.phase(), Phase::Pending | Phase::Lost));
+        // SAFETY: the caller guarantees exclusive access (see above).
+        self.data.with_mut(|p| unsafe { &mut *p })
+    }
+}
+
+impl<T: OpData> InFlight for Op<T> {
+    fn header(&self) -> &OpHeader {
+        &self.header
+    }
+}
+
+impl<T: OpData> Drop for Op<T> {
+    fn drop(&mut self) {
+        #[cfg(test)]
+        LIVE_OPS.fetch_sub(1, Ordering::SeqCst);
+        let phase = lock(&self.header.state).phase;
+        debug_assert!(
+            !matches!(phase, Phase::Pending | Phase::Lost),
+            "an operation freed while the kernel may use it"
+        );
+        if let Phase::Done(result) = phase {
+            // SAFETY: `&mut self`: no other reference exists, and the
+            // kernel completed the operation.
+            let data = self.data.with_mut(|p| unsafe { &mut *p });
+            data.unclaimed(result);
+        }
+    }
+}
+
+/// The error for a completion result (`-errno`, or the shutdown code).
+pub(super) fn result_error(result: i32) -> io::Error {
+    if result == SHUTDOWN_RESULT {
+        super::super::shutdown_error()
+    } else {
+        io::Error::from_raw_os_error(-result)
+    }
+}
+
+/// A completion result as an `io::Result` of a count.
+pub(super) fn to_io(result: i32) -> io::Result<usize> {
+    if result >= 0 {
+        Ok(result as usize)
+    } else {
+        Err(result_error(result))
+    }
+}

@@ -1,0 +1,823 @@
+//! The io_uring side of one socket: the `poll_*` adapters (which keep their
+//! operation in a per-socket slot, since a `poll_*` caller has no destructor
+//! that could cancel it), the one-shot operations (`connect`, the
+//! owned-buffer reads and writes, cancelled when their future is dropped),
+//! and closing.
+
+use std::future::{Future, poll_fn};
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker, ready};
+
+use io_uring::opcode;
+use io_uring::squeue;
+use io_uring::types::Fd;
+use socket2::{SockAddr, SockAddrStorage};
+use tokio::io::ReadBuf;
+
+use super::driver::UringDriver;
+use super::op::{CancelRequest, Home, InFlight, Op, OpData, result_error, to_io};
+use crate::buf::{IoBuf, IoBufMut};
+use crate::runtime::io::{Driver, IoHandle, shutdown_error};
+use crate::task::lock;
+
+/// The most a slot reads or writes per operation (also the most its buffer
+/// grows to).
+const MAX_SLOT_IO: usize = 64 * 1024;
+
+/// Tests: dropping an operation does not cancel it, so the kernel completes
+/// it into memory only the ring still holds.
+#[cfg(test)]
+pub(super) static SKIP_CANCEL: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// The io_uring side of one socket.
+pub(crate) struct UringIo {
+    handle: Arc<IoHandle>,
+    home: Arc<Home>,
+    /// Stream reads (`poll_read`), datagram receives or accepts.
+    read: Mutex<Slot>,
+    /// Stream writes (`poll_write`) or datagram sends.
+    write: Mutex<Slot>,
+}
+
+/// A reusable operation for one direction of the `poll_*` adapters.
+///
+/// A `poll_*` caller that goes away while its operation is in flight
+/// leaves it here (`busy`): the next caller picks up its result, so a
+/// received datagram, connection or stream bytes are never lost, and the
+/// operation's buffer lives as long as the operation (it is the op's).
+#[derive(Default)]
+struct Slot {
+    op: Option<Arc<Op<SlotData>>>,
+    /// The op was started and its result has not been consumed.
+    busy: bool,
+    /// Received stream bytes not yet handed out: `buf[pos..end]`.
+    pos: usize,
+    end: usize,
+    /// Datagram sends: who started the busy op, with which buffer
+    /// (address and length) and destination.
+    owner: Option<Waker>,
+    ident: (usize, usize),
+    dest: Option<SockAddr>,
+}
+
+/// Everything the kernel reads or writes for a slot's operation.
+struct SlotData {
+    /// The op is an accept (its result is a descriptor to close if nobody
+    /// takes it).
+    accepting: bool,
+    buf: Vec<u8>,
+    /// Bytes submitted (sends).
+    len: usize,
+    addr: libc::sockaddr_storage,
+    addr_len: libc::socklen_t,
+    msg: libc::msghdr,
+    iov: libc::iovec,
+}
+
+// SAFETY: the raw pointers in `msg` and `iov` point into this same value
+// (`addr`, `iov`) or its `buf`'s heap allocation; they are plain data to
+// Rust (only the kernel dereferences them, under the op protocol), so the
+// value may move between threads like its owned parts.
+unsafe impl Send for SlotData {}
+
+impl SlotData {
+    fn new() -> SlotData {
+        SlotData {
+            accepting: false,
+            buf: Vec::new(),
+            len: 0,
+            // SAFETY: all-zero bytes are a valid `sockaddr_storage`,
+            // `msghdr` (null pointers, zero lengths) and `iovec`.
+            addr: unsafe { std::mem::zeroed() },
+            addr_len: 0,
+            // SAFETY: as above.
+            msg: unsafe { std::mem::zeroed() },
+            // SAFETY: as above.
+            iov: unsafe { std::mem::zeroed() },
+        }
+    }
+
+    /// Points `msg` at `iov` (covering `buf[..len]`) and, with `name`, at
+    /// `addr` for an address of `name_len` bytes.
+    fn set_msg(&mut self, len: usize, name: bool, name_len: libc::socklen_t) {
+        self.iov = libc::iovec {
+            iov_base: self.buf.as_mut_ptr().cast(),
+            iov_len: len,
+        };
+        // SAFETY: all-zero bytes are a valid `msghdr`.
+        self.msg = unsafe { std::mem::zeroed() };
+        self.msg.msg_iov = &raw mut self.iov;
+        self.msg.msg_iovlen = 1;
+        if name {
+            self.msg.msg_name = (&raw mut self.addr).cast();
+            self.msg.msg_namelen = name_len;
+        }
+    }
+
+    /// The address the kernel wrote into `addr`.
+    fn address(&self, len: libc::socklen_t) -> SockAddr {
+        let mut storage = SockAddrStorage::zeroed();
+        // SAFETY: `sockaddr_storage` is one of the platform's address
+        // types, as `view_as` requires.
+        unsafe { *storage.view_as::<libc::sockaddr_storage>() = self.addr };
+        let len = len.min(std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t);
+        // SAFETY: the kernel wrote an address of `len` bytes (at most the
+        // storage's size) for the family it set.
+        unsafe { SockAddr::new(storage, len) }
+    }
+}
+
+impl OpData for SlotData {
+    fn unclaimed(&mut self, result: i32) {
+        if self.accepting && result >= 0 {
+            // SAFETY: the accept's new descriptor, which nobody took.
+            drop(unsafe { OwnedFd::from_raw_fd(result) });
+        }
+    }
+}
+
+/// The buffer of an owned-buffer read or write.
+struct OwnedBuf<B>(Option<B>);
+
+impl<B> Default for OwnedBuf<B> {
+    fn default() -> Self {
+        OwnedBuf(None)
+    }
+}
+
+impl<B: IoBuf> OpData for OwnedBuf<B> {}
+
+/// The address of a `connect`.
+#[derive(Default)]
+struct ConnectAddr(Option<SockAddr>);
+
+impl OpData for ConnectAddr {}
+
+fn uring_of(driver: &Driver) -> &UringDriver {
+    match driver {
+        Driver::Uring(d) => d,
+        Driver::Mio(_) => unreachable!("an io_uring socket on a mio runtime"),
+    }
+}
+
+/// Clears `O_NONBLOCK`: on a non-blocking socket io_uring fails with
+/// `EAGAIN` instead of waiting.
+fn set_blocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: plain fcntl on a descriptor the caller owns.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if flags & libc::O_NONBLOCK != 0 {
+        // SAFETY: as above.
+        if unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// `sendto` without waiting (the socket is in blocking mode; the flag makes
+/// this one call non-blocking).
+fn send_now(fd: RawFd, buf: &[u8], dest: Option<&SockAddr>) -> io::Result<usize> {
+    let (addr, len) = match dest {
+        Some(a) => (a.as_ptr().cast::<libc::sockaddr>(), a.len()),
+        None => (std::ptr::null(), 0),
+    };
+    // SAFETY: `buf` is valid for `buf.len()` bytes of reads and `addr` for
+    // `len` bytes (or null with 0).
+    let n = unsafe {
+        libc::sendto(
+            fd,
+            buf.as_ptr().cast(),
+            buf.len(),
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            addr,
+            len,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+impl UringIo {
+    /// Connects `fd` to the calling worker's ring (or, off the workers, one
+    /// chosen round robin), in blocking mode.
+    pub(crate) fn new(handle: &Arc<IoHandle>, fd: RawFd) -> io::Result<UringIo> {
+        let (index, driver, _) = handle.pick();
+        if uring_of(driver).is_shut_down() {
+            return Err(shutdown_error());
+        }
+        set_blocking(fd)?;
+        Ok(UringIo {
+            handle: handle.clone(),
+            home: Arc::new(Home::new(index)),
+            read: Mutex::default(),
+            write: Mutex::default(),
+        })
+    }
+
+    fn driver(&self, ring: usize) -> &UringDriver {
+        uring_of(self.handle.driver(ring))
+    }
+
+    /// Starts `op` (idle, owned by the caller): fills its data and builds
+    /// its SQE with `build`, then hands it to the socket's ring. `waker` is
+    /// woken on completion.
+    fn start<T: OpData>(
+        &self,
+        op: &Arc<Op<T>>,
+        waker: &Waker,
+        build: impl FnOnce(&mut T) -> squeue::Entry,
+    ) -> io::Result<()> {
+        let mine = self.handle.owned_index();
+        let ring = self.home.acquire(mine);
+        let driver = self.driver(ring);
+        if driver.is_shut_down() {
+            self.home.release();
+            return Err(shutdown_error());
+        }
+        // SAFETY: `op` is idle and the caller is its only user (a slot under
+        // its lock, or a one-shot future), so nobody else, kernel included,
+        // touches the data now. The SQE's pointers into the data stay valid
+        // while the op is pending: the data lives inside the op's `Arc`
+        // allocation (or its heap buffers), which the ring keeps alive
+        // until the completion is reaped.
+        let sqe = build(unsafe { op.data_mut() });
+        op.header().prepare(ring, waker);
+        let as_dyn: Arc<dyn InFlight> = op.clone();
+        if driver.submit(mine == Some(ring), as_dyn, sqe).is_err() {
+            op.header().unprepare();
+            self.home.release();
+            return Err(shutdown_error());
+        }
+        Ok(())
+    }
+
+    /// Cancels `op` if it is pending; its memory is released after the
+    /// completion, by whoever drops the last reference.
+    fn cancel<T: OpData>(&self, op: &Arc<Op<T>>) {
+        #[cfg(test)]
+        if SKIP_CANCEL.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        if let CancelRequest::InRing { ring, user_data } = op.header().request_cancel() {
+            let as_dyn: Arc<dyn InFlight> = op.clone();
+            self.driver(ring)
+                .cancel(self.handle.owned_index() == Some(ring), &as_dyn, user_data);
+        }
+    }
+
+    fn slot_op(&self, slot: &mut Slot) -> Arc<Op<SlotData>> {
+        slot.op
+            .get_or_insert_with(|| Op::new(self.home.clone(), SlotData::new()))
+            .clone()
+    }
+
+    /// Polls the slot's busy op: its raw result (consumed), or `None` when
+    /// it was lost at shutdown (the slot then forgets it).
+    fn poll_slot(&self, slot: &mut Slot, waker: &Waker) -> Poll<Option<i32>> {
+        let Some(op) = &slot.op else {
+            slot.busy = false;
+            return Poll::Ready(None);
+        };
+        match ready!(op.header().poll_result(waker)) {
+            Ok(result) => {
+                slot.busy = false;
+                Poll::Ready(Some(result))
+            }
+            Err(_lost) => {
+                slot.busy = false;
+                slot.op = None;
+                Poll::Ready(None)
+            }
+        }
+    }
+
+    /// The slot op's data. The caller holds the slot's lock and the op is
+    /// not busy (never started or its result consumed).
+    fn slot_data(slot: &Slot) -> &SlotData {
+        debug_assert!(!slot.busy);
+        let op = slot.op.as_ref().expect("a slot with data has an op");
+        // SAFETY: the op is not pending (its result was consumed, under
+        // this slot's lock, which the caller holds), and the slot's lock
+        // serializes every Rust access to it.
+        unsafe { op.data() }
+    }
+
+    /// A stream read, through the read slot's buffer.
+    pub(crate) fn poll_read(
+        &self,
+        cx: &mut Context<'_>,
+        fd: RawFd,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let mut slot = lock(&self.read);
+        loop {
+            if slot.pos < slot.end {
+                let n = (slot.end - slot.pos).min(buf.remaining());
+                let data = Self::slot_data(&slot);
+                buf.put_slice(&data.buf[slot.pos..slot.pos + n]);
+                slot.pos += n;
+                return Poll::Ready(Ok(()));
+            }
+            if slot.busy {
+                let Some(result) = ready!(self.poll_slot(&mut slot, cx.waker())) else {
+                    return Poll::Ready(Err(shutdown_error()));
+                };
+                if result <= 0 {
+                    // End of stream (nothing filled) or an error.
+                    return Poll::Ready(to_io(result).map(drop));
+                }
+                slot.pos = 0;
+                slot.end = result as usize;
+                continue;
+            }
+            if buf.remaining() == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            let want = buf.remaining().min(MAX_SLOT_IO);
+            let op = self.slot_op(&mut slot);
+            if let Err(e) = self.start(&op, cx.waker(), |d| {
+                d.accepting = false;
+                if d.buf.len() < want {
+                    d.buf.resize(want, 0);
+                }
+                opcode::Recv::new(Fd(fd), d.buf.as_mut_ptr(), want as u32).build()
+            }) {
+                return Poll::Ready(Err(e));
+            }
+            slot.busy = true;
+            return Poll::Pending;
+        }
+    }
+
+    /// A stream write, through the write slot's buffer: the bytes are
+    /// copied, sent, and the count returned once the send completes.
+    pub(crate) fn poll_write(
+        &self,
+        cx: &mut Context<'_>,
+        fd: RawFd,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut slot = lock(&self.write);
+        if slot.busy {
+            let Some(result) = ready!(self.poll_slot(&mut slot, cx.waker())) else {
+                return Poll::Ready(Err(shutdown_error()));
+            };
+            let data = Self::slot_data(&slot);
+            // The same bytes: the send this caller started (polled again).
+            // Other bytes: that caller went away (its bytes were sent all
+            // the same), and this one's write starts now.
+            if data.len <= buf.len() && data.buf[..data.len] == buf[..data.len] {
+                return Poll::Ready(to_io(result));
+            }
+        }
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let n = buf.len().min(MAX_SLOT_IO);
+        let op = self.slot_op(&mut slot);
+        if let Err(e) = self.start(&op, cx.waker(), |d| {
+            d.accepting = false;
+            d.buf.clear();
+            d.buf.extend_from_slice(&buf[..n]);
+            d.len = n;
+            opcode::Send::new(Fd(fd), d.buf.as_ptr(), n as u32)
+                .flags(libc::MSG_NOSIGNAL)
+                .build()
+        }) {
+            return Poll::Ready(Err(e));
+        }
+        slot.busy = true;
+        Poll::Pending
+    }
+
+    /// A datagram receive (`recvmsg`), with the sender's address. A
+    /// datagram longer than `buf` is truncated, as with `recvfrom`.
+    pub(crate) fn poll_recv_from(
+        &self,
+        cx: &mut Context<'_>,
+        fd: RawFd,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<SockAddr>> {
+        let mut slot = lock(&self.read);
+        if slot.busy {
+            let Some(result) = ready!(self.poll_slot(&mut slot, cx.waker())) else {
+                return Poll::Ready(Err(shutdown_error()));
+            };
+            if result < 0 {
+                return Poll::Ready(Err(result_error(result)));
+            }
+            let data = Self::slot_data(&slot);
+            let n = (result as usize).min(buf.remaining()).min(data.buf.len());
+            buf.put_slice(&data.buf[..n]);
+            return Poll::Ready(Ok(data.address(data.msg.msg_namelen)));
+        }
+        let want = buf.remaining().min(MAX_SLOT_IO);
+        let op = self.slot_op(&mut slot);
+        if let Err(e) = self.start(&op, cx.waker(), |d| {
+            d.accepting = false;
+            if d.buf.len() < want {
+                d.buf.resize(want, 0);
+            }
+            let name_len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            d.set_msg(want, true, name_len);
+            opcode::RecvMsg::new(Fd(fd), &raw mut d.msg).build()
+        }) {
+            return Poll::Ready(Err(e));
+        }
+        slot.busy = true;
+        Poll::Pending
+    }
+
+    /// A datagram send (`sendmsg` to `dest`, or `send` on a connected
+    /// socket when `None`).
+    ///
+    /// Several tasks may send on one socket at once: the slot holds one
+    /// task's datagram; a task that finds the slot busy with another's
+    /// sends directly with a non-blocking `sendto` instead of waiting.
+    pub(crate) fn poll_send_to(
+        &self,
+        cx: &mut Context<'_>,
+        fd: RawFd,
+        buf: &[u8],
+        dest: Option<&SockAddr>,
+    ) -> Poll<io::Result<usize>> {
+        let mut slot = lock(&self.write);
+        let ident = (buf.as_ptr() as usize, buf.len());
+        if slot.busy {
+            let same_task = slot.owner.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
+            let mine = same_task && slot.ident == ident && slot.dest.as_ref() == dest;
+            let op = slot.op.clone().expect("a busy slot has an op");
+            if mine {
+                let Some(result) = ready!(self.poll_slot(&mut slot, cx.waker())) else {
+                    return Poll::Ready(Err(shutdown_error()));
+                };
+                slot.owner = None;
+                return Poll::Ready(to_io(result));
+            }
+            if same_task && op.header().poll_finished(cx.waker()).is_ready() {
+                // This task started the finished op for another datagram
+                // and went away from it: reclaim the slot.
+                let _ = self.poll_slot(&mut slot, cx.waker());
+                slot.owner = None;
+            } else {
+                return match send_now(fd, buf, dest) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        // Woken when the slot's send completes (the socket
+                        // buffer drains); if it already has, poll again.
+                        if op.header().poll_finished(cx.waker()).is_ready() {
+                            cx.waker().wake_by_ref();
+                        }
+                        Poll::Pending
+                    }
+                    result => Poll::Ready(result),
+                };
+            }
+        }
+        let n = buf.len().min(MAX_SLOT_IO);
+        let op = self.slot_op(&mut slot);
+        if let Err(e) = self.start(&op, cx.waker(), |d| {
+            d.accepting = false;
+            d.buf.clear();
+            d.buf.extend_from_slice(&buf[..n]);
+            d.len = n;
+            match dest {
+                Some(dest) => {
+                    // SAFETY: `dest` holds `dest.len()` bytes (at most the
+                    // storage's size), copied into our storage.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(
+                            dest.as_ptr().cast::<u8>(),
+                            (&raw mut d.addr).cast::<u8>(),
+                            dest.len() as usize,
+                        )
+                    };
+                    d.set_msg(n, true, dest.len());
+                    opcode::SendMsg::new(Fd(fd), &raw const d.msg)
+                        .flags(libc::MSG_NOSIGNAL as u32)
+                        .build()
+                }
+                None => opcode::Send::new(Fd(fd), d.buf.as_ptr(), n as u32)
+                    .flags(libc::MSG_NOSIGNAL)
+                    .build(),
+            }
+        }) {
+            return Poll::Ready(Err(e));
+        }
+        slot.busy = true;
+        slot.owner = Some(cx.waker().clone());
+        slot.ident = ident;
+        slot.dest = dest.cloned();
+        Poll::Pending
+    }
+
+    /// Accepts a connection (close-on-exec, blocking mode).
+    pub(crate) fn poll_accept(
+        &self,
+        cx: &mut Context<'_>,
+        fd: RawFd,
+    ) -> Poll<io::Result<(OwnedFd, SockAddr)>> {
+        let mut slot = lock(&self.read);
+        if slot.busy {
+            let Some(result) = ready!(self.poll_slot(&mut slot, cx.waker())) else {
+                return Poll::Ready(Err(shutdown_error()));
+            };
+            if result < 0 {
+                return Poll::Ready(Err(result_error(result)));
+            }
+            let data = Self::slot_data(&slot);
+            // SAFETY: `accept4` returned this new descriptor, and consuming
+            // the result made this the only owner (the op's `unclaimed` no
+            // longer closes it).
+            let fd = unsafe { OwnedFd::from_raw_fd(result) };
+            return Poll::Ready(Ok((fd, data.address(data.addr_len))));
+        }
+        let op = self.slot_op(&mut slot);
+        if let Err(e) = self.start(&op, cx.waker(), |d| {
+            d.accepting = true;
+            d.addr_len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            opcode::Accept::new(
+                Fd(fd),
+                (&raw mut d.addr).cast::<libc::sockaddr>(),
+                &raw mut d.addr_len,
+            )
+            .flags(libc::SOCK_CLOEXEC)
+            .build()
+        }) {
+            return Poll::Ready(Err(e));
+        }
+        slot.busy = true;
+        Poll::Pending
+    }
+
+    /// Connects `fd` to `addr`.
+    pub(crate) async fn connect(&self, fd: RawFd, addr: &SockAddr) -> io::Result<()> {
+        let data = ConnectAddr(Some(addr.clone()));
+        let outcome = OneShot::new(self, data, move |d: &mut ConnectAddr| {
+            let addr = d.0.as_ref().expect("set above");
+            opcode::Connect::new(Fd(fd), addr.as_ptr().cast(), addr.len()).build()
+        })
+        .await;
+        match outcome {
+            Outcome::Done(result, _) => to_io(result).map(drop),
+            Outcome::Refused(e, _) => Err(e),
+            Outcome::Lost => Err(shutdown_error()),
+        }
+    }
+
+    /// Bytes the read slot already received (or its pending receive, which
+    /// must finish first), copied into `dst`; `None` when there are none.
+    fn poll_take_buffered(
+        &self,
+        cx: &mut Context<'_>,
+        dst: &mut [MaybeUninit<u8>],
+    ) -> Poll<Option<io::Result<usize>>> {
+        let mut slot = lock(&self.read);
+        loop {
+            if slot.pos < slot.end {
+                let n = (slot.end - slot.pos).min(dst.len());
+                let data = Self::slot_data(&slot);
+                for (d, s) in dst[..n].iter_mut().zip(&data.buf[slot.pos..slot.pos + n]) {
+                    d.write(*s);
+                }
+                slot.pos += n;
+                return Poll::Ready(Some(Ok(n)));
+            }
+            if !slot.busy {
+                return Poll::Ready(None);
+            }
+            let Some(result) = ready!(self.poll_slot(&mut slot, cx.waker())) else {
+                return Poll::Ready(Some(Err(shutdown_error())));
+            };
+            if result <= 0 {
+                return Poll::Ready(Some(to_io(result)));
+            }
+            slot.pos = 0;
+            slot.end = result as usize;
+        }
+    }
+
+    /// Reads into `buf`'s spare capacity; the kernel writes straight into
+    /// it. Dropping the future cancels the read; `buf` is then freed after
+    /// the completion.
+    pub(crate) async fn read_owned<B: IoBufMut>(
+        &self,
+        fd: RawFd,
+        mut buf: B,
+    ) -> (io::Result<usize>, B) {
+        let init = buf.bytes_init();
+        let total = buf.bytes_total();
+        if total <= init {
+            return (Ok(0), buf);
+        }
+        // What the `AsyncRead` adapter already received comes first.
+        let buffered = {
+            // SAFETY: `IoBufMut` promises `total` bytes of allocation at
+            // `stable_mut_ptr`, stable while `buf` lives unmutated; the
+            // slice covers the spare tail and is dropped in this block.
+            let spare = unsafe {
+                std::slice::from_raw_parts_mut(
+                    buf.stable_mut_ptr().add(init).cast::<MaybeUninit<u8>>(),
+                    total - init,
+                )
+            };
+            poll_fn(|cx| self.poll_take_buffered(cx, spare)).await
+        };
+        if let Some(result) = buffered {
+            if let Ok(n) = result {
+                // SAFETY: `n` bytes after `init` were just written.
+                unsafe { buf.set_init(init + n) };
+            }
+            return (result, buf);
+        }
+        let len = (total - init).min(u32::MAX as usize) as u32;
+        let outcome = OneShot::new(self, OwnedBuf(Some(buf)), move |d: &mut OwnedBuf<B>| {
+            let b = d.0.as_mut().expect("set above");
+            // SAFETY: `init < total`, so the pointer stays inside the
+            // allocation `IoBufMut` promises.
+            let spare = unsafe { b.stable_mut_ptr().add(init) };
+            opcode::Recv::new(Fd(fd), spare, len).build()
+        })
+        .await;
+        match outcome {
+            Outcome::Done(result, OwnedBuf(b)) => {
+                let mut b = b.expect("the buffer comes back");
+                if result > 0 {
+                    // SAFETY: the kernel wrote `result` bytes after `init`.
+                    unsafe { b.set_init(init + result as usize) };
+                }
+                (to_io(result), b)
+            }
+            Outcome::Refused(e, OwnedBuf(b)) => (Err(e), b.expect("the buffer comes back")),
+            // The kernel never finished with the buffer: it cannot be given
+            // back, and this future can never complete (it belongs to a
+            // runtime that shut down).
+            Outcome::Lost => std::future::pending().await,
+        }
+    }
+
+    /// Writes `buf`'s initialized bytes (some of them); the kernel reads
+    /// straight from it.
+    pub(crate) async fn write_owned<B: IoBuf>(&self, fd: RawFd, buf: B) -> (io::Result<usize>, B) {
+        let len = buf.bytes_init().min(u32::MAX as usize) as u32;
+        // A write the `AsyncWrite` adapter started for a caller that went
+        // away finishes first, so bytes go out in order.
+        poll_fn(|cx| {
+            let mut slot = lock(&self.write);
+            if slot.busy {
+                ready!(self.poll_slot(&mut slot, cx.waker()));
+            }
+            Poll::Ready(())
+        })
+        .await;
+        if len == 0 {
+            return (Ok(0), buf);
+        }
+        let outcome = OneShot::new(self, OwnedBuf(Some(buf)), move |d: &mut OwnedBuf<B>| {
+            let b = d.0.as_ref().expect("set above");
+            opcode::Send::new(Fd(fd), b.stable_ptr(), len)
+                .flags(libc::MSG_NOSIGNAL)
+                .build()
+        })
+        .await;
+        match outcome {
+            Outcome::Done(result, OwnedBuf(b)) => {
+                (to_io(result), b.expect("the buffer comes back"))
+            }
+            Outcome::Refused(e, OwnedBuf(b)) => (Err(e), b.expect("the buffer comes back")),
+            Outcome::Lost => std::future::pending().await,
+        }
+    }
+
+    /// Cancels the slots' pending operations.
+    fn cancel_slots(&self) {
+        for slot in [&self.read, &self.write] {
+            let slot = lock(slot);
+            if slot.busy
+                && let Some(op) = &slot.op
+            {
+                self.cancel(op);
+            }
+        }
+    }
+
+    /// Closes `fd` once no operation of this socket targets it.
+    ///
+    /// The kernel holds its own reference to the file for every operation
+    /// it has taken, so closing the descriptor is memory-safe at any time;
+    /// what must not happen is an SQE still waiting in a submission or
+    /// remote queue naming this descriptor *number* after it was closed and
+    /// reused by a new socket. So: the slots' operations are cancelled
+    /// (one-shot operations were cancelled when their futures dropped, and
+    /// a cancelled operation still waiting in a remote queue is skipped);
+    /// with none outstanding the descriptor is closed now; otherwise they
+    /// are all on the home ring, which closes it after they have reached
+    /// the kernel: at once when the caller owns that ring (it submits
+    /// everything queued first), else when nothing is waiting in its
+    /// submission queue, else through its remote queue, in order.
+    pub(crate) fn close(&self, fd: OwnedFd) {
+        self.cancel_slots();
+        let (ring, outstanding) = self.home.snapshot();
+        if outstanding == 0 {
+            drop(fd);
+            return;
+        }
+        self.driver(ring)
+            .close(self.handle.owned_index() == Some(ring), fd);
+    }
+}
+
+impl Drop for UringIo {
+    fn drop(&mut self) {
+        // After `close` this finds nothing; after `into_std` (the
+        // descriptor lives on) it stops what the slots still had pending.
+        self.cancel_slots();
+    }
+}
+
+/// How a one-shot operation ended.
+enum Outcome<T> {
+    /// The completion's result, with the data back.
+    Done(i32, T),
+    /// The ring refused it (shut down); it never reached the kernel.
+    Refused(io::Error, T),
+    /// Lost at shutdown: the data stays with the kernel.
+    Lost,
+}
+
+/// A one-shot operation: started on first poll, cancelled if dropped
+/// before it completes.
+struct OneShot<'a, T: OpData + Default, F> {
+    io: &'a UringIo,
+    op: Arc<Op<T>>,
+    build: Option<F>,
+    /// Started and not yet completed: dropping must cancel.
+    in_flight: bool,
+}
+
+impl<'a, T, F> OneShot<'a, T, F>
+where
+    T: OpData + Default,
+    F: FnOnce(&mut T) -> squeue::Entry + Unpin,
+{
+    fn new(io: &'a UringIo, data: T, build: F) -> Self {
+        OneShot {
+            io,
+            op: Op::new(io.home.clone(), data),
+            build: Some(build),
+            in_flight: false,
+        }
+    }
+
+    fn take_data(&self) -> T {
+        // SAFETY: the op is not pending (never started, or its result was
+        // just consumed) and this future is its only user.
+        std::mem::take(unsafe { self.op.data_mut() })
+    }
+}
+
+impl<T, F> Future for OneShot<'_, T, F>
+where
+    T: OpData + Default,
+    F: FnOnce(&mut T) -> squeue::Entry + Unpin,
+{
+    type Output = Outcome<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<T>> {
+        let this = self.get_mut();
+        if let Some(build) = this.build.take() {
+            if let Err(e) = this.io.start(&this.op, cx.waker(), build) {
+                return Poll::Ready(Outcome::Refused(e, this.take_data()));
+            }
+            this.in_flight = true;
+        }
+        match ready!(this.op.header().poll_result(cx.waker())) {
+            Ok(result) => {
+                this.in_flight = false;
+                Poll::Ready(Outcome::Done(result, this.take_data()))
+            }
+            Err(_lost) => {
+                this.in_flight = false;
+                Poll::Ready(Outcome::Lost)
+            }
+        }
+    }
+}
+
+impl<T: OpData + Default, F> Drop for OneShot<'_, T, F> {
+    fn drop(&mut self) {
+        if self.in_flight {
+            self.io.cancel(&self.op);
+        }
+    }
+}

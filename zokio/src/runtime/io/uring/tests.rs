@@ -1,0 +1,569 @@
+//! The io_uring backend's own tests: the driver alone (park, unpark,
+//! timeouts), then sockets on real runtimes, with the number of live
+//! operation states (`LIVE_OPS`) checked after thousands of dropped
+//! operations, a read whose buffer the kernel fills after its future was
+//! dropped, cancellation from another thread and futures that outlive the
+//! runtime.
+//!
+//! The tests take `SERIAL`, since `LIVE_OPS` and `SKIP_CANCEL` are
+//! process-wide.
+
+use std::future::{Future, poll_fn};
+use std::io;
+use std::pin::{Pin, pin};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
+use std::task::{Context, Poll, Waker};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::op::LIVE_OPS;
+use super::socket::SKIP_CANCEL;
+use super::{UringDriver, describe_setup_error, probe_ring};
+use crate::io::{AsyncReadExt, AsyncWriteExt};
+use crate::net::{TcpListener, TcpStream, UdpSocket};
+use crate::runtime::io::DriverConfig;
+
+crate::runtime! { Ct { flavor = "current_thread", backend = "io_uring" } }
+crate::runtime! { Mt { flavor = "multi_thread", workers = 2, backend = "io_uring" } }
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn live_ops() -> usize {
+    LIVE_OPS.load(Ordering::SeqCst)
+}
+
+fn driver() -> UringDriver {
+    UringDriver::new(DriverConfig {
+        events_per_tick: 64,
+        uring_entries: 8,
+    })
+    .expect("creating a ring")
+}
+
+/// Polls `future` once: its output if it completed, `None` if pending.
+async fn poll_once<F: Future + ?Sized>(mut future: Pin<&mut F>) -> Option<F::Output> {
+    poll_fn(move |cx| {
+        Poll::Ready(match future.as_mut().poll(cx) {
+            Poll::Ready(output) => Some(output),
+            Poll::Pending => None,
+        })
+    })
+    .await
+}
+
+/// Waits (asynchronously) until `done` holds; fails after 10 s.
+async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        crate::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+async fn tcp_pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (server, _) = listener.accept().await.unwrap();
+    (client, server)
+}
+
+// ---------------------------------------------------------------------------
+// Probe and driver
+// ---------------------------------------------------------------------------
+
+#[test]
+fn probe_accepts_this_kernel() {
+    assert_eq!(probe_ring(), Ok(()));
+}
+
+#[test]
+fn setup_errors_say_what_may_forbid_io_uring() {
+    let msg = describe_setup_error(&io::Error::from_raw_os_error(libc::EPERM));
+    assert!(
+        msg.starts_with("io_uring_setup failed: Operation not permitted"),
+        "{msg}"
+    );
+    assert!(msg.contains("seccomp"), "{msg}");
+    assert!(msg.contains("kernel.io_uring_disabled = 1"), "{msg}");
+    let msg = describe_setup_error(&io::Error::from_raw_os_error(libc::ENOSYS));
+    assert!(msg.contains("without io_uring"), "{msg}");
+}
+
+fn unpark_ends_park(driver: &Arc<UringDriver>) {
+    // An unpark before the park makes it return at once.
+    driver.unpark();
+    driver.park(None);
+    // An unpark from another thread ends a park in progress (repeatedly:
+    // the eventfd read is re-armed after each wake-up).
+    for _ in 0..3 {
+        let (parking, parked) = mpsc::channel();
+        let waker = {
+            let driver = driver.clone();
+            thread::spawn(move || {
+                parked.recv().unwrap();
+                thread::sleep(Duration::from_millis(20));
+                driver.unpark();
+            })
+        };
+        parking.send(()).unwrap();
+        driver.park(None);
+        waker.join().unwrap();
+    }
+    // A timeout ends a park nobody unparks.
+    driver.park(Some(Duration::from_millis(5)));
+    driver.park(Some(Duration::ZERO));
+    driver.poll_now();
+}
+
+#[test]
+fn park_ends_on_unpark_and_on_timeout() {
+    let _serial = serial();
+    let driver = Arc::new(driver());
+    unpark_ends_park(&driver);
+    driver.shutdown();
+    // Parking a shut-down driver does not block.
+    driver.park(None);
+}
+
+#[test]
+fn park_ends_on_unpark_and_on_timeout_with_a_timeout_sqe() {
+    let _serial = serial();
+    let driver = Arc::new(driver());
+    driver.force_timeout_sqe();
+    unpark_ends_park(&driver);
+    // Consecutive timed parks replace each other's timeout.
+    for _ in 0..5 {
+        driver.park(Some(Duration::from_millis(1)));
+    }
+    driver.unpark();
+    driver.park(Some(Duration::from_secs(3600)));
+}
+
+// ---------------------------------------------------------------------------
+// Sockets on runtimes
+// ---------------------------------------------------------------------------
+
+async fn echo_round_trips(connections: usize, rounds: usize) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = crate::spawn(async move {
+        let mut tasks = Vec::new();
+        for _ in 0..connections {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            tasks.push(crate::spawn(async move {
+                let mut buf = [0u8; 256];
+                loop {
+                    let n = stream.read(&mut buf).await.unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    stream.write_all(&buf[..n]).await.unwrap();
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    let mut clients = Vec::new();
+    for c in 0..connections {
+        clients.push(crate::spawn(async move {
+            let mut stream = TcpStream::connect(addr).await.unwrap();
+            for r in 0..rounds {
+                let message = format!("connection {c} round {r}");
+                stream.write_all(message.as_bytes()).await.unwrap();
+                let mut back = vec![0u8; message.len()];
+                stream.read_exact(&mut back).await.unwrap();
+                assert_eq!(back, message.as_bytes());
+            }
+        }));
+    }
+    for client in clients {
+        client.await.unwrap();
+    }
+    server.await.unwrap();
+}
+
+#[test]
+fn tcp_echo_current_thread() {
+    let _serial = serial();
+    Ct::block_on(echo_round_trips(8, 200));
+}
+
+#[test]
+fn tcp_echo_multi_thread() {
+    let _serial = serial();
+    Mt::block_on(echo_round_trips(16, 200));
+}
+
+#[test]
+fn io_from_block_on_and_the_blocking_pool_goes_through_the_remote_queue() {
+    let _serial = serial();
+    let rt = Mt::build().unwrap();
+    rt.block_on(async {
+        // `block_on` of a multi_thread runtime owns no ring.
+        let (mut client, mut server) = tcp_pair().await;
+        client.write_all(b"from block_on").await.unwrap();
+        let mut buf = [0u8; 13];
+        server.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"from block_on");
+        // Neither does a blocking-pool thread.
+        let handle = crate::runtime::Handle::current();
+        let (client, server) = crate::task::spawn_blocking(move || {
+            handle.block_on(async move {
+                let mut client = client;
+                let mut server = server;
+                client.write_all(b"from the pool").await.unwrap();
+                let mut buf = [0u8; 13];
+                server.read_exact(&mut buf).await.unwrap();
+                assert_eq!(&buf, b"from the pool");
+                (client, server)
+            })
+        })
+        .await
+        .unwrap();
+        // And a worker picks up sockets made elsewhere.
+        crate::spawn(async move {
+            let (mut client, mut server) = (client, server);
+            client.write_all(b"on a worker").await.unwrap();
+            let mut buf = [0u8; 11];
+            server.read_exact(&mut buf).await.unwrap();
+            assert_eq!(&buf, b"on a worker");
+        })
+        .await
+        .unwrap();
+    });
+}
+
+/// Starts and drops thousands of accepts, stream reads and owned reads
+/// (from `block_on` and from a task), checks that the cancelled operations'
+/// states are all freed once their completions arrive, that the sockets
+/// still work and lost no bytes, and that nothing is left after shutdown.
+fn dropped_operations_are_all_released<S: crate::Spec>() {
+    const DROPS: usize = 3000;
+    let before = live_ops();
+    let rt = crate::Runtime::<S>::build().unwrap();
+    let body = async move {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        for _ in 0..DROPS {
+            assert!(poll_once(pin!(listener.accept())).await.is_none());
+            let mut buf = [0u8; 32];
+            assert!(poll_once(pin!(server.read(&mut buf))).await.is_none());
+            let owned = pin!(server.read_owned(Vec::with_capacity(32)));
+            assert!(poll_once(owned).await.is_none());
+        }
+        // Only the slots' operations (accept, read) and the sockets'
+        // remain; every dropped owned read is freed once cancelled.
+        eventually("the cancelled operations to be freed", || {
+            live_ops() <= before + 4
+        })
+        .await;
+        // Nothing was lost: the pending slot read gets the bytes.
+        client.write_all(b"after the drops").await.unwrap();
+        let mut buf = [0u8; 15];
+        server.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"after the drops");
+        let other = TcpStream::connect(addr).await.unwrap();
+        let (accepted, peer) = listener.accept().await.unwrap();
+        assert_eq!(peer, other.local_addr().unwrap());
+        drop((other, accepted));
+        // The owned-buffer path still works after its drops.
+        client.write_all(b"owned").await.unwrap();
+        let (n, buf) = server.read_owned(Vec::with_capacity(16)).await;
+        assert_eq!((n.unwrap(), &buf[..]), (5, &b"owned"[..]));
+    };
+    rt.block_on(async {
+        body.await;
+        crate::spawn(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let (mut client, mut server) = tcp_pair().await;
+            for _ in 0..DROPS {
+                assert!(poll_once(pin!(listener.accept())).await.is_none());
+                let owned = pin!(server.read_owned(Vec::with_capacity(32)));
+                assert!(poll_once(owned).await.is_none());
+            }
+            client.write_all(b"task").await.unwrap();
+            let mut buf = [0u8; 4];
+            server.read_exact(&mut buf).await.unwrap();
+            assert_eq!(&buf, b"task");
+        })
+        .await
+        .unwrap();
+    });
+    drop(rt);
+    assert_eq!(live_ops(), before, "operation states left after shutdown");
+}
+
+#[test]
+fn dropped_operations_are_all_released_current_thread() {
+    let _serial = serial();
+    dropped_operations_are_all_released::<Ct>();
+}
+
+#[test]
+fn dropped_operations_are_all_released_multi_thread() {
+    let _serial = serial();
+    dropped_operations_are_all_released::<Mt>();
+}
+
+/// A read whose future is dropped without cancelling it (a test switch):
+/// the kernel completes it later, writing into a buffer that only the ring
+/// still owns. Had the buffer been freed at the drop, the allocations made
+/// after it would reuse its memory and the kernel's write would show up in
+/// them.
+fn kernel_writes_into_a_dropped_read_buffer<S: crate::Spec>() {
+    const SIZE: usize = 4096;
+    let before = live_ops();
+    crate::Runtime::<S>::build().unwrap().block_on(async {
+        let (mut client, mut server) = tcp_pair().await;
+        for round in 0..50u8 {
+            SKIP_CANCEL.store(true, Ordering::SeqCst);
+            {
+                let read = pin!(server.read_owned(Vec::with_capacity(SIZE)));
+                assert!(poll_once(read).await.is_none());
+            }
+            SKIP_CANCEL.store(false, Ordering::SeqCst);
+            let ops = live_ops();
+            // Allocations of the same size, likely to reuse a freed buffer.
+            let canaries: Vec<Vec<u8>> = (0..64).map(|_| vec![0xAA; SIZE]).collect();
+            let payload = vec![round; SIZE];
+            client.write_all(&payload).await.unwrap();
+            // The orphaned read takes (some of) the bytes, then its state
+            // is freed.
+            eventually("the orphaned read to complete", || live_ops() < ops).await;
+            for canary in &canaries {
+                assert!(
+                    canary.iter().all(|&b| b == 0xAA),
+                    "a freed buffer was written"
+                );
+            }
+            // Whatever the orphan did not take is still readable; the
+            // stream stays usable.
+            client.write_all(b"!").await.unwrap();
+            let mut rest = Vec::new();
+            loop {
+                let mut buf = [0u8; SIZE];
+                let n = server.read(&mut buf).await.unwrap();
+                rest.extend_from_slice(&buf[..n]);
+                if rest.last() == Some(&b'!') {
+                    break;
+                }
+            }
+            assert!(rest[..rest.len() - 1].iter().all(|&b| b == round));
+        }
+    });
+    assert_eq!(live_ops(), before);
+}
+
+#[test]
+fn kernel_writes_into_a_dropped_read_buffer_current_thread() {
+    let _serial = serial();
+    kernel_writes_into_a_dropped_read_buffer::<Ct>();
+}
+
+#[test]
+fn kernel_writes_into_a_dropped_read_buffer_multi_thread() {
+    let _serial = serial();
+    kernel_writes_into_a_dropped_read_buffer::<Mt>();
+}
+
+/// A read started on a worker and dropped on another thread is cancelled
+/// through the worker's ring before the drop returns: bytes sent after the
+/// drop go to the next read.
+#[test]
+fn read_dropped_on_another_thread_is_cancelled_without_losing_bytes() {
+    let _serial = serial();
+    let before = live_ops();
+    Mt::block_on(async {
+        let (client, server) = tcp_pair().await;
+        let server = Arc::new(server);
+        let mut client = client;
+        for round in 0..200u32 {
+            let (tx, rx) = mpsc::channel::<Pin<Box<dyn Future<Output = ()> + Send>>>();
+            let started = crate::spawn({
+                let server = server.clone();
+                async move {
+                    let mut read = Box::pin(async move {
+                        let (r, _) = server.read_owned(Vec::with_capacity(64)).await;
+                        panic!("the read completed: {r:?}");
+                    });
+                    assert!(poll_once(read.as_mut()).await.is_none());
+                    tx.send(read).unwrap();
+                }
+            });
+            started.await.unwrap();
+            // Dropped here, on the `block_on` thread, which owns no ring.
+            drop(rx.recv().unwrap());
+            let message = round.to_le_bytes();
+            client.write_all(&message).await.unwrap();
+            let (n, buf) = server.read_owned(Vec::with_capacity(64)).await;
+            assert_eq!(n.unwrap(), 4, "round {round}");
+            assert_eq!(buf, message);
+        }
+    });
+    assert_eq!(live_ops(), before);
+}
+
+/// Futures that outlive their runtime: the shutdown cancelled their
+/// operations, so they complete with the shutdown error; new operations fail
+/// with it too; nothing crashes.
+fn futures_outliving_the_runtime_fail_with_the_shutdown_error<S: crate::Spec>() {
+    let before = live_ops();
+    let rt = crate::Runtime::<S>::build().unwrap();
+    type Pending = Pin<Box<dyn Future<Output = (io::Result<usize>, TcpStream)> + Send>>;
+    let (mut owned, mut borrowed, client): (Pending, Pending, TcpStream) = rt.block_on(async {
+        let (client, server) = tcp_pair().await;
+        let (_, other) = tcp_pair().await;
+        let mut owned: Pending = Box::pin(async move {
+            let (r, _) = server.read_owned(Vec::with_capacity(64)).await;
+            (r, server)
+        });
+        let mut borrowed: Pending = Box::pin(async move {
+            let mut other = other;
+            let mut buf = [0u8; 64];
+            let r = other.read(&mut buf).await;
+            (r, other)
+        });
+        assert!(poll_once(owned.as_mut()).await.is_none());
+        assert!(poll_once(borrowed.as_mut()).await.is_none());
+        (owned, borrowed, client)
+    });
+    drop(rt);
+    let mut cx = Context::from_waker(Waker::noop());
+    let Poll::Ready((result, mut server)) = owned.as_mut().poll(&mut cx) else {
+        panic!("an owned read outliving the runtime is still pending");
+    };
+    assert_eq!(
+        result.unwrap_err().to_string(),
+        crate::runtime::io::shutdown_error().to_string()
+    );
+    let Poll::Ready((result, other)) = borrowed.as_mut().poll(&mut cx) else {
+        panic!("a read outliving the runtime is still pending");
+    };
+    assert_eq!(
+        result.unwrap_err().to_string(),
+        crate::runtime::io::shutdown_error().to_string()
+    );
+    // New operations fail the same way.
+    {
+        let mut read = pin!(server.read_owned(Vec::with_capacity(8)));
+        match read.as_mut().poll(&mut cx) {
+            Poll::Ready((Err(e), _)) => assert_eq!(
+                e.to_string(),
+                crate::runtime::io::shutdown_error().to_string()
+            ),
+            other => panic!("a read after shutdown: {:?}", other.map(|(r, _)| r)),
+        }
+    }
+    {
+        let mut write = pin!(server.write_all(b"late"));
+        assert!(matches!(write.as_mut().poll(&mut cx), Poll::Ready(Err(_))));
+    }
+    drop((server, other, client));
+    assert_eq!(live_ops(), before);
+}
+
+#[test]
+fn futures_outliving_the_runtime_fail_with_the_shutdown_error_current_thread() {
+    let _serial = serial();
+    futures_outliving_the_runtime_fail_with_the_shutdown_error::<Ct>();
+}
+
+#[test]
+fn futures_outliving_the_runtime_fail_with_the_shutdown_error_multi_thread() {
+    let _serial = serial();
+    futures_outliving_the_runtime_fail_with_the_shutdown_error::<Mt>();
+}
+
+/// Many tasks sending on one UDP socket at once all get their datagrams
+/// out (each exactly once), and a receiver shared by several tasks gets
+/// every one of them.
+#[test]
+fn udp_socket_shared_by_many_senders_and_receivers() {
+    const TASKS: usize = 8;
+    const EACH: usize = 50;
+    let _serial = serial();
+    Mt::block_on(async {
+        let receiver = {
+            let socket = socket2::Socket::new(
+                socket2::Domain::IPV4,
+                socket2::Type::DGRAM,
+                Some(socket2::Protocol::UDP),
+            )
+            .unwrap();
+            socket.set_recv_buffer_size(4 << 20).unwrap();
+            socket
+                .bind(
+                    &"127.0.0.1:0"
+                        .parse::<std::net::SocketAddr>()
+                        .unwrap()
+                        .into(),
+                )
+                .unwrap();
+            Arc::new(UdpSocket::from_std(socket.into()).unwrap())
+        };
+        let target = receiver.local_addr().unwrap();
+        let sender = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let receivers: Vec<_> = (0..4)
+            .map(|_| {
+                let receiver = receiver.clone();
+                let received = received.clone();
+                crate::spawn(async move {
+                    loop {
+                        let mut buf = [0u8; 64];
+                        let (n, _) = receiver.recv_from(&mut buf).await.unwrap();
+                        let mut all = received.lock().unwrap();
+                        all.push(buf[..n].to_vec());
+                        if all.len() == TASKS * EACH {
+                            return;
+                        }
+                    }
+                })
+            })
+            .collect();
+        let senders: Vec<_> = (0..TASKS)
+            .map(|t| {
+                let sender = sender.clone();
+                crate::spawn(async move {
+                    for i in 0..EACH {
+                        let message = format!("{t}:{i}");
+                        let n = sender.send_to(message.as_bytes(), target).await.unwrap();
+                        assert_eq!(n, message.len());
+                    }
+                })
+            })
+            .collect();
+        for s in senders {
+            s.await.unwrap();
+        }
+        eventually("every datagram to arrive", || {
+            received.lock().unwrap().len() >= TASKS * EACH
+        })
+        .await;
+        let mut all = received.lock().unwrap().clone();
+        all.sort();
+        let mut expected: Vec<Vec<u8>> = (0..TASKS)
+            .flat_map(|t| (0..EACH).map(move |i| format!("{t}:{i}").into_bytes()))
+            .collect();
+        expected.sort();
+        assert_eq!(all, expected);
+        for r in receivers {
+            // The others wait for datagrams that never come; shutdown
+            // cancels them.
+            if r.is_finished() {
+                r.await.unwrap();
+            }
+        }
+    });
+}
