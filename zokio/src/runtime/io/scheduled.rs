@@ -48,12 +48,13 @@ impl Direction {
         }
     }
 
-    /// The bits a `WouldBlock` proves stale.
+    /// The bits a `WouldBlock` proves stale: all of this direction's. The
+    /// kernel just said the operation would wait, so neither readiness nor a
+    /// pending error (an ICMP error on a UDP socket is consumed by the call
+    /// that reports it) nor a hang-up holds any more; a new edge re-sets
+    /// whatever becomes true again.
     fn clearable(self) -> usize {
-        match self {
-            Direction::Read => READABLE,
-            Direction::Write => WRITABLE,
-        }
+        self.mask()
     }
 }
 
@@ -179,7 +180,13 @@ impl ScheduledIo {
     /// An operation saw `WouldBlock` after `event`: forget that readiness,
     /// unless a newer event arrived meanwhile.
     pub(crate) fn clear_readiness(&self, event: ReadyEvent, direction: Direction) {
-        let clear = event.ready & direction.clearable();
+        self.clear_bits(event, direction.clearable());
+    }
+
+    /// Forgets the bits of `mask` that `event` saw, unless a newer event
+    /// arrived meanwhile.
+    fn clear_bits(&self, event: ReadyEvent, mask: usize) {
+        let clear = event.ready & mask;
         let mut current = self.state.load(Ordering::Acquire);
         while current >> TICK_SHIFT == event.tick {
             let next = current & !clear;
@@ -258,7 +265,9 @@ impl Registration {
                     self.io.clear_readiness(event, Direction::Read);
                 }
                 Ok(n) if n > 0 && n < wanted => {
-                    self.io.clear_readiness(event, Direction::Read);
+                    // Drained, but a hang-up that came with the data stays:
+                    // the next read must see end of stream without an edge.
+                    self.io.clear_bits(event, READABLE);
                     return Poll::Ready(Ok(n));
                 }
                 result => return Poll::Ready(result),

@@ -1,0 +1,1575 @@
+//! `zokio::net` on a real runtime: TCP, UDP and Unix sockets over loopback,
+//! half-close, large checksummed transfers, many concurrent connections,
+//! errors (refused, reset), futures dropped while their operation is in
+//! flight, owned-buffer I/O, and that nothing (no file descriptor, no hang) is
+//! left behind when the runtime shuts down.
+//!
+//! Every test is written once and instantiated for each backend (`mio`,
+//! `io_uring`) on each flavor (`current_thread`, `multi_thread` with two
+//! workers). Each test runs on its own thread under a watchdog, its body under
+//! `zokio::time::timeout`, so a hang fails the test instead of stalling CI.
+//! Nothing here synchronises by sleeping and nothing asserts on timing.
+
+use std::collections::BTreeMap;
+use std::future::{Future, poll_fn};
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::pin::{Pin, pin};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::task::Poll;
+use std::thread;
+use std::time::Duration;
+
+use zokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use zokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+use zokio::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
+
+/// How long a test body may run before it fails as hung.
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a test, runtime start-up and shutdown included, may run before
+/// the watchdog fails it. Longer than `BODY_TIMEOUT`, so a hung body reports
+/// through the body timeout and this one catches hangs the timer cannot (a
+/// wedged runtime, a shutdown that never returns).
+const WATCHDOG: Duration = Duration::from_secs(90);
+
+/// Bytes sent each way by the large-transfer test.
+const LARGE: usize = 8 << 20;
+
+/// How many times an in-flight operation is started and dropped.
+const DROPS: usize = 10_000;
+
+// ---------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------
+
+/// Tests that count the process's open file descriptors take this lock for
+/// writing; every other test takes it for reading, so no other test opens or
+/// closes descriptors while a count is being compared.
+static FD_GATE: RwLock<()> = RwLock::new(());
+
+/// What a test thread is doing, for the watchdog to report if it hangs.
+#[derive(Clone)]
+struct Stage(Arc<Mutex<&'static str>>);
+
+impl Stage {
+    fn set(&self, stage: &'static str) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = stage;
+    }
+
+    fn get(&self) -> &'static str {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Runs `test` on a fresh thread, holding `FD_GATE` (exclusively if
+/// `exclusive`), and fails if it panics or has not finished within
+/// `WATCHDOG`, saying at which stage it hung. The panic of the test thread is
+/// re-raised here unchanged.
+fn guarded(exclusive: bool, test: impl FnOnce(&Stage) + Send + 'static) {
+    let (_shared, _exclusive) = if exclusive {
+        (
+            None,
+            Some(FD_GATE.write().unwrap_or_else(PoisonError::into_inner)),
+        )
+    } else {
+        (
+            Some(FD_GATE.read().unwrap_or_else(PoisonError::into_inner)),
+            None,
+        )
+    };
+    let name = thread::current().name().unwrap_or("net test").to_owned();
+    let stage = Stage(Arc::new(Mutex::new("starting")));
+    let (done, finished) = mpsc::channel::<()>();
+    let handle = thread::Builder::new()
+        .name(name.clone())
+        .spawn({
+            let stage = stage.clone();
+            move || {
+                test(&stage);
+                // On a panic `done` is dropped instead, which also wakes the
+                // watchdog.
+                let _ = done.send(());
+            }
+        })
+        .expect("spawning the test thread");
+    match finished.recv_timeout(WATCHDOG) {
+        Ok(()) | Err(RecvTimeoutError::Disconnected) => {
+            if let Err(panic) = handle.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Err(RecvTimeoutError::Timeout) => panic!(
+            "{name}: did not finish within {WATCHDOG:?}; hung while {}",
+            stage.get()
+        ),
+    }
+}
+
+/// Runs `block_on` on the runtime `rt` (it returns whether the body finished
+/// within `BODY_TIMEOUT`), then drops `rt`, recording each stage; a body that
+/// panicked or timed out fails the test once the runtime is dropped.
+fn run_stages<R>(stage: &Stage, rt: R, block_on: impl FnOnce(&R) -> bool) {
+    stage.set("running the test body");
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| block_on(&rt)));
+    stage.set(match outcome {
+        Ok(true) => "dropping the runtime after the body finished",
+        Ok(false) => "dropping the runtime after the body timed out",
+        Err(_) => "dropping the runtime after the body panicked",
+    });
+    drop(rt);
+    match outcome {
+        Ok(true) => {}
+        Ok(false) => panic!("the test body did not finish within {BODY_TIMEOUT:?} (hung)"),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// The process's open file descriptors and what each refers to, leaving out
+/// the one used to list them.
+fn open_fds() -> BTreeMap<i32, String> {
+    let mut fds = BTreeMap::new();
+    for entry in std::fs::read_dir("/proc/self/fd").expect("listing /proc/self/fd") {
+        let entry = entry.expect("reading /proc/self/fd");
+        let Ok(fd) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        // The directory's own descriptor is closed by now; it no longer
+        // resolves (or resolves to the fd directory itself).
+        let Ok(target) = std::fs::read_link(entry.path()) else {
+            continue;
+        };
+        let target = target.to_string_lossy().into_owned();
+        if target.starts_with("/proc/") && target.ends_with("/fd") {
+            continue;
+        }
+        fds.insert(fd, target);
+    }
+    fds
+}
+
+fn assert_same_fds(before: &BTreeMap<i32, String>, after: &BTreeMap<i32, String>, when: &str) {
+    if before != after {
+        let opened: Vec<_> = after
+            .iter()
+            .filter(|(fd, _)| !before.contains_key(fd))
+            .collect();
+        let closed: Vec<_> = before
+            .iter()
+            .filter(|(fd, _)| !after.contains_key(fd))
+            .collect();
+        panic!(
+            "{when}: open file descriptors changed ({} -> {}); newly open: {opened:?}; \
+             closed: {closed:?}",
+            before.len(),
+            after.len()
+        );
+    }
+}
+
+/// Instantiates the whole suite as module `$module` on the runtime
+/// configured by the `runtime!` keys that follow.
+macro_rules! net_suite {
+    ($module:ident, $($config:tt)*) => {
+        mod $module {
+            use super::*;
+
+            zokio::runtime! { Rt { $($config)* } }
+
+            /// Runs `body` on a fresh `Rt` under the body timeout and the
+            /// watchdog, then drops the runtime.
+            fn run<F, Fut>(body: F)
+            where
+                F: FnOnce() -> Fut + Send + 'static,
+                Fut: Future<Output = ()>,
+            {
+                guarded(false, move |stage| {
+                    stage.set("building the runtime");
+                    let rt = Rt::build().expect("building the runtime");
+                    run_stages(stage, rt, |rt| {
+                        rt.block_on(async { zokio::time::timeout(BODY_TIMEOUT, body()).await.is_ok() })
+                    });
+                });
+            }
+
+            /// Like `run`, with no other test running, and checks that the
+            /// process has exactly the file descriptors after the runtime is
+            /// dropped that it had before the runtime was built.
+            fn run_counting_fds<F, Fut>(body: F)
+            where
+                F: FnOnce() -> Fut + Send + 'static,
+                Fut: Future<Output = ()>,
+            {
+                guarded(true, move |stage| {
+                    // A first runtime that does some I/O, so that whatever is
+                    // set up once per process (not per runtime) exists before
+                    // the count.
+                    stage.set("warming up a first runtime");
+                    Rt::build().expect("building the runtime").block_on(async {
+                        drop(tcp_pair().await);
+                    });
+                    let before = open_fds();
+                    stage.set("building the runtime");
+                    let rt = Rt::build().expect("building the runtime");
+                    run_stages(stage, rt, |rt| {
+                        rt.block_on(async { zokio::time::timeout(BODY_TIMEOUT, body()).await.is_ok() })
+                    });
+                    assert_same_fds(&before, &open_fds(), "after dropping the runtime");
+                });
+            }
+
+            #[test]
+            fn tcp_echo() {
+                run(super::tcp_echo);
+            }
+
+            #[test]
+            fn fresh_connections_have_nothing_to_read() {
+                run(super::fresh_connections_have_nothing_to_read);
+            }
+
+            #[test]
+            fn tcp_listener_from_std() {
+                run(super::tcp_listener_from_std);
+            }
+
+            #[test]
+            fn tcp_half_close() {
+                run(super::tcp_half_close);
+            }
+
+            #[test]
+            fn tcp_large_transfer_both_ways_checksummed() {
+                run(super::tcp_large_transfer_both_ways_checksummed);
+            }
+
+            #[test]
+            fn tcp_many_concurrent_connections() {
+                run(super::tcp_many_concurrent_connections);
+            }
+
+            #[test]
+            fn udp_unconnected_round_trips() {
+                run(super::udp_unconnected_round_trips);
+            }
+
+            #[test]
+            fn udp_connected_round_trips() {
+                run(super::udp_connected_round_trips);
+            }
+
+            #[test]
+            fn udp_connected_to_a_closed_port() {
+                run(super::udp_connected_to_a_closed_port);
+            }
+
+            #[test]
+            fn unix_stream_echo_through_listener() {
+                run(super::unix_stream_echo_through_listener);
+            }
+
+            #[test]
+            fn unix_stream_pair() {
+                run(super::unix_stream_pair);
+            }
+
+            #[test]
+            fn unix_datagram_pair() {
+                run(super::unix_datagram_pair);
+            }
+
+            #[test]
+            fn unix_datagram_bound_send_to_recv_from() {
+                run(super::unix_datagram_bound_send_to_recv_from);
+            }
+
+            #[test]
+            fn unix_datagram_unbound_and_connected() {
+                run(super::unix_datagram_unbound_and_connected);
+            }
+
+            #[test]
+            fn tcp_connect_to_closed_port_is_refused() {
+                run(super::tcp_connect_to_closed_port_is_refused);
+            }
+
+            #[test]
+            fn tcp_read_after_peer_reset() {
+                run(super::tcp_read_after_peer_reset);
+            }
+
+            #[test]
+            fn tcp_pending_read_woken_by_peer_reset() {
+                run(super::tcp_pending_read_woken_by_peer_reset);
+            }
+
+            #[test]
+            fn dropped_in_flight_accepts_and_reads_in_block_on() {
+                run_counting_fds(|| super::dropped_in_flight_accepts_and_reads(true));
+            }
+
+            #[test]
+            fn dropped_in_flight_accepts_and_reads_in_spawned_task() {
+                run_counting_fds(|| async {
+                    zokio::spawn(super::dropped_in_flight_accepts_and_reads(false))
+                        .await
+                        .expect("the test task failed");
+                });
+            }
+
+            #[test]
+            fn dropped_read_loses_no_data() {
+                run(super::dropped_read_loses_no_data);
+            }
+
+            #[test]
+            fn dropped_accept_loses_no_connection() {
+                run(super::dropped_accept_loses_no_connection);
+            }
+
+            #[test]
+            fn dropped_recv_from_loses_no_datagram() {
+                run(super::dropped_recv_from_loses_no_datagram);
+            }
+
+            #[test]
+            fn dropped_owned_reads_racing_data_corrupt_nothing() {
+                run(super::dropped_owned_reads_racing_data_corrupt_nothing);
+            }
+
+            #[test]
+            fn shutdown_with_io_in_flight_closes_everything() {
+                run_counting_fds(super::shutdown_with_io_in_flight);
+            }
+
+            #[test]
+            fn tcp_owned_buffer_round_trip() {
+                run(super::tcp_owned_buffer_round_trip);
+            }
+
+            #[test]
+            fn tcp_into_split_halves_in_separate_tasks() {
+                run(super::tcp_into_split_halves_in_separate_tasks);
+            }
+
+            #[test]
+            fn tcp_dropping_owned_write_half_shuts_down_writes() {
+                run(super::tcp_dropping_owned_write_half_shuts_down_writes);
+            }
+
+            #[test]
+            fn tcp_ipv6_loopback_echo() {
+                run(super::tcp_ipv6_loopback_echo);
+            }
+        }
+    };
+}
+
+net_suite!(
+    mio_current_thread,
+    flavor = "current_thread",
+    backend = "mio"
+);
+net_suite!(
+    mio_multi_thread,
+    flavor = "multi_thread",
+    workers = 2,
+    backend = "mio"
+);
+net_suite!(
+    io_uring_current_thread,
+    flavor = "current_thread",
+    backend = "io_uring"
+);
+net_suite!(
+    io_uring_multi_thread,
+    flavor = "multi_thread",
+    workers = 2,
+    backend = "io_uring"
+);
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+/// Polls `future` exactly once with the current task's context: `Some` with
+/// its output if it completed, `None` if it is pending (its operation is then
+/// in flight, and the caller may drop it).
+async fn poll_once<F: Future>(mut future: Pin<&mut F>) -> Option<F::Output> {
+    poll_fn(move |cx| {
+        Poll::Ready(match future.as_mut().poll(cx) {
+            Poll::Ready(output) => Some(output),
+            Poll::Pending => None,
+        })
+    })
+    .await
+}
+
+/// Runs two futures concurrently in the current task (for halves that borrow
+/// a stream, which cannot be spawned).
+async fn join2<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let mut a = pin!(a);
+    let mut b = pin!(b);
+    let mut out_a = None;
+    let mut out_b = None;
+    poll_fn(move |cx| {
+        if out_a.is_none()
+            && let Poll::Ready(v) = a.as_mut().poll(cx)
+        {
+            out_a = Some(v);
+        }
+        if out_b.is_none()
+            && let Poll::Ready(v) = b.as_mut().poll(cx)
+        {
+            out_b = Some(v);
+        }
+        if out_a.is_some() && out_b.is_some() {
+            Poll::Ready((out_a.take().unwrap(), out_b.take().unwrap()))
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+/// Echoes everything read back to the writer until end of stream, then shuts
+/// down its write direction. Returns how many bytes it echoed.
+async fn echo<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) -> io::Result<usize> {
+    let mut buf = vec![0u8; 4096];
+    let mut total = 0;
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        stream.write_all(&buf[..n]).await?;
+        total += n;
+    }
+    stream.shutdown().await?;
+    Ok(total)
+}
+
+/// Sends each message, reads back exactly as many bytes and checks they are
+/// the message; then half-closes and expects end of stream.
+async fn check_echo<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, messages: &[Vec<u8>]) {
+    for message in messages {
+        stream
+            .write_all(message)
+            .await
+            .expect("writing to the echo server");
+        let mut back = vec![0u8; message.len()];
+        stream
+            .read_exact(&mut back)
+            .await
+            .expect("reading the echo back");
+        assert_eq!(&back, message, "the echo differs from what was sent");
+    }
+    stream.shutdown().await.expect("shutting down writes");
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        stream.read(&mut buf).await.expect("reading end of stream"),
+        0
+    );
+    assert_eq!(
+        stream
+            .read(&mut buf)
+            .await
+            .expect("reading past end of stream"),
+        0
+    );
+}
+
+fn messages(tag: usize) -> Vec<Vec<u8>> {
+    [1usize, 10, 100, 1000, 10_000, 70_000]
+        .into_iter()
+        .enumerate()
+        .map(|(i, len)| pseudo_random_bytes((tag as u64) << 8 | i as u64, len))
+        .collect()
+}
+
+/// `len` bytes of xorshift64 output from `seed`.
+fn pseudo_random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// 64-bit FNV-1a, continued from `hash`.
+fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
+    for &byte in bytes {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01B3);
+    }
+    hash
+}
+
+/// Writes `data` in chunks of assorted sizes, then shuts down the write
+/// direction.
+async fn write_in_chunks<W: AsyncWrite + Unpin>(mut writer: W, data: Vec<u8>) -> io::Result<()> {
+    const SIZES: [usize; 8] = [1, 13, 1500, 4096, 65_536, 100_003, 262_144, 7];
+    let mut offset = 0;
+    for size in SIZES.into_iter().cycle() {
+        if offset == data.len() {
+            break;
+        }
+        let end = (offset + size).min(data.len());
+        writer.write_all(&data[offset..end]).await?;
+        offset = end;
+    }
+    writer.shutdown().await
+}
+
+/// Reads to end of stream; returns the byte count and their FNV-1a hash.
+async fn read_and_hash<R: AsyncRead + Unpin>(mut reader: R) -> io::Result<(usize, u64)> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let (mut count, mut hash) = (0, FNV_OFFSET);
+    loop {
+        let n = reader.read(&mut buf).await?;
+        if n == 0 {
+            return Ok((count, hash));
+        }
+        count += n;
+        hash = fnv1a(hash, &buf[..n]);
+    }
+}
+
+/// A connected pair of loopback TCP streams: (client, server).
+async fn tcp_pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binding a listener");
+    let addr = listener.local_addr().unwrap();
+    // The kernel completes the handshake before `accept` is called, so the
+    // two can run one after the other.
+    let client = TcpStream::connect(addr).await.expect("connecting");
+    let (server, peer) = listener.accept().await.expect("accepting");
+    assert_eq!(peer, client.local_addr().unwrap());
+    (client, server)
+}
+
+/// A directory of its own under the system temporary directory, removed on
+/// drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "zokio-net-{}-{}-{tag}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir(&path).expect("creating a temporary directory");
+        TempDir(path)
+    }
+
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Sets `SO_LINGER` to "on, zero seconds", so closing `socket` sends a reset
+/// instead of a FIN.
+fn set_linger_zero(socket: &std::net::TcpStream) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: the descriptor is open (borrowed from a live `TcpStream`), and
+    // the option value points to a `linger` that lives for the call, with its
+    // exact size passed as the length.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&raw const linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(
+        rc,
+        0,
+        "setsockopt(SO_LINGER): {}",
+        io::Error::last_os_error()
+    );
+}
+
+// ---------------------------------------------------------------------------
+// TCP
+// ---------------------------------------------------------------------------
+
+async fn tcp_echo() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    assert!(addr.ip().is_loopback() && addr.port() != 0, "{addr}");
+    let server = zokio::spawn(async move {
+        let (stream, peer) = listener.accept().await.unwrap();
+        assert_eq!(stream.local_addr().unwrap(), addr);
+        assert_eq!(stream.peer_addr().unwrap(), peer);
+        (peer, echo(stream).await.unwrap())
+    });
+
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    assert_eq!(client.peer_addr().unwrap(), addr);
+    client.set_nodelay(true).unwrap();
+    assert!(client.nodelay().unwrap());
+    client.set_nodelay(false).unwrap();
+    assert!(!client.nodelay().unwrap());
+
+    let messages = messages(0);
+    check_echo(&mut client, &messages).await;
+    let (peer, echoed) = server.await.unwrap();
+    assert_eq!(peer, client.local_addr().unwrap());
+    assert_eq!(echoed, messages.iter().map(Vec::len).sum::<usize>());
+}
+
+/// A connection just made has nothing to read: its first read is pending,
+/// every time, and the stream then works both ways. Each round connects from
+/// the test body and from a spawned task, over TCP and Unix sockets. (A socket
+/// registered for readiness before `connect` may report the hang-up of its
+/// unconnected state to a driver polled meanwhile on another thread; that
+/// must not make it look closed.)
+async fn fresh_connections_have_nothing_to_read() {
+    const ROUNDS: usize = 500;
+    let listener = Arc::new(TcpListener::bind("127.0.0.1:0").await.unwrap());
+    let dir = TempDir::new("fresh");
+    let path = dir.join("fresh.sock");
+    let unix_listener = Arc::new(UnixListener::bind(&path).unwrap());
+    for round in 0..ROUNDS {
+        fresh_tcp_round(&listener, round).await;
+        fresh_unix_round(&unix_listener, &path, round).await;
+        let (listener, unix_listener, path) =
+            (listener.clone(), unix_listener.clone(), path.clone());
+        zokio::spawn(async move {
+            fresh_tcp_round(&listener, round).await;
+            fresh_unix_round(&unix_listener, &path, round).await;
+        })
+        .await
+        .expect("a round in a spawned task failed");
+    }
+    drop(dir);
+}
+
+async fn fresh_tcp_round(listener: &TcpListener, round: usize) {
+    let mut client = TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (mut server, _) = listener.accept().await.unwrap();
+    let mut buf = [0u8; 16];
+    if let Some(result) = poll_once(pin!(client.read(&mut buf))).await {
+        panic!("round {round}: a fresh TCP client read completed: {result:?}");
+    }
+    if let Some(result) = poll_once(pin!(server.read(&mut buf))).await {
+        panic!("round {round}: a fresh TCP server read completed: {result:?}");
+    }
+    exchange_a_byte_each_way(&mut client, &mut server).await;
+}
+
+async fn fresh_unix_round(listener: &UnixListener, path: &Path, round: usize) {
+    let mut client = UnixStream::connect(path).await.unwrap();
+    let (mut server, _) = listener.accept().await.unwrap();
+    let mut buf = [0u8; 16];
+    if let Some(result) = poll_once(pin!(client.read(&mut buf))).await {
+        panic!("round {round}: a fresh Unix client read completed: {result:?}");
+    }
+    if let Some(result) = poll_once(pin!(server.read(&mut buf))).await {
+        panic!("round {round}: a fresh Unix server read completed: {result:?}");
+    }
+    exchange_a_byte_each_way(&mut client, &mut server).await;
+}
+
+async fn exchange_a_byte_each_way<S: AsyncRead + AsyncWrite + Unpin>(a: &mut S, b: &mut S) {
+    let mut byte = [0u8; 1];
+    a.write_all(b"a").await.unwrap();
+    b.read_exact(&mut byte).await.unwrap();
+    assert_eq!(&byte, b"a");
+    b.write_all(b"b").await.unwrap();
+    a.read_exact(&mut byte).await.unwrap();
+    assert_eq!(&byte, b"b");
+}
+
+async fn tcp_listener_from_std() {
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    let addr = std_listener.local_addr().unwrap();
+    let listener = TcpListener::from_std(std_listener).unwrap();
+    assert_eq!(listener.local_addr().unwrap(), addr);
+    let server = zokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        echo(stream).await.unwrap()
+    });
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    check_echo(&mut client, &messages(1)).await;
+    server.await.unwrap();
+}
+
+async fn tcp_half_close() {
+    let request = pseudo_random_bytes(2, 100_000);
+    let reply = pseudo_random_bytes(3, 50_000);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = {
+        let (request, reply) = (request.clone(), reply.clone());
+        zokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut received = Vec::new();
+            // Returns only once a read has returned 0: the client's FIN.
+            stream.read_to_end(&mut received).await.unwrap();
+            assert_eq!(
+                received, request,
+                "the server got something else than the request"
+            );
+            let mut buf = [0u8; 8];
+            assert_eq!(
+                stream.read(&mut buf).await.unwrap(),
+                0,
+                "a second read after EOF"
+            );
+            // The other direction still works after the peer's half-close.
+            stream.write_all(&reply).await.unwrap();
+            drop(stream);
+        })
+    };
+
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    client.write_all(&request).await.unwrap();
+    AsyncWriteExt::shutdown(&mut client).await.unwrap();
+    let mut received = Vec::new();
+    client.read_to_end(&mut received).await.unwrap();
+    assert_eq!(received.len(), reply.len());
+    assert!(received == reply, "the reply differs");
+    let mut buf = [0u8; 8];
+    assert_eq!(client.read(&mut buf).await.unwrap(), 0);
+    server.await.unwrap();
+}
+
+async fn tcp_large_transfer_both_ways_checksummed() {
+    let up = pseudo_random_bytes(10, LARGE);
+    let down = pseudo_random_bytes(11, LARGE);
+    let (up_hash, down_hash) = (fnv1a(FNV_OFFSET, &up), fnv1a(FNV_OFFSET, &down));
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Server: reader and writer halves in two tasks.
+    let server = zokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let (reader, writer): (OwnedReadHalf, OwnedWriteHalf) = stream.into_split();
+        let write = zokio::spawn(write_in_chunks(writer, down));
+        let read = zokio::spawn(read_and_hash(reader));
+        write.await.unwrap().expect("server write");
+        read.await.unwrap().expect("server read")
+    });
+
+    // Client: borrowed halves, driven concurrently in this task.
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    let (reader, writer): (ReadHalf<'_>, WriteHalf<'_>) = client.split();
+    let (written, read) = join2(write_in_chunks(writer, up), read_and_hash(reader)).await;
+    written.expect("client write");
+    let (client_count, client_hash) = read.expect("client read");
+    let (server_count, server_hash) = server.await.unwrap();
+
+    assert_eq!(server_count, LARGE, "bytes the server received");
+    assert_eq!(server_hash, up_hash, "hash of what the server received");
+    assert_eq!(client_count, LARGE, "bytes the client received");
+    assert_eq!(client_hash, down_hash, "hash of what the client received");
+}
+
+async fn tcp_many_concurrent_connections() {
+    const CONNECTIONS: usize = 200;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = zokio::spawn(async move {
+        let mut connections = zokio::task::JoinSet::new();
+        for _ in 0..CONNECTIONS {
+            let (stream, _) = listener.accept().await.unwrap();
+            connections.spawn(echo(stream));
+        }
+        let mut echoed = 0;
+        while let Some(result) = connections.join_next().await {
+            echoed += result.unwrap().unwrap();
+        }
+        echoed
+    });
+
+    let mut clients = zokio::task::JoinSet::new();
+    for c in 0..CONNECTIONS {
+        clients.spawn(async move {
+            let mut stream = TcpStream::connect(addr).await.unwrap();
+            let messages: Vec<Vec<u8>> = (0..5)
+                .map(|i| {
+                    let mut m = format!("connection {c} message {i} ").into_bytes();
+                    m.extend_from_slice(&pseudo_random_bytes((c * 5 + i) as u64, c * 7 + i));
+                    m
+                })
+                .collect();
+            check_echo(&mut stream, &messages).await;
+            messages.iter().map(Vec::len).sum::<usize>()
+        });
+    }
+    let (mut finished, mut sent) = (0, 0);
+    while let Some(result) = clients.join_next().await {
+        sent += result.expect("a client task failed");
+        finished += 1;
+    }
+    assert_eq!(finished, CONNECTIONS);
+    assert_eq!(server.await.unwrap(), sent);
+}
+
+async fn tcp_connect_to_closed_port_is_refused() {
+    let addr = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    match TcpStream::connect(addr).await {
+        Ok(stream) => panic!("connected to a closed port: {:?}", stream.peer_addr()),
+        Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "{e:?}"),
+    }
+}
+
+/// A std listener whose first accepted connection is reset (closed with
+/// `SO_LINGER` 0) on a helper thread once `go` is signalled.
+fn resetting_peer() -> (SocketAddr, mpsc::Sender<()>, thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (go, wait) = mpsc::channel::<()>();
+    let peer = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        // Proceeds on a signal, or when the test has given up (sender gone).
+        let _ = wait.recv();
+        set_linger_zero(&stream);
+        drop(stream);
+    });
+    (addr, go, peer)
+}
+
+async fn tcp_read_after_peer_reset() {
+    let (addr, go, peer) = resetting_peer();
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    go.send(()).unwrap();
+    // The reset may arrive before or after the read starts; either way the
+    // first read reports it.
+    let mut buf = [0u8; 64];
+    match stream.read(&mut buf).await {
+        Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e:?}"),
+        Ok(n) => panic!("read returned Ok({n}) after the peer reset the connection"),
+    }
+    peer.join().unwrap();
+}
+
+async fn tcp_pending_read_woken_by_peer_reset() {
+    let (addr, go, peer) = resetting_peer();
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let mut buf = [0u8; 64];
+    let mut read = pin!(stream.read(&mut buf));
+    assert!(
+        poll_once(read.as_mut()).await.is_none(),
+        "read completed with nothing sent"
+    );
+    // The read is in flight; now the peer resets.
+    go.send(()).unwrap();
+    match read.await {
+        Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e:?}"),
+        Ok(n) => panic!("read returned Ok({n}) after the peer reset the connection"),
+    }
+    peer.join().unwrap();
+}
+
+/// Starts and drops accepts, reads and owned-buffer reads `DROPS` times each,
+/// checking after each batch that a real operation still gets the right
+/// result. With `exact_fds`, also checks that the batches leave the open
+/// descriptors exactly as they were (without it, a few may appear as worker
+/// threads the task migrates to set up their I/O; a leak per drop would still
+/// show as thousands).
+async fn dropped_in_flight_accepts_and_reads(exact_fds: bool) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (mut client, mut server) = {
+        let client = TcpStream::connect(addr).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        (client, server)
+    };
+    // Warm up every kind of operation once before taking the baseline.
+    client.write_all(b"warm").await.unwrap();
+    let mut warm = [0u8; 4];
+    server.read_exact(&mut warm).await.unwrap();
+    let baseline = open_fds();
+    let check_fds = |when: &str| {
+        let now = open_fds();
+        if exact_fds {
+            assert_same_fds(&baseline, &now, when);
+        } else {
+            assert!(
+                now.len() <= baseline.len() + 4,
+                "{when}: open descriptors grew from {} to {}: {now:?}",
+                baseline.len(),
+                now.len()
+            );
+        }
+    };
+
+    for i in 0..DROPS {
+        let accept = pin!(listener.accept());
+        if let Some(result) = poll_once(accept).await {
+            panic!("accept #{i} completed with nobody connecting: {result:?}");
+        }
+    }
+    check_fds("after dropping in-flight accepts");
+    let second = TcpStream::connect(addr).await.unwrap();
+    let (accepted, peer) = listener.accept().await.expect("accept after the drops");
+    assert_eq!(peer, second.local_addr().unwrap());
+    drop((second, accepted));
+
+    for i in 0..DROPS {
+        let mut buf = [0u8; 64];
+        let read = pin!(server.read(&mut buf));
+        if let Some(result) = poll_once(read).await {
+            panic!("read #{i} completed with nothing sent: {result:?}");
+        }
+    }
+    check_fds("after dropping in-flight reads");
+    let message = pseudo_random_bytes(20, 3000);
+    client.write_all(&message).await.unwrap();
+    let mut received = vec![0u8; message.len()];
+    server
+        .read_exact(&mut received)
+        .await
+        .expect("read after the drops");
+    assert!(
+        received == message,
+        "a read after the dropped reads got other bytes"
+    );
+
+    for i in 0..DROPS {
+        let read = pin!(server.read_owned(Vec::with_capacity(64)));
+        if let Some((result, _)) = poll_once(read).await {
+            panic!("owned read #{i} completed with nothing sent: {result:?}");
+        }
+    }
+    check_fds("after dropping in-flight owned reads");
+    let message = pseudo_random_bytes(21, 3000);
+    client.write_all(&message).await.unwrap();
+    let mut received = Vec::with_capacity(message.len());
+    while received.len() < message.len() {
+        let (result, buf) = server.read_owned(received).await;
+        received = buf;
+        assert_ne!(
+            result.expect("owned read after the drops"),
+            0,
+            "EOF before the message"
+        );
+    }
+    assert!(
+        received == message,
+        "an owned read after the dropped owned reads got other bytes"
+    );
+
+    // Both directions still carry data and close cleanly.
+    server.write_all(b"still alive").await.unwrap();
+    let mut back = [0u8; 11];
+    client.read_exact(&mut back).await.unwrap();
+    assert_eq!(&back, b"still alive");
+    AsyncWriteExt::shutdown(&mut client).await.unwrap();
+    let mut buf = [0u8; 8];
+    assert_eq!(server.read(&mut buf).await.unwrap(), 0);
+    drop((client, server, listener));
+    // Exactly the listener and the two streams were closed; nothing opened.
+    let now = open_fds();
+    let closed: Vec<_> = baseline
+        .iter()
+        .filter(|(fd, _)| !now.contains_key(fd))
+        .collect();
+    assert!(
+        now.iter()
+            .all(|(fd, target)| baseline.get(fd) == Some(target))
+            && closed.len() == 3,
+        "after closing the listener and both streams: {} -> {} open, closed {closed:?}",
+        baseline.len(),
+        now.len()
+    );
+}
+
+/// Rounds of the cancel-safety tests below.
+const CANCEL_ROUNDS: usize = 1000;
+
+/// How long one operation of the cancel-safety tests may wait before its
+/// data is reported lost (a hang detector, not a timing assertion).
+const LOST_AFTER: Duration = Duration::from_secs(10);
+
+/// As in tokio, `read` is cancel safe: a read dropped while in flight has
+/// read nothing, even when the data arrives right after the drop (on
+/// io_uring, while the cancellation of the dropped operation may still be on
+/// its way to the kernel).
+async fn dropped_read_loses_no_data() {
+    let (mut client, mut server) = tcp_pair().await;
+    for round in 0..CANCEL_ROUNDS {
+        let mut buf = [0u8; 64];
+        if let Some(result) = poll_once(pin!(server.read(&mut buf))).await {
+            panic!("round {round}: read completed with nothing sent: {result:?}");
+        }
+        let sent = [round as u8, (round >> 8) as u8, 0xA5];
+        client.write_all(&sent).await.unwrap();
+        let mut received = [0u8; 3];
+        match zokio::time::timeout(LOST_AFTER, server.read_exact(&mut received)).await {
+            Ok(result) => result.unwrap(),
+            Err(_) => panic!("round {round}: data sent after a dropped read never arrived"),
+        };
+        assert_eq!(received, sent, "round {round}: bytes lost or reordered");
+    }
+}
+
+/// As in tokio, `accept` is cancel safe: an accept dropped while in flight
+/// takes no connection with it.
+async fn dropped_accept_loses_no_connection() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    for round in 0..CANCEL_ROUNDS {
+        if let Some(result) = poll_once(pin!(listener.accept())).await {
+            panic!("round {round}: accept completed with nobody connecting: {result:?}");
+        }
+        let client = TcpStream::connect(addr).await.unwrap();
+        let (server, peer) = match zokio::time::timeout(LOST_AFTER, listener.accept()).await {
+            Ok(result) => result.unwrap(),
+            Err(_) => panic!("round {round}: a connection made after a dropped accept was lost"),
+        };
+        assert_eq!(peer, client.local_addr().unwrap(), "round {round}");
+        drop((client, server));
+    }
+}
+
+/// As in tokio, `recv_from` is cancel safe: a receive dropped while in
+/// flight takes no datagram with it.
+async fn dropped_recv_from_loses_no_datagram() {
+    let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+    for round in 0..CANCEL_ROUNDS {
+        let mut buf = [0u8; 64];
+        if let Some(result) = poll_once(pin!(b.recv_from(&mut buf))).await {
+            panic!("round {round}: recv_from completed with nothing sent: {result:?}");
+        }
+        let sent = [round as u8, (round >> 8) as u8, 0x5A];
+        a.send_to(&sent, b_addr).await.unwrap();
+        let (n, from) = match zokio::time::timeout(LOST_AFTER, b.recv_from(&mut buf)).await {
+            Ok(result) => result.unwrap(),
+            Err(_) => panic!("round {round}: a datagram sent after a dropped recv_from was lost"),
+        };
+        assert_eq!((&buf[..n], from), (&sent[..], a_addr), "round {round}");
+    }
+}
+
+/// Owned-buffer reads dropped in flight just before data arrives. Unlike
+/// `read`, a dropped `read_owned` may take the bytes the kernel had already
+/// put in its buffer with it (its documentation says only that the read is
+/// cancelled), so this checks what must hold regardless: nothing crashes or
+/// hangs, the stream goes on working, and what does arrive is sent bytes, in
+/// order, never anything else.
+async fn dropped_owned_reads_racing_data_corrupt_nothing() {
+    let (mut client, server) = tcp_pair().await;
+    let (mut sent, mut received) = (Vec::new(), Vec::new());
+    for round in 0..CANCEL_ROUNDS {
+        let read = pin!(server.read_owned(Vec::with_capacity(64)));
+        if let Some((result, buf)) = poll_once(read).await {
+            // Earlier rounds' bytes were already waiting.
+            assert_eq!(result.unwrap(), buf.len(), "round {round}");
+            received.extend_from_slice(&buf);
+        }
+        let marker = [round as u8, (round >> 8) as u8, 0xC3];
+        client.write_all(&marker).await.unwrap();
+        sent.extend_from_slice(&marker);
+    }
+    client.write_all(b"END").await.unwrap();
+    AsyncWriteExt::shutdown(&mut client).await.unwrap();
+    loop {
+        let (result, buf) = server.read_owned(Vec::with_capacity(4096)).await;
+        if result.unwrap() == 0 {
+            break;
+        }
+        received.extend_from_slice(&buf);
+    }
+    let body = received
+        .strip_suffix(b"END")
+        .expect("the stream did not end with the last bytes sent");
+    let mut unmatched = sent.iter();
+    assert!(
+        body.iter().all(|byte| unmatched.any(|sent| sent == byte)),
+        "received bytes that are not the sent bytes in order"
+    );
+    if body.len() < sent.len() {
+        eprintln!(
+            "note: {} of {} bytes went with dropped owned reads",
+            sent.len() - body.len(),
+            sent.len()
+        );
+    }
+}
+
+/// Leaves an accept, a read and an owned read pending in spawned tasks (and
+/// the sockets they wait on open, held by a task that never finishes) when
+/// the body returns: dropping the runtime must cancel them and close every
+/// descriptor.
+async fn shutdown_with_io_in_flight() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (client, mut server) = tcp_pair().await;
+    let (other_client, other_server) = tcp_pair().await;
+    {
+        let mut buf = [0u8; 8];
+        let read = pin!(server.read(&mut buf));
+        assert!(
+            poll_once(read).await.is_none(),
+            "read completed with nothing sent"
+        );
+    }
+    // Each task counts itself in the same poll that starts its operation.
+    let started = Arc::new(AtomicUsize::new(0));
+    let accept = zokio::spawn({
+        let started = started.clone();
+        async move {
+            started.fetch_add(1, Ordering::SeqCst);
+            listener.accept().await.map(|_| ())
+        }
+    });
+    let read = zokio::spawn({
+        let started = started.clone();
+        async move {
+            let mut buf = [0u8; 8];
+            started.fetch_add(1, Ordering::SeqCst);
+            server.read(&mut buf).await.map(|_| ())
+        }
+    });
+    let owned_read = zokio::spawn({
+        let started = started.clone();
+        async move {
+            started.fetch_add(1, Ordering::SeqCst);
+            other_server
+                .read_owned(Vec::with_capacity(8))
+                .await
+                .0
+                .map(|_| ())
+        }
+    });
+    while started.load(Ordering::SeqCst) < 3 {
+        zokio::task::yield_now().await;
+    }
+    // A connection no one accepts, queued on another listener.
+    let unaccepting = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let queued = TcpStream::connect(unaccepting.local_addr().unwrap())
+        .await
+        .unwrap();
+    zokio::spawn(async move {
+        let _open = (client, other_client, queued, unaccepting);
+        std::future::pending::<()>().await;
+    });
+    assert!(!accept.is_finished(), "accept finished: {:?}", accept.await);
+    assert!(!read.is_finished(), "read finished: {:?}", read.await);
+    assert!(
+        !owned_read.is_finished(),
+        "owned read finished: {:?}",
+        owned_read.await
+    );
+}
+
+async fn tcp_owned_buffer_round_trip() {
+    let (mut client, server) = tcp_pair().await;
+    let payload = pseudo_random_bytes(30, 300_000);
+
+    // write_all_owned hands the buffer back unchanged, after writing all of it.
+    let writer = zokio::spawn({
+        let payload = payload.clone();
+        async move {
+            let (result, buf) = client.write_all_owned(payload.clone()).await;
+            result.expect("write_all_owned");
+            assert!(
+                buf == payload,
+                "write_all_owned returned a different buffer"
+            );
+            // write_owned writes a prefix and returns the buffer as given.
+            let (result, buf) = client.write_owned(b"tail".to_vec()).await;
+            let n = result.expect("write_owned");
+            assert!((1..=4).contains(&n), "write_owned wrote {n} of 4 bytes");
+            assert_eq!(buf, b"tail");
+            if n < 4 {
+                client.write_all(&buf[n..]).await.unwrap();
+            }
+            client
+        }
+    });
+
+    // read_owned appends to what the buffer already holds and never past its
+    // capacity.
+    let mut received = b"prefix".to_vec();
+    received.reserve_exact(payload.len() + 4);
+    let capacity = received.capacity();
+    while received.len() < 6 + payload.len() + 4 {
+        let before = received.len();
+        let (result, buf) = server.read_owned(received).await;
+        let n = result.expect("read_owned");
+        assert_ne!(n, 0, "EOF before the whole payload");
+        assert_eq!(
+            buf.len(),
+            before + n,
+            "read_owned must extend the length by n"
+        );
+        assert!(buf.capacity() >= capacity);
+        received = buf;
+    }
+    assert_eq!(&received[..6], b"prefix");
+    assert!(
+        received[6..6 + payload.len()] == payload[..],
+        "payload differs"
+    );
+    assert_eq!(&received[6 + payload.len()..], b"tail");
+
+    let mut client = writer.await.unwrap();
+    // A small read into a larger buffer, then EOF leaves the buffer as it is.
+    let (result, _) = client.write_all_owned(vec![7u8; 3]).await;
+    result.unwrap();
+    AsyncWriteExt::shutdown(&mut client).await.unwrap();
+    let mut all = Vec::with_capacity(1024);
+    loop {
+        let before = all.len();
+        let (result, buf) = server.read_owned(all).await;
+        let n = result.unwrap();
+        assert_eq!(buf.len(), before + n);
+        all = buf;
+        if n == 0 {
+            break;
+        }
+    }
+    assert_eq!(all, [7u8; 3]);
+}
+
+async fn tcp_into_split_halves_in_separate_tasks() {
+    const MESSAGES: usize = 100;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server =
+        zokio::spawn(async move { echo(listener.accept().await.unwrap().0).await.unwrap() });
+
+    let client = TcpStream::connect(addr).await.unwrap();
+    let (mut reader, mut writer): (OwnedReadHalf, OwnedWriteHalf) = client.into_split();
+    let sent: Vec<Vec<u8>> = (0..MESSAGES)
+        .map(|i| pseudo_random_bytes(40 + i as u64, 1 + i * 37))
+        .collect();
+    let expected: Vec<u8> = sent.concat();
+    let writing = zokio::spawn(async move {
+        for message in &sent {
+            writer.write_all(message).await.unwrap();
+        }
+        writer.shutdown().await.unwrap();
+        writer
+    });
+    let reading = zokio::spawn(async move {
+        let mut received = Vec::new();
+        reader.read_to_end(&mut received).await.unwrap();
+        received
+    });
+    let received = reading.await.unwrap();
+    let _writer = writing.await.unwrap();
+    assert_eq!(received.len(), expected.len());
+    assert!(
+        received == expected,
+        "the echo through split halves differs"
+    );
+    assert_eq!(server.await.unwrap(), expected.len());
+}
+
+/// As in tokio, dropping an `OwnedWriteHalf` shuts down the write direction
+/// while the read half goes on working.
+async fn tcp_dropping_owned_write_half_shuts_down_writes() {
+    let (client, mut server) = tcp_pair().await;
+    let (mut reader, mut writer) = client.into_split();
+    writer.write_all(b"request").await.unwrap();
+    drop(writer);
+    let mut request = Vec::new();
+    server.read_to_end(&mut request).await.unwrap();
+    assert_eq!(request, b"request");
+    server.write_all(b"reply").await.unwrap();
+    drop(server);
+    let mut reply = Vec::new();
+    reader.read_to_end(&mut reply).await.unwrap();
+    assert_eq!(reply, b"reply");
+}
+
+async fn tcp_ipv6_loopback_echo() {
+    let listener = match TcpListener::bind("[::1]:0").await {
+        Ok(listener) => listener,
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::AddrNotAvailable | io::ErrorKind::Unsupported
+            ) =>
+        {
+            eprintln!("skipping: IPv6 loopback unavailable: {e}");
+            return;
+        }
+        Err(e) => panic!("binding [::1]:0: {e:?}"),
+    };
+    let addr = listener.local_addr().unwrap();
+    assert!(addr.is_ipv6() && addr.ip().is_loopback(), "{addr}");
+    let server = zokio::spawn(async move {
+        let (stream, peer) = listener.accept().await.unwrap();
+        assert!(peer.is_ipv6(), "{peer}");
+        echo(stream).await.unwrap()
+    });
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    assert_eq!(client.peer_addr().unwrap(), addr);
+    check_echo(&mut client, &messages(5)).await;
+    server.await.unwrap();
+}
+
+// ---------------------------------------------------------------------------
+// UDP
+// ---------------------------------------------------------------------------
+
+/// Datagram sizes exchanged: an empty one, small ones, one near the Ethernet
+/// payload size and two far beyond it (loopback carries up to 64 KiB).
+const DATAGRAM_SIZES: [usize; 7] = [0, 1, 100, 1472, 8192, 30_000, 65_000];
+
+async fn udp_unconnected_round_trips() {
+    let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+    assert_ne!(a_addr, b_addr);
+    let mut buf = vec![0u8; 65_536];
+    // One datagram in flight at a time, so none can be dropped for lack of
+    // buffer space.
+    for (i, size) in DATAGRAM_SIZES.into_iter().enumerate() {
+        let ping = pseudo_random_bytes(50 + i as u64, size);
+        assert_eq!(a.send_to(&ping, b_addr).await.unwrap(), size);
+        let (n, from) = b.recv_from(&mut buf).await.unwrap();
+        assert_eq!(from, a_addr);
+        assert_eq!(n, size);
+        assert!(buf[..n] == ping[..], "datagram {i} a->b differs");
+
+        let pong = pseudo_random_bytes(60 + i as u64, size);
+        assert_eq!(b.send_to(&pong, from).await.unwrap(), size);
+        let (n, from) = a.recv_from(&mut buf).await.unwrap();
+        assert_eq!(from, b_addr);
+        assert_eq!(n, size);
+        assert!(buf[..n] == pong[..], "datagram {i} b->a differs");
+    }
+
+    // Several queued at once (small, well within the receive buffer) arrive
+    // whole and in order.
+    for i in 0..16u8 {
+        a.send_to(&[i; 33], b_addr).await.unwrap();
+    }
+    for i in 0..16u8 {
+        let (n, from) = b.recv_from(&mut buf).await.unwrap();
+        assert_eq!((n, from), (33, a_addr));
+        assert_eq!(buf[..n], [i; 33]);
+    }
+
+    // A receive started before the datagram is sent is woken by it.
+    let receiving = zokio::spawn(async move {
+        let mut buf = [0u8; 64];
+        let (n, from) = b.recv_from(&mut buf).await.unwrap();
+        (buf[..n].to_vec(), from)
+    });
+    zokio::task::yield_now().await;
+    a.send_to(b"late", b_addr).await.unwrap();
+    assert_eq!(receiving.await.unwrap(), (b"late".to_vec(), a_addr));
+}
+
+async fn udp_connected_round_trips() {
+    let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+    a.connect(b_addr).await.unwrap();
+    b.connect(a_addr).await.unwrap();
+    assert_eq!(a.peer_addr().unwrap(), b_addr);
+    assert_eq!(b.peer_addr().unwrap(), a_addr);
+    let mut buf = vec![0u8; 65_536];
+    for (i, size) in DATAGRAM_SIZES.into_iter().enumerate() {
+        let ping = pseudo_random_bytes(70 + i as u64, size);
+        assert_eq!(a.send(&ping).await.unwrap(), size);
+        let n = b.recv(&mut buf).await.unwrap();
+        assert_eq!(n, size);
+        assert!(buf[..n] == ping[..], "datagram {i} a->b differs");
+
+        let pong = pseudo_random_bytes(80 + i as u64, size);
+        assert_eq!(b.send(&pong).await.unwrap(), size);
+        let n = a.recv(&mut buf).await.unwrap();
+        assert_eq!(n, size);
+        assert!(buf[..n] == pong[..], "datagram {i} b->a differs");
+    }
+    // A connected socket's datagrams also come through recv_from on an
+    // unconnected one, with the right source.
+    let c = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let c_addr = c.local_addr().unwrap();
+    let d = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    d.connect(c_addr).await.unwrap();
+    d.send(b"to c").await.unwrap();
+    let (n, from) = c.recv_from(&mut buf).await.unwrap();
+    assert_eq!((&buf[..n], from), (&b"to c"[..], d.local_addr().unwrap()));
+}
+
+/// A connected UDP socket that sent to a closed port gets the ICMP error
+/// once, as `ConnectionRefused`; after that it waits for datagrams again
+/// (the error must not leave it looking ready forever) and receives them.
+async fn udp_connected_to_a_closed_port() {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let closed = {
+        let gone = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        gone.local_addr().unwrap()
+    };
+    socket.connect(closed).await.unwrap();
+    socket.send(b"anyone there?").await.unwrap();
+    let mut buf = [0u8; 64];
+    match socket.recv(&mut buf).await {
+        Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "{e:?}"),
+        Ok(n) => panic!("received {n} bytes from a closed port"),
+    }
+    if let Some(result) = poll_once(pin!(socket.recv(&mut buf))).await {
+        panic!("a second recv completed with nothing sent: {result:?}");
+    }
+    // Someone now listens at that port and answers.
+    let Ok(peer) = std::net::UdpSocket::bind(closed) else {
+        eprintln!(
+            "skipping the rest: port {} was taken meanwhile",
+            closed.port()
+        );
+        return;
+    };
+    peer.send_to(b"here", socket.local_addr().unwrap()).unwrap();
+    let n = socket.recv(&mut buf).await.unwrap();
+    assert_eq!(&buf[..n], b"here");
+}
+
+// ---------------------------------------------------------------------------
+// Unix sockets
+// ---------------------------------------------------------------------------
+
+async fn unix_stream_echo_through_listener() {
+    let dir = TempDir::new("stream");
+    let path = dir.join("echo.sock");
+    let listener = UnixListener::bind(&path).unwrap();
+    let server = zokio::spawn(async move {
+        let mut handled = 0;
+        for _ in 0..2 {
+            let (stream, peer) = listener.accept().await.unwrap();
+            // The connecting sockets are unbound, so have no path.
+            assert_eq!(peer.as_pathname(), None);
+            handled += echo(stream).await.unwrap();
+        }
+        handled
+    });
+    let mut sent = 0;
+    for tag in 6..8 {
+        let mut client = UnixStream::connect(&path).await.unwrap();
+        let messages = messages(tag);
+        check_echo(&mut client, &messages).await;
+        sent += messages.iter().map(Vec::len).sum::<usize>();
+    }
+    assert_eq!(server.await.unwrap(), sent);
+    drop(dir);
+}
+
+async fn unix_stream_pair() {
+    let (a, b) = UnixStream::pair().unwrap();
+    let server = zokio::spawn(echo(b));
+    let mut a = a;
+    let messages = messages(8);
+    check_echo(&mut a, &messages).await;
+    assert_eq!(
+        server.await.unwrap().unwrap(),
+        messages.iter().map(Vec::len).sum::<usize>()
+    );
+}
+
+async fn unix_datagram_pair() {
+    let (a, b) = UnixDatagram::pair().unwrap();
+    let mut buf = vec![0u8; 70_000];
+    for (i, size) in [0usize, 1, 100, 4096, 60_000].into_iter().enumerate() {
+        let ping = pseudo_random_bytes(90 + i as u64, size);
+        assert_eq!(a.send(&ping).await.unwrap(), size);
+        let n = b.recv(&mut buf).await.unwrap();
+        assert_eq!(n, size);
+        assert!(buf[..n] == ping[..], "datagram {i} a->b differs");
+        let pong = pseudo_random_bytes(100 + i as u64, size);
+        assert_eq!(b.send(&pong).await.unwrap(), size);
+        let n = a.recv(&mut buf).await.unwrap();
+        assert_eq!(n, size);
+        assert!(buf[..n] == pong[..], "datagram {i} b->a differs");
+    }
+}
+
+async fn unix_datagram_bound_send_to_recv_from() {
+    let dir = TempDir::new("dgram");
+    let (a_path, b_path) = (dir.join("a.sock"), dir.join("b.sock"));
+    let a = UnixDatagram::bind(&a_path).unwrap();
+    let b = UnixDatagram::bind(&b_path).unwrap();
+    let mut buf = vec![0u8; 8192];
+    for i in 0..8u64 {
+        let ping = pseudo_random_bytes(110 + i, 1 + i as usize * 500);
+        assert_eq!(a.send_to(&ping, &b_path).await.unwrap(), ping.len());
+        let (n, from) = b.recv_from(&mut buf).await.unwrap();
+        assert_eq!(from.as_pathname(), Some(a_path.as_path()));
+        assert!(buf[..n] == ping[..], "datagram {i} a->b differs");
+
+        let pong = pseudo_random_bytes(120 + i, 1 + i as usize * 300);
+        let reply_to: &Path = from.as_pathname().unwrap();
+        assert_eq!(b.send_to(&pong, reply_to).await.unwrap(), pong.len());
+        let (n, from) = a.recv_from(&mut buf).await.unwrap();
+        assert_eq!(from.as_pathname(), Some(b_path.as_path()));
+        assert!(buf[..n] == pong[..], "datagram {i} b->a differs");
+    }
+    drop((a, b, dir));
+}
+
+async fn unix_datagram_unbound_and_connected() {
+    let dir = TempDir::new("dgram-unbound");
+    let path = dir.join("server.sock");
+    let server = UnixDatagram::bind(&path).unwrap();
+    let mut buf = [0u8; 64];
+
+    // An unbound sender has no path to report.
+    let unbound = UnixDatagram::unbound().unwrap();
+    unbound.send_to(b"from unbound", &path).await.unwrap();
+    let (n, from) = server.recv_from(&mut buf).await.unwrap();
+    assert_eq!(&buf[..n], b"from unbound");
+    assert_eq!(from.as_pathname(), None);
+
+    // A connected one sends with plain send.
+    let connected = UnixDatagram::unbound().unwrap();
+    connected.connect(&path).unwrap();
+    for i in 0..4u8 {
+        connected.send(&[i; 10]).await.unwrap();
+    }
+    for i in 0..4u8 {
+        let n = server.recv(&mut buf).await.unwrap();
+        assert_eq!(buf[..n], [i; 10]);
+    }
+
+    // A receive pending before the send is woken by it.
+    let receiving = zokio::spawn(async move {
+        let mut buf = [0u8; 64];
+        let (n, from) = server.recv_from(&mut buf).await.unwrap();
+        (buf[..n].to_vec(), from.as_pathname().map(Path::to_path_buf))
+    });
+    zokio::task::yield_now().await;
+    connected.send(b"late").await.unwrap();
+    assert_eq!(receiving.await.unwrap(), (b"late".to_vec(), None));
+    drop(dir);
+}
