@@ -63,6 +63,8 @@ pub(crate) struct DriverConfig {
 }
 
 /// One worker's driver.
+// One per worker, behind an `Arc`: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Driver {
     Mio(mio_driver::MioDriver),
     #[cfg(target_os = "linux")]

@@ -18,6 +18,9 @@ use super::{ActiveBackend, IoHandle};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::runtime::Handle;
 
+// One per socket, inside the socket's own allocation: boxing the larger
+// io_uring state would add a pointer chase to every operation.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum IoSource {
     Mio(Registration),
     #[cfg(target_os = "linux")]
