@@ -11,8 +11,10 @@
 //! A readiness (mio) registration belongs to one driver, chosen round robin
 //! so the events of many connections spread over the workers; its events are
 //! dispatched by that driver's worker, and the wakers they call schedule the
-//! tasks on that worker. An io_uring operation goes to the ring of the worker
-//! that submits it, and its completion wakes the task wherever it now runs.
+//! tasks on that worker. An io_uring socket's operations go to its *home*
+//! ring, which follows the submitting worker whenever none of the socket's
+//! operations are outstanding; a completion wakes the task wherever it now
+//! runs.
 //!
 //! The backend is a compile-time setting; `auto` is resolved once, when the
 //! runtime starts, by [`probe`]: io_uring where the kernel allows it, mio
@@ -100,8 +102,7 @@ impl Driver {
         match self {
             Driver::Mio(d) => d.io_active(),
             #[cfg(target_os = "linux")]
-            // Until the ring reports its in-flight count.
-            Driver::Uring(_) => false,
+            Driver::Uring(d) => d.io_active(),
         }
     }
 

@@ -3,17 +3,17 @@
 //! # Shape
 //!
 //! - [`driver`]: a worker's ring. Submissions are batched: an operation's
-//!   SQE is pushed to the submission queue and reaches the kernel in one
-//!   `io_uring_enter` when the worker parks or polls (or at once when the
-//!   queue is full). Completions are dispatched to the operations' wakers,
-//!   which schedule the tasks wherever they now run. Threads that do not
-//!   own a ring (the thread in a `multi_thread` runtime's `block_on`, the
+//!   SQE is staged and reaches the kernel in one `io_uring_enter` when the
+//!   worker parks or polls (or at once when a submission queue's worth is
+//!   staged). Completions are dispatched to the operations' wakers, which
+//!   schedule the tasks wherever they now run. Threads that do not own a
+//!   ring (the thread in a `multi_thread` runtime's `block_on`, the
 //!   blocking pool, a socket dropped on another worker) hand work to the
-//!   ring's *remote queue* and unpark its owner, which moves it into the
-//!   submission queue, in order, before its next submission. `park` waits
-//!   in `io_uring_enter` (with a timeout through `IORING_FEAT_EXT_ARG`, or a
-//!   timeout SQE on older kernels); `unpark` writes an eventfd on which the
-//!   ring keeps a read pending.
+//!   ring's *remote queue* and unpark its owner, which stages it, in order,
+//!   before anything it submits itself. `park` waits in `io_uring_enter`
+//!   (with a timeout through `IORING_FEAT_EXT_ARG`, or a timeout SQE on
+//!   older kernels); `unpark` writes an eventfd on which the ring keeps a
+//!   read pending.
 //! - [`op`]: one operation's state: a heap allocation shared by its starter
 //!   and the ring, holding the memory the kernel reads or writes.
 //! - [`socket`]: a socket's side: the `AsyncRead`/`AsyncWrite` adapters
@@ -36,7 +36,9 @@
 //! 4. Dropping a future (or a socket) only *requests* cancellation
 //!    (`AsyncCancel` through the owning ring, or a synchronous cancel from
 //!    another thread): the memory stays with the ring until the cancelled
-//!    op's completion arrives.
+//!    op's completion arrives. (The request itself is synchronous where
+//!    the kernel allows: when the drop returns, the op will not consume
+//!    data that arrives afterwards; see `driver`.)
 //! 5. Rust code touches an op's data only while the op is not pending:
 //!    before it starts, or after its starter observed the completion under
 //!    the op's lock (see [`op`]).
@@ -46,6 +48,13 @@
 //!    gets a shutdown error without its data.
 //!
 //! Closing a socket is the other hazard: see [`socket::UringIo::close`].
+//!
+//! # Ring affinity
+//!
+//! A socket's operations go to one ring at a time (its *home*, see
+//! [`op::Home`]): the ring of the thread that starts an operation while
+//! none is outstanding, so a task that migrated to another worker moves
+//! its sockets along and keeps submitting locally.
 
 mod driver;
 mod op;
@@ -73,6 +82,7 @@ pub(crate) fn probe_ring() -> Result<(), String> {
         (opcode::RecvMsg::CODE, "RECVMSG"),
         (opcode::SendMsg::CODE, "SENDMSG"),
         (opcode::Close::CODE, "CLOSE"),
+        (opcode::PollAdd::CODE, "POLL_ADD"),
         (opcode::Read::CODE, "READ"),
         (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
         (opcode::Timeout::CODE, "TIMEOUT"),

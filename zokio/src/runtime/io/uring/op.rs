@@ -57,10 +57,16 @@ pub(super) enum Phase {
 pub(super) enum CancelRequest {
     /// The operation already completed (or was already cancelled).
     Nothing,
-    /// The operation waits in a ring's remote queue: the owner will skip it.
+    /// The operation has not reached the kernel (it waits in a ring's
+    /// remote queue or staging list): the ring will skip it.
     Skipped,
-    /// The operation is in ring `ring` as `user_data`: ask that ring.
-    InRing { ring: usize, user_data: u64 },
+    /// The operation went to the kernel in ring `ring`'s submission number
+    /// `seq`, as `user_data`: ask that ring.
+    InRing {
+        ring: usize,
+        user_data: u64,
+        seq: u64,
+    },
 }
 
 struct OpState {
@@ -71,6 +77,9 @@ struct OpState {
     ring: usize,
     /// The ring's `user_data` for it once the owner queued it; 0 before.
     user_data: u64,
+    /// Its number in the ring's submissions once the owner moved its SQE to
+    /// the submission queue (on its way to the kernel); 0 before.
+    seq: u64,
     /// The task that started it (or polled it last).
     waker: Option<Waker>,
     /// Other tasks waiting for it (several tasks accepting on one listener,
@@ -159,6 +168,7 @@ impl OpHeader {
                 cancelled: false,
                 ring: 0,
                 user_data: 0,
+                seq: 0,
                 waker: None,
                 others: Vec::new(),
             }),
@@ -175,6 +185,7 @@ impl OpHeader {
         st.cancelled = false;
         st.ring = ring;
         st.user_data = 0;
+        st.seq = 0;
         match &st.waker {
             Some(w) if w.will_wake(waker) => {}
             _ => st.waker = Some(waker.clone()),
@@ -198,6 +209,18 @@ impl OpHeader {
             return false;
         }
         st.user_data = user_data;
+        true
+    }
+
+    /// Ring owner, moving the operation's SQE to the submission queue as
+    /// submission `seq`: `false` if the starter gave up on it meanwhile (the
+    /// ring must skip it).
+    pub(super) fn mark_submitted(&self, seq: u64) -> bool {
+        let mut st = lock(&self.state);
+        if st.cancelled {
+            return false;
+        }
+        st.seq = seq;
         true
     }
 
@@ -267,6 +290,15 @@ impl OpHeader {
         }
     }
 
+    /// Like [`poll_result`](Self::poll_result), for an operation that may
+    /// not have been started: `None` when it is idle.
+    pub(super) fn try_poll_result(&self, waker: &Waker) -> Option<Poll<Result<i32, Lost>>> {
+        if lock(&self.state).phase == Phase::Idle {
+            return None;
+        }
+        Some(self.poll_result(waker))
+    }
+
     /// Like [`poll_result`](Self::poll_result) without consuming a result:
     /// `Ready` once the operation is no longer pending.
     pub(super) fn poll_finished(&self, waker: &Waker) -> Poll<()> {
@@ -307,19 +339,15 @@ impl OpHeader {
         st.cancelled = true;
         st.waker = None;
         st.others.clear();
-        if st.user_data == 0 {
+        if st.seq == 0 {
             CancelRequest::Skipped
         } else {
             CancelRequest::InRing {
                 ring: st.ring,
                 user_data: st.user_data,
+                seq: st.seq,
             }
         }
-    }
-
-    /// Whether the operation is pending (handed to a ring, not completed).
-    pub(super) fn is_pending(&self) -> bool {
-        lock(&self.state).phase == Phase::Pending
     }
 
     fn phase(&self) -> Phase {

@@ -34,6 +34,11 @@ const MAX_SLOT_IO: usize = 64 * 1024;
 pub(super) static SKIP_CANCEL: std::sync::atomic::AtomicBool =
     std::sync::atomic::AtomicBool::new(false);
 
+/// Tests: how many `POLLOUT` polls `poll_writable` started.
+#[cfg(test)]
+pub(super) static WRITABLE_POLLS: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
+
 /// The io_uring side of one socket.
 pub(crate) struct UringIo {
     handle: Arc<IoHandle>,
@@ -42,6 +47,9 @@ pub(crate) struct UringIo {
     read: Mutex<Slot>,
     /// Stream writes (`poll_write`) or datagram sends.
     write: Mutex<Slot>,
+    /// A pending `POLLOUT` poll, for datagram senders that found the socket
+    /// buffer full while the write slot was busy with another's datagram.
+    writable: Mutex<Option<Arc<Op<NoData>>>>,
 }
 
 /// A reusable operation for one direction of the `poll_*` adapters.
@@ -152,6 +160,11 @@ impl<B> Default for OwnedBuf<B> {
 
 impl<B: IoBuf> OpData for OwnedBuf<B> {}
 
+/// A readiness poll touches no memory of ours.
+struct NoData;
+
+impl OpData for NoData {}
+
 /// The address of a `connect`.
 #[derive(Default)]
 struct ConnectAddr(Option<SockAddr>);
@@ -222,6 +235,7 @@ impl UringIo {
             home: Arc::new(Home::new(index)),
             read: Mutex::default(),
             write: Mutex::default(),
+            writable: Mutex::new(None),
         })
     }
 
@@ -269,10 +283,19 @@ impl UringIo {
         if SKIP_CANCEL.load(std::sync::atomic::Ordering::SeqCst) {
             return;
         }
-        if let CancelRequest::InRing { ring, user_data } = op.header().request_cancel() {
+        if let CancelRequest::InRing {
+            ring,
+            user_data,
+            seq,
+        } = op.header().request_cancel()
+        {
             let as_dyn: Arc<dyn InFlight> = op.clone();
-            self.driver(ring)
-                .cancel(self.handle.owned_index() == Some(ring), &as_dyn, user_data);
+            self.driver(ring).cancel(
+                self.handle.owned_index() == Some(ring),
+                &as_dyn,
+                user_data,
+                seq,
+            );
         }
     }
 
@@ -471,17 +494,15 @@ impl UringIo {
                 let _ = self.poll_slot(&mut slot, cx.waker());
                 slot.owner = None;
             } else {
-                return match send_now(fd, buf, dest) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        // Woken when the slot's send completes (the socket
-                        // buffer drains); if it already has, poll again.
-                        if op.header().poll_finished(cx.waker()).is_ready() {
-                            cx.waker().wake_by_ref();
+                drop(slot);
+                loop {
+                    match send_now(fd, buf, dest) {
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            ready!(self.poll_writable(cx, fd))?;
                         }
-                        Poll::Pending
+                        result => return Poll::Ready(result),
                     }
-                    result => Poll::Ready(result),
-                };
+                }
             }
         }
         let n = buf.len().min(MAX_SLOT_IO);
@@ -519,6 +540,31 @@ impl UringIo {
         slot.ident = ident;
         slot.dest = dest.cloned();
         Poll::Pending
+    }
+
+    /// Waits until the socket is writable (a `POLLOUT` poll, shared by the
+    /// tasks that wait).
+    fn poll_writable(&self, cx: &mut Context<'_>, fd: RawFd) -> Poll<io::Result<()>> {
+        let mut writable = lock(&self.writable);
+        let op = writable
+            .get_or_insert_with(|| Op::new(self.home.clone(), NoData))
+            .clone();
+        match op.header().try_poll_result(cx.waker()) {
+            Some(Poll::Pending) => Poll::Pending,
+            Some(Poll::Ready(Ok(result))) => Poll::Ready(to_io(result).map(drop)),
+            Some(Poll::Ready(Err(_lost))) => {
+                *writable = None;
+                Poll::Ready(Err(shutdown_error()))
+            }
+            None => {
+                #[cfg(test)]
+                WRITABLE_POLLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                self.start(&op, cx.waker(), |_| {
+                    opcode::PollAdd::new(Fd(fd), libc::POLLOUT as u32).build()
+                })?;
+                Poll::Pending
+            }
+        }
     }
 
     /// Accepts a connection (close-on-exec, blocking mode).
@@ -709,6 +755,9 @@ impl UringIo {
                 self.cancel(op);
             }
         }
+        if let Some(op) = &*lock(&self.writable) {
+            self.cancel(op);
+        }
     }
 
     /// Closes `fd` once no operation of this socket targets it.
@@ -718,13 +767,16 @@ impl UringIo {
     /// what must not happen is an SQE still waiting in a submission or
     /// remote queue naming this descriptor *number* after it was closed and
     /// reused by a new socket. So: the slots' operations are cancelled
-    /// (one-shot operations were cancelled when their futures dropped, and
-    /// a cancelled operation still waiting in a remote queue is skipped);
-    /// with none outstanding the descriptor is closed now; otherwise they
-    /// are all on the home ring, which closes it after they have reached
-    /// the kernel: at once when the caller owns that ring (it submits
-    /// everything queued first), else when nothing is waiting in its
-    /// submission queue, else through its remote queue, in order.
+    /// (one-shot operations were cancelled when their futures dropped), and
+    /// a cancelled operation that has not reached the kernel (remote queue,
+    /// staging list) is never submitted. With none outstanding the
+    /// descriptor is closed now. Otherwise they are all on the home ring:
+    /// its owner submits everything staged first and then closes; another
+    /// thread waits for a `flush` in progress on that ring to end (the only
+    /// time an SQE sits in its submission queue) and closes. In both cases
+    /// the descriptor is closed when `close` returns; only when the ring's
+    /// owner re-enters from its own dispatch, or the flush does not end in
+    /// time, is the close handed to the ring's remote queue instead.
     pub(crate) fn close(&self, fd: OwnedFd) {
         self.cancel_slots();
         let (ring, outstanding) = self.home.snapshot();

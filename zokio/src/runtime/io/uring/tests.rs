@@ -18,7 +18,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::op::LIVE_OPS;
-use super::socket::SKIP_CANCEL;
+use super::socket::{SKIP_CANCEL, WRITABLE_POLLS};
 use super::{UringDriver, describe_setup_error, probe_ring};
 use crate::io::{AsyncReadExt, AsyncWriteExt};
 use crate::net::{TcpListener, TcpStream, UdpSocket};
@@ -26,6 +26,10 @@ use crate::runtime::io::DriverConfig;
 
 crate::runtime! { Ct { flavor = "current_thread", backend = "io_uring" } }
 crate::runtime! { Mt { flavor = "multi_thread", workers = 2, backend = "io_uring" } }
+crate::runtime! {
+    /// A ring of two entries: every batch overflows the submission queue.
+    Tiny { flavor = "multi_thread", workers = 2, backend = "io_uring", io(uring_entries = 2) }
+}
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -204,7 +208,13 @@ fn tcp_echo_multi_thread() {
 }
 
 #[test]
-fn io_from_block_on_and_the_blocking_pool_goes_through_the_remote_queue() {
+fn tcp_echo_through_a_ring_smaller_than_every_batch() {
+    let _serial = serial();
+    Tiny::block_on(echo_round_trips(16, 50));
+}
+
+#[test]
+fn io_from_threads_that_own_no_ring_goes_through_the_remote_queue() {
     let _serial = serial();
     let rt = Mt::build().unwrap();
     rt.block_on(async {
@@ -214,9 +224,9 @@ fn io_from_block_on_and_the_blocking_pool_goes_through_the_remote_queue() {
         let mut buf = [0u8; 13];
         server.read_exact(&mut buf).await.unwrap();
         assert_eq!(&buf, b"from block_on");
-        // Neither does a blocking-pool thread.
+        // Nor does a thread of the program's own.
         let handle = crate::runtime::Handle::current();
-        let (client, server) = crate::task::spawn_blocking(move || {
+        let (client, server) = std::thread::spawn(move || {
             handle.block_on(async move {
                 let mut client = client;
                 let mut server = server;
@@ -227,7 +237,7 @@ fn io_from_block_on_and_the_blocking_pool_goes_through_the_remote_queue() {
                 (client, server)
             })
         })
-        .await
+        .join()
         .unwrap();
         // And a worker picks up sockets made elsewhere.
         crate::spawn(async move {
@@ -326,6 +336,9 @@ fn kernel_writes_into_a_dropped_read_buffer<S: crate::Spec>() {
     let before = live_ops();
     crate::Runtime::<S>::build().unwrap().block_on(async {
         let (mut client, mut server) = tcp_pair().await;
+        // Both sockets' slot operations exist before the counting starts.
+        client.write_all(b"warm").await.unwrap();
+        server.read_exact(&mut [0u8; 4]).await.unwrap();
         for round in 0..50u8 {
             SKIP_CANCEL.store(true, Ordering::SeqCst);
             {
@@ -421,9 +434,9 @@ fn futures_outliving_the_runtime_fail_with_the_shutdown_error<S: crate::Spec>() 
     let before = live_ops();
     let rt = crate::Runtime::<S>::build().unwrap();
     type Pending = Pin<Box<dyn Future<Output = (io::Result<usize>, TcpStream)> + Send>>;
-    let (mut owned, mut borrowed, client): (Pending, Pending, TcpStream) = rt.block_on(async {
+    let (mut owned, mut borrowed, peers) = rt.block_on(async {
         let (client, server) = tcp_pair().await;
-        let (_, other) = tcp_pair().await;
+        let (other_client, other) = tcp_pair().await;
         let mut owned: Pending = Box::pin(async move {
             let (r, _) = server.read_owned(Vec::with_capacity(64)).await;
             (r, server)
@@ -436,7 +449,8 @@ fn futures_outliving_the_runtime_fail_with_the_shutdown_error<S: crate::Spec>() 
         });
         assert!(poll_once(owned.as_mut()).await.is_none());
         assert!(poll_once(borrowed.as_mut()).await.is_none());
-        (owned, borrowed, client)
+        let pending: (Pending, Pending) = (owned, borrowed);
+        (pending.0, pending.1, (client, other_client))
     });
     drop(rt);
     let mut cx = Context::from_waker(Waker::noop());
@@ -469,7 +483,7 @@ fn futures_outliving_the_runtime_fail_with_the_shutdown_error<S: crate::Spec>() 
         let mut write = pin!(server.write_all(b"late"));
         assert!(matches!(write.as_mut().poll(&mut cx), Poll::Ready(Err(_))));
     }
-    drop((server, other, client));
+    drop((server, other, peers));
     assert_eq!(live_ops(), before);
 }
 
@@ -566,4 +580,135 @@ fn udp_socket_shared_by_many_senders_and_receivers() {
             }
         }
     });
+}
+
+fn fd_is_open(fd: i32) -> bool {
+    std::path::Path::new(&format!("/proc/self/fd/{fd}")).exists()
+}
+
+/// Dropping a socket whose read is pending (on its ring, from a thread
+/// that owns that ring or not) cancels the read and closes the descriptor
+/// before the drop returns; the peer then sees end of stream (a read left
+/// in the kernel would hold the socket open).
+fn dropping_a_socket_with_a_pending_read_closes_it<S: crate::Spec>() {
+    use std::os::fd::AsRawFd;
+    let before = live_ops();
+    crate::Runtime::<S>::build().unwrap().block_on(async {
+        for round in 0..50 {
+            let (mut client, mut server) = tcp_pair().await;
+            if round % 2 == 1 {
+                // The read is started on a worker (current_thread: the
+                // same thread), the drop happens here.
+                server = crate::spawn(async move {
+                    let mut buf = [0u8; 16];
+                    assert!(poll_once(pin!(server.read(&mut buf))).await.is_none());
+                    server
+                })
+                .await
+                .unwrap();
+            } else {
+                let mut buf = [0u8; 16];
+                assert!(poll_once(pin!(server.read(&mut buf))).await.is_none());
+            }
+            let fd = server.as_raw_fd();
+            drop(server);
+            assert!(
+                !fd_is_open(fd),
+                "round {round}: the descriptor outlived the drop"
+            );
+            let mut buf = [0u8; 16];
+            assert_eq!(client.read(&mut buf).await.unwrap(), 0, "round {round}");
+        }
+    });
+    assert_eq!(live_ops(), before);
+}
+
+#[test]
+fn dropping_a_socket_with_a_pending_read_closes_it_current_thread() {
+    let _serial = serial();
+    dropping_a_socket_with_a_pending_read_closes_it::<Ct>();
+}
+
+#[test]
+fn dropping_a_socket_with_a_pending_read_closes_it_multi_thread() {
+    let _serial = serial();
+    dropping_a_socket_with_a_pending_read_closes_it::<Mt>();
+}
+
+/// An accept whose caller went away completes into the listener's slot; if
+/// nobody takes that connection before the listener is dropped, it is
+/// closed (the client sees end of stream), not leaked.
+#[test]
+fn an_accepted_connection_nobody_takes_is_closed() {
+    let _serial = serial();
+    let before = live_ops();
+    Mt::block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        assert!(poll_once(pin!(listener.accept())).await.is_none());
+        let mut client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        // Let the slot's accept complete, then drop the listener with the
+        // connection unclaimed.
+        crate::time::sleep(Duration::from_millis(20)).await;
+        drop(listener);
+        let mut buf = [0u8; 4];
+        let n = client.read(&mut buf).await.unwrap();
+        assert_eq!(n, 0);
+    });
+    assert_eq!(live_ops(), before);
+}
+
+/// Several tasks send on one datagram socket whose peer's queue is full, so
+/// their sends block (one in the write slot, the others waiting for the
+/// socket to become writable); once the peer reads, every datagram arrives
+/// exactly once.
+#[test]
+fn blocked_datagram_senders_all_get_through() {
+    const TASKS: usize = 4;
+    const EACH: usize = 300;
+    let _serial = serial();
+    let before = live_ops();
+    let polls_before = WRITABLE_POLLS.load(Ordering::SeqCst);
+    Mt::block_on(async {
+        let (a, b) = crate::net::UnixDatagram::pair().unwrap();
+        let a = Arc::new(a);
+        let senders: Vec<_> = (0..TASKS)
+            .map(|t| {
+                let a = a.clone();
+                crate::spawn(async move {
+                    for i in 0..EACH {
+                        let message = format!("{t}:{i:>96}");
+                        assert_eq!(a.send(message.as_bytes()).await.unwrap(), message.len());
+                    }
+                })
+            })
+            .collect();
+        // Let the senders fill the peer's queue and block.
+        crate::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            senders.iter().any(|s| !s.is_finished()),
+            "no sender blocked"
+        );
+        let mut received = Vec::new();
+        while received.len() < TASKS * EACH {
+            let mut buf = [0u8; 256];
+            let n = b.recv(&mut buf).await.unwrap();
+            received.push(String::from_utf8(buf[..n].to_vec()).unwrap());
+        }
+        for s in senders {
+            s.await.unwrap();
+        }
+        assert!(
+            WRITABLE_POLLS.load(Ordering::SeqCst) > polls_before,
+            "no sender waited for the socket to become writable"
+        );
+        received.sort();
+        let mut expected: Vec<String> = (0..TASKS)
+            .flat_map(|t| (0..EACH).map(move |i| format!("{t}:{i:>96}")))
+            .collect();
+        expected.sort();
+        assert_eq!(received, expected);
+    });
+    assert_eq!(live_ops(), before);
 }
