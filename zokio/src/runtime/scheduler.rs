@@ -215,6 +215,8 @@ struct Worker<S: Spec> {
     /// Consecutive LIFO picks, to bound how long the LIFO slot can keep the
     /// local queue waiting. Owner only.
     lifo_streak: Cell<u8>,
+    /// Set while the worker dispatches its I/O driver's events. Owner only.
+    in_driver: Cell<bool>,
     /// xorshift state for picking a steal victim. Owner only.
     rng: Cell<u32>,
     parker: Parker,
@@ -291,6 +293,7 @@ impl<S: Spec> Shared<S> {
                     queue: Local::new(),
                     lifo: UnsafeCell::new(None),
                     lifo_streak: Cell::new(0),
+                    in_driver: Cell::new(false),
                     rng: Cell::new(0x9E37_79B9 ^ (i as u32).wrapping_mul(0x85EB_CA6B) | 1),
                     parker: Parker::new(io.driver(i).clone()),
                 })
@@ -381,7 +384,11 @@ impl<S: Spec> Shared<S> {
                 .queue
                 .push_back(task, |batch| self.inject.push_batch(batch))
         };
-        if notify {
+        // Tasks woken by this worker's driver wait until the dispatch pass
+        // ends (`after_driver`): one decision for the batch instead of a
+        // wake-up of another worker per event, most of which find the work
+        // already done.
+        if notify && !worker.in_driver.get() {
             self.notify_parked();
         }
     }
@@ -519,6 +526,17 @@ impl<S: Spec> Shared<S> {
         }
     }
 
+    /// After a driver pass: wake another worker only if this one now has
+    /// more than it will run next (a queued task besides the LIFO slot's),
+    /// like tokio's `should_notify_others`.
+    fn after_driver(&self, index: usize) {
+        let worker = &self.workers[index];
+        worker.in_driver.set(false);
+        if !worker.queue.is_empty() {
+            self.notify_parked();
+        }
+    }
+
     /// Parks worker `index` until there may be work.
     fn park_worker(&self, index: usize) {
         // Work often arrives a moment later (a spawn loop on another thread):
@@ -546,7 +564,10 @@ impl<S: Spec> Shared<S> {
             self.unidle(index);
             return;
         }
-        self.workers[index].parker.park(self.park_timeout());
+        let worker = &self.workers[index];
+        worker.in_driver.set(true);
+        worker.parker.park(self.park_timeout());
+        self.after_driver(index);
         self.unidle(index);
         self.process_timers();
     }
@@ -559,7 +580,9 @@ impl<S: Spec> Shared<S> {
             tick = tick.wrapping_add(1);
             if tick.is_multiple_of(S::EVENT_INTERVAL) {
                 self.process_timers();
+                self.workers[index].in_driver.set(true);
                 self.io.driver(index).poll_now();
+                self.after_driver(index);
             }
             match self.next_task(index, tick) {
                 Some(task) => coop::with_budget(S::BUDGET, || task.run()),
