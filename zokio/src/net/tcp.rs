@@ -247,6 +247,15 @@ impl TcpStream {
     /// On io_uring the kernel writes straight into `buf`; dropping the
     /// future before it completes cancels the read, and the buffer is freed
     /// only once the kernel is done with it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe on io_uring: if the kernel completed the receive just
+    /// before the future was dropped, the bytes it received are freed with
+    /// the buffer. Where a read may be abandoned (a `select!` branch, a
+    /// timeout), use `AsyncReadExt::read`, which keeps bytes received for a
+    /// dropped read and returns them to the next one. On mio this method is
+    /// cancel safe.
     pub async fn read_owned<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
         self.socket.source.read_owned(self.socket.raw(), buf).await
     }
