@@ -281,13 +281,13 @@ pub fn describe<S: Spec>() -> String {
     };
     let _ = writeln!(out, "  workers               = {workers}");
     let backend = match S::BACKEND {
-        Backend::Auto => match crate::runtime::io::resolve_backend(
-            Backend::Auto,
-            &crate::runtime::io::probe::KernelProbe,
-        ) {
-            Ok(chosen) => format!("auto ({} on this machine)", chosen.as_str()),
-            Err(e) => format!("auto ({e})"),
-        },
+        Backend::Auto => {
+            use crate::runtime::io::probe::{KernelProbe, Probe};
+            match KernelProbe.io_uring() {
+                Ok(()) => "auto (io_uring on this machine)".to_owned(),
+                Err(why) => format!("auto (mio on this machine: {why})"),
+            }
+        }
         other => other.as_str().to_owned(),
     };
     let _ = writeln!(out, "  backend               = {backend}");

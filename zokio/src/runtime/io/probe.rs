@@ -27,8 +27,18 @@ impl Probe for KernelProbe {
     }
 }
 
+/// Set (to anything) in the environment, makes `backend = "auto"` choose mio
+/// as if the kernel refused io_uring: for comparing the backends, and for
+/// testing the fallback path on a machine where io_uring works.
+pub const DISABLE_ENV: &str = "ZOKIO_NO_IO_URING";
+
 #[cfg(target_os = "linux")]
 fn probe_kernel() -> Result<(), String> {
+    if std::env::var_os(DISABLE_ENV).is_some() {
+        return Err(format!(
+            "io_uring is disabled by the environment variable {DISABLE_ENV}"
+        ));
+    }
     if let Ok(value) = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
         && value.trim() == "2"
     {
