@@ -228,6 +228,11 @@ macro_rules! net_suite {
             }
 
             #[test]
+            fn tcp_connect_by_host_name_tries_each_address() {
+                run(super::tcp_connect_by_host_name_tries_each_address);
+            }
+
+            #[test]
             fn fresh_connections_have_nothing_to_read() {
                 run(super::fresh_connections_have_nothing_to_read);
             }
@@ -642,6 +647,31 @@ async fn tcp_echo() {
     let (peer, echoed) = server.await.unwrap();
     assert_eq!(peer, client.local_addr().unwrap());
     assert_eq!(echoed, messages.iter().map(Vec::len).sum::<usize>());
+}
+
+/// `connect` and `bind` take host names, resolved off the workers, and try
+/// each address in turn: `localhost` may resolve to `::1` first, where
+/// nothing listens, before `127.0.0.1`.
+async fn tcp_connect_by_host_name_tries_each_address() {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = zokio::spawn(async move {
+        for _ in 0..3 {
+            let (stream, _) = listener.accept().await.unwrap();
+            echo(stream).await.unwrap();
+        }
+    });
+    let by_string = format!("localhost:{port}");
+    let mut a = TcpStream::connect(by_string.as_str()).await.unwrap();
+    check_echo(&mut a, &messages(7)).await;
+    drop(a);
+    let mut b = TcpStream::connect(("localhost", port)).await.unwrap();
+    check_echo(&mut b, &messages(8)).await;
+    drop(b);
+    let mut c = TcpStream::connect(by_string).await.unwrap();
+    check_echo(&mut c, &messages(9)).await;
+    drop(c);
+    server.await.unwrap();
 }
 
 /// A connection just made has nothing to read: its first read is pending,
