@@ -74,41 +74,29 @@ unsafe impl IoBufMut for Vec<u8> {
     }
 }
 
-// SAFETY: a boxed slice is a fixed heap allocation, fully initialized.
-unsafe impl IoBuf for Box<[u8]> {
-    fn stable_ptr(&self) -> *const u8 {
-        self.as_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.len()
-    }
-    fn bytes_total(&self) -> usize {
-        self.len()
-    }
+/// `IoBuf` for fully initialized byte containers whose bytes never move:
+/// every byte is initialized, and the allocation is exactly their length.
+macro_rules! fixed_io_buf {
+    ($($t:ty: $why:literal;)*) => {$(
+        #[doc = $why]
+        // SAFETY: the documented reason above: the bytes stay where they are
+        // while the value lives, all `len()` of them initialized.
+        unsafe impl IoBuf for $t {
+            fn stable_ptr(&self) -> *const u8 {
+                self.as_ptr()
+            }
+            fn bytes_init(&self) -> usize {
+                self.len()
+            }
+            fn bytes_total(&self) -> usize {
+                self.len()
+            }
+        }
+    )*};
 }
 
-// SAFETY: static data never moves or dies.
-unsafe impl IoBuf for &'static [u8] {
-    fn stable_ptr(&self) -> *const u8 {
-        self.as_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.len()
-    }
-    fn bytes_total(&self) -> usize {
-        self.len()
-    }
-}
-
-// SAFETY: static data never moves or dies.
-unsafe impl IoBuf for &'static str {
-    fn stable_ptr(&self) -> *const u8 {
-        self.as_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.len()
-    }
-    fn bytes_total(&self) -> usize {
-        self.len()
-    }
+fixed_io_buf! {
+    Box<[u8]>: "A boxed slice: a fixed heap allocation, fully initialized.";
+    &'static [u8]: "Static bytes never move or die.";
+    &'static str: "A static string's bytes never move or die.";
 }

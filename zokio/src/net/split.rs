@@ -68,8 +68,116 @@ pub(crate) async fn write_all_owned<B: IoBuf>(socket: &Socket, buf: B) -> (io::R
     (Ok(()), buf)
 }
 
-macro_rules! stream_halves {
+/// `AsyncRead` for `$t`, reading from the socket `$sock` (with `$s` bound
+/// to `&Self`).
+macro_rules! impl_async_read {
+    ($t:ty, $s:ident => $sock:expr) => {
+        impl AsyncRead for $t {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut ReadBuf<'_>,
+            ) -> Poll<io::Result<()>> {
+                let $s = &*self;
+                $crate::net::split::poll_read($sock, cx, buf)
+            }
+        }
+    };
+}
+
+/// `AsyncWrite` for `$t`, writing to the socket `$sock`. Writes go straight
+/// to the kernel, so flushing has nothing to do; shutting down shuts the
+/// write direction (the peer reads end of stream).
+macro_rules! impl_async_write {
+    ($t:ty, $s:ident => $sock:expr) => {
+        impl AsyncWrite for $t {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                let $s = &*self;
+                $crate::net::split::poll_write($sock, cx, buf)
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+
+            fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                let $s = &*self;
+                $crate::net::split::shutdown_write($sock)
+            }
+        }
+    };
+}
+
+/// What TCP and Unix streams share, for a `$stream { socket: Arc<Socket> }`
+/// whose addresses are `$addr` (converted by `$conv`): the owned-buffer
+/// methods, `split`/`into_split` and their halves, and tokio's I/O traits.
+macro_rules! stream_socket {
     ($stream:ident, $addr:ty, $conv:path) => {
+        impl $stream {
+            /// Reads into `buf`'s spare capacity (for a `Vec`, from `len()` to
+            /// `capacity()`), extends its initialized length by the count, and
+            /// gives the buffer back with the count. `Ok(0)` means end of
+            /// stream (or a buffer with no spare capacity).
+            ///
+            /// On io_uring the kernel writes straight into `buf`; dropping the
+            /// future before it completes cancels the read, and the buffer is
+            /// freed only once the kernel is done with it.
+            ///
+            /// # Cancel safety
+            ///
+            /// Not cancel safe on io_uring: if the kernel completed the
+            /// receive just before the future was dropped, the bytes it
+            /// received are freed with the buffer. Where a read may be
+            /// abandoned (a `select!` branch, a timeout), use
+            /// `AsyncReadExt::read`, which keeps bytes received for a dropped
+            /// read and returns them to the next one. On mio this method is
+            /// cancel safe.
+            pub async fn read_owned<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
+                self.socket.source.read_owned(self.socket.raw(), buf).await
+            }
+
+            /// Writes some of `buf`'s initialized bytes; returns how many,
+            /// with the buffer.
+            pub async fn write_owned<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
+                self.socket.source.write_owned(self.socket.raw(), buf).await
+            }
+
+            /// Writes all of `buf`'s initialized bytes, then gives it back.
+            pub async fn write_all_owned<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
+                $crate::net::split::write_all_owned(&self.socket, buf).await
+            }
+
+            /// Borrowed read and write halves, usable at the same time (e.g.
+            /// in `join!`), for the lifetime of the borrow.
+            pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+                (ReadHalf(&self.socket), WriteHalf(&self.socket))
+            }
+
+            /// Owned read and write halves, each movable to its own task.
+            /// Dropping the write half shuts down the write direction; the
+            /// socket closes when both are dropped.
+            /// [`OwnedReadHalf::reunite`] puts them back together.
+            pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+                let socket = self.socket.clone();
+                (
+                    OwnedReadHalf {
+                        socket: self.socket,
+                    },
+                    OwnedWriteHalf {
+                        socket,
+                        shutdown_on_drop: true,
+                    },
+                )
+            }
+        }
+
+        $crate::net::split::impl_async_read!($stream, s => &s.socket);
+        $crate::net::split::impl_async_write!($stream, s => &s.socket);
+
         #[doc = concat!("The read half of [`", stringify!($stream), "::split`].")]
         #[derive(Debug)]
         pub struct ReadHalf<'a>(&'a Socket);
@@ -78,33 +186,8 @@ macro_rules! stream_halves {
         #[derive(Debug)]
         pub struct WriteHalf<'a>(&'a Socket);
 
-        impl AsyncRead for ReadHalf<'_> {
-            fn poll_read(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &mut ReadBuf<'_>,
-            ) -> Poll<io::Result<()>> {
-                $crate::net::split::poll_read(self.0, cx, buf)
-            }
-        }
-
-        impl AsyncWrite for WriteHalf<'_> {
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                $crate::net::split::poll_write(self.0, cx, buf)
-            }
-
-            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(()))
-            }
-
-            fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                $crate::net::split::shutdown_write(self.0)
-            }
-        }
+        $crate::net::split::impl_async_read!(ReadHalf<'_>, s => s.0);
+        $crate::net::split::impl_async_write!(WriteHalf<'_>, s => s.0);
 
         #[doc = concat!("The owned read half of [`", stringify!($stream), "::into_split`].")]
         #[derive(Debug)]
@@ -119,6 +202,9 @@ macro_rules! stream_halves {
             socket: Arc<Socket>,
             shutdown_on_drop: bool,
         }
+
+        $crate::net::split::impl_async_read!(OwnedReadHalf, s => &s.socket);
+        $crate::net::split::impl_async_write!(OwnedWriteHalf, s => &s.socket);
 
         /// The halves given to [`OwnedReadHalf::reunite`] came from different
         /// streams; both are handed back.
@@ -194,35 +280,7 @@ macro_rules! stream_halves {
                 }
             }
         }
-
-        impl AsyncRead for OwnedReadHalf {
-            fn poll_read(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &mut ReadBuf<'_>,
-            ) -> Poll<io::Result<()>> {
-                $crate::net::split::poll_read(&self.socket, cx, buf)
-            }
-        }
-
-        impl AsyncWrite for OwnedWriteHalf {
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                $crate::net::split::poll_write(&self.socket, cx, buf)
-            }
-
-            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(()))
-            }
-
-            fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                $crate::net::split::shutdown_write(&self.socket)
-            }
-        }
     };
 }
 
-pub(crate) use stream_halves;
+pub(crate) use {impl_async_read, impl_async_write, stream_socket};

@@ -238,90 +238,6 @@ impl TcpStream {
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.socket.sock().set_ttl_v4(ttl)
     }
-
-    /// Reads into `buf`'s spare capacity (for a `Vec`, from `len()` to
-    /// `capacity()`), extends its initialized length by the count, and gives
-    /// the buffer back with the count. `Ok(0)` means end of stream (or a
-    /// buffer with no spare capacity).
-    ///
-    /// On io_uring the kernel writes straight into `buf`; dropping the
-    /// future before it completes cancels the read, and the buffer is freed
-    /// only once the kernel is done with it.
-    ///
-    /// # Cancel safety
-    ///
-    /// Not cancel safe on io_uring: if the kernel completed the receive just
-    /// before the future was dropped, the bytes it received are freed with
-    /// the buffer. Where a read may be abandoned (a `select!` branch, a
-    /// timeout), use `AsyncReadExt::read`, which keeps bytes received for a
-    /// dropped read and returns them to the next one. On mio this method is
-    /// cancel safe.
-    pub async fn read_owned<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
-        self.socket.source.read_owned(self.socket.raw(), buf).await
-    }
-
-    /// Writes some of `buf`'s initialized bytes; returns how many, with the
-    /// buffer.
-    pub async fn write_owned<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
-        self.socket.source.write_owned(self.socket.raw(), buf).await
-    }
-
-    /// Writes all of `buf`'s initialized bytes, then gives it back.
-    pub async fn write_all_owned<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
-        super::split::write_all_owned(&self.socket, buf).await
-    }
-
-    /// Borrowed read and write halves, usable at the same time (e.g. in
-    /// `join!`), for the lifetime of the borrow.
-    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
-        (ReadHalf(&self.socket), WriteHalf(&self.socket))
-    }
-
-    /// Owned read and write halves, each movable to its own task. Dropping
-    /// the write half shuts down the write direction; the socket closes when
-    /// both are dropped. [`OwnedReadHalf::reunite`] puts them back together.
-    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
-        let socket = self.socket.clone();
-        (
-            OwnedReadHalf {
-                socket: self.socket,
-            },
-            OwnedWriteHalf {
-                socket,
-                shutdown_on_drop: true,
-            },
-        )
-    }
-}
-
-impl AsyncRead for TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        super::split::poll_read(&self.socket, cx, buf)
-    }
-}
-
-impl AsyncWrite for TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        super::split::poll_write(&self.socket, cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // Writes go straight to the kernel.
-        Poll::Ready(Ok(()))
-    }
-
-    /// Shuts down the write direction (the peer reads end of stream).
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        super::split::shutdown_write(&self.socket)
-    }
 }
 
 impl fmt::Debug for TcpStream {
@@ -347,7 +263,7 @@ impl AsFd for TcpStream {
     }
 }
 
-super::split::stream_halves!(TcpStream, SocketAddr, inet);
+super::split::stream_socket!(TcpStream, SocketAddr, inet);
 
 impl fmt::Debug for Socket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

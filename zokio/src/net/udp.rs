@@ -1,7 +1,6 @@
 //! UDP: [`UdpSocket`].
 
 use std::fmt;
-use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -83,7 +82,7 @@ impl UdpSocket {
 
     /// Sends to the connected peer.
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.poll_send(cx, buf)).await
+        self.socket.send_datagram(buf, None).await
     }
 
     /// Polls to send to the connected peer.
@@ -96,9 +95,7 @@ impl UdpSocket {
     /// Receives one datagram from the connected peer; a datagram longer than
     /// `buf` is truncated.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut buf = ReadBuf::new(buf);
-        poll_fn(|cx| self.poll_recv(cx, &mut buf)).await?;
-        Ok(buf.filled().len())
+        self.socket.recv_datagram(buf).await
     }
 
     /// Polls to receive one datagram from the connected peer.
@@ -112,20 +109,13 @@ impl UdpSocket {
             resolve(&target).await?.into_iter().next().ok_or_else(|| {
                 io::Error::new(io::ErrorKind::InvalidInput, "no address to send to")
             })?;
-        let addr: SockAddr = addr.into();
-        poll_fn(|cx| {
-            self.socket
-                .source
-                .poll_send_to(cx, self.socket.raw(), buf, Some(&addr))
-        })
-        .await
+        self.socket.send_datagram(buf, Some(&addr.into())).await
     }
 
     /// Receives one datagram and the address it came from.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let mut buf = ReadBuf::new(buf);
-        let addr = poll_fn(|cx| self.poll_recv_from(cx, &mut buf)).await?;
-        Ok((buf.filled().len(), addr))
+        let (n, addr) = self.socket.recv_datagram_from(buf).await?;
+        Ok((n, inet(addr)?))
     }
 
     /// Polls to receive one datagram and its source.

@@ -181,76 +181,13 @@ impl UnixStream {
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         Ok(SocketAddr::from_sock(&self.socket.sock().peer_addr()?))
     }
-
-    /// See [`TcpStream::read_owned`](super::TcpStream::read_owned).
-    pub async fn read_owned<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
-        self.socket.source.read_owned(self.socket.raw(), buf).await
-    }
-
-    /// See [`TcpStream::write_owned`](super::TcpStream::write_owned).
-    pub async fn write_owned<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
-        self.socket.source.write_owned(self.socket.raw(), buf).await
-    }
-
-    /// See [`TcpStream::write_all_owned`](super::TcpStream::write_all_owned).
-    pub async fn write_all_owned<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
-        super::split::write_all_owned(&self.socket, buf).await
-    }
-
-    /// Borrowed read and write halves, usable at the same time.
-    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
-        (ReadHalf(&self.socket), WriteHalf(&self.socket))
-    }
-
-    /// Owned halves, each movable to its own task; dropping the write half
-    /// shuts down the write direction.
-    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
-        let socket = self.socket.clone();
-        (
-            OwnedReadHalf {
-                socket: self.socket,
-            },
-            OwnedWriteHalf {
-                socket,
-                shutdown_on_drop: true,
-            },
-        )
-    }
 }
 
 fn local_conv(addr: SockAddr) -> io::Result<SocketAddr> {
     Ok(SocketAddr::from_sock(&addr))
 }
 
-super::split::stream_halves!(UnixStream, SocketAddr, local_conv);
-
-impl AsyncRead for UnixStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        super::split::poll_read(&self.socket, cx, buf)
-    }
-}
-
-impl AsyncWrite for UnixStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.socket.source.poll_write(cx, self.socket.raw(), buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        super::split::shutdown_write(&self.socket)
-    }
-}
+super::split::stream_socket!(UnixStream, SocketAddr, local_conv);
 
 impl fmt::Debug for UnixStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -308,47 +245,24 @@ impl UnixDatagram {
 
     /// Sends to the connected peer.
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| {
-            self.socket
-                .source
-                .poll_send_to(cx, self.socket.raw(), buf, None)
-        })
-        .await
+        self.socket.send_datagram(buf, None).await
     }
 
     /// Receives one datagram from the connected peer.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut buf = ReadBuf::new(buf);
-        poll_fn(|cx| {
-            self.socket
-                .source
-                .poll_recv(cx, self.socket.raw(), &mut buf)
-        })
-        .await?;
-        Ok(buf.filled().len())
+        self.socket.recv_datagram(buf).await
     }
 
     /// Sends a datagram to the socket at `path`.
     pub async fn send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
         let addr = SockAddr::unix(path)?;
-        poll_fn(|cx| {
-            self.socket
-                .source
-                .poll_send_to(cx, self.socket.raw(), buf, Some(&addr))
-        })
-        .await
+        self.socket.send_datagram(buf, Some(&addr)).await
     }
 
     /// Receives one datagram and its sender's address.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let mut buf = ReadBuf::new(buf);
-        let addr = poll_fn(|cx| {
-            self.socket
-                .source
-                .poll_recv_from(cx, self.socket.raw(), &mut buf)
-        })
-        .await?;
-        Ok((buf.filled().len(), SocketAddr::from_sock(&addr)))
+        let (n, addr) = self.socket.recv_datagram_from(buf).await?;
+        Ok((n, SocketAddr::from_sock(&addr)))
     }
 
     /// The local address.

@@ -213,7 +213,7 @@ impl IoHandle {
         match self.owned_index() {
             Some(index) => (index, &self.drivers[index], true),
             None => {
-                let index = self.next.fetch_add(1, Ordering::Relaxed) % self.drivers.len();
+                let index = self.next_index();
                 (index, &self.drivers[index], false)
             }
         }
@@ -226,8 +226,11 @@ impl IoHandle {
     /// worker whose driver woke it, so each connection's task settles where
     /// its events arrive.
     pub(crate) fn next_driver(&self) -> &Arc<Driver> {
-        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.drivers.len();
-        &self.drivers[index]
+        &self.drivers[self.next_index()]
+    }
+
+    fn next_index(&self) -> usize {
+        self.next.fetch_add(1, Ordering::Relaxed) % self.drivers.len()
     }
 
     pub(crate) fn shutdown(&self) {

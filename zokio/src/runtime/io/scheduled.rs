@@ -48,6 +48,14 @@ impl Direction {
         }
     }
 
+    /// The bits a drained read or write proves stale: readiness only.
+    fn clearable_on_drain(self) -> usize {
+        match self {
+            Direction::Read => READABLE,
+            Direction::Write => WRITABLE,
+        }
+    }
+
     /// The bits a `WouldBlock` proves stale: all of this direction's. The
     /// kernel just said the operation would wait, so neither readiness nor a
     /// pending error (an ICMP error on a UDP socket is consumed by the call
@@ -227,7 +235,34 @@ impl Registration {
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
+        op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_io_then(cx, direction, op, |_| false)
+    }
+
+    /// Like [`poll_io`](Self::poll_io) for a stream read that filled less
+    /// than `wanted` bytes: with edge-triggered readiness a short read means
+    /// the socket is drained, so readiness is cleared now and the next read
+    /// waits for an event instead of paying for a `WouldBlock` syscall.
+    pub(crate) fn poll_read_stream(
+        &self,
+        cx: &mut Context<'_>,
+        wanted: usize,
+        op: impl FnMut() -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        self.poll_io_then(cx, Direction::Read, op, |&n| n > 0 && n < wanted)
+    }
+
+    /// The loop of [`poll_io`](Self::poll_io); `drained` says whether a
+    /// successful result proves the resource has nothing more for now, so
+    /// its readiness (but not a hang-up that came with it: the next read must
+    /// see end of stream without another edge) is cleared.
+    fn poll_io_then<R>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
         mut op: impl FnMut() -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
     ) -> Poll<io::Result<R>> {
         loop {
             let event = match self.io.poll_ready(cx, direction) {
@@ -239,36 +274,9 @@ impl Registration {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.io.clear_readiness(event, direction);
                 }
-                result => return Poll::Ready(result),
-            }
-        }
-    }
-
-    /// Like [`poll_io`](Self::poll_io) for a stream read that filled less
-    /// than `wanted` bytes: with edge-triggered readiness a short read means
-    /// the socket is drained, so readiness is cleared now and the next read
-    /// waits for an event instead of paying for a `WouldBlock` syscall.
-    pub(crate) fn poll_read_stream(
-        &self,
-        cx: &mut Context<'_>,
-        wanted: usize,
-        mut op: impl FnMut() -> io::Result<usize>,
-    ) -> Poll<io::Result<usize>> {
-        loop {
-            let event = match self.io.poll_ready(cx, Direction::Read) {
-                Poll::Ready(Ok(event)) => event,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            };
-            match op() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.io.clear_readiness(event, Direction::Read);
-                }
-                Ok(n) if n > 0 && n < wanted => {
-                    // Drained, but a hang-up that came with the data stays:
-                    // the next read must see end of stream without an edge.
-                    self.io.clear_bits(event, READABLE);
-                    return Poll::Ready(Ok(n));
+                Ok(r) if drained(&r) => {
+                    self.io.clear_bits(event, direction.clearable_on_drain());
+                    return Poll::Ready(Ok(r));
                 }
                 result => return Poll::Ready(result),
             }

@@ -393,6 +393,29 @@ impl Socket {
         }
     }
 
+    /// Sends one datagram, to `addr` or (when `None`) the connected peer.
+    pub(crate) async fn send_datagram(
+        &self,
+        buf: &[u8],
+        addr: Option<&SockAddr>,
+    ) -> io::Result<usize> {
+        poll_fn(|cx| self.source.poll_send_to(cx, self.raw(), buf, addr)).await
+    }
+
+    /// Receives one datagram from the connected peer; its length.
+    pub(crate) async fn recv_datagram(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut buf = ReadBuf::new(buf);
+        poll_fn(|cx| self.source.poll_recv(cx, self.raw(), &mut buf)).await?;
+        Ok(buf.filled().len())
+    }
+
+    /// Receives one datagram; its length and its sender.
+    pub(crate) async fn recv_datagram_from(&self, buf: &mut [u8]) -> io::Result<(usize, SockAddr)> {
+        let mut buf = ReadBuf::new(buf);
+        let addr = poll_fn(|cx| self.source.poll_recv_from(cx, self.raw(), &mut buf)).await?;
+        Ok((buf.filled().len(), addr))
+    }
+
     pub(crate) fn raw(&self) -> RawFd {
         match &self.fd {
             Some(fd) => fd.as_raw_fd(),

@@ -299,10 +299,21 @@ impl UringIo {
         }
     }
 
-    fn slot_op(&self, slot: &mut Slot) -> Arc<Op<SlotData>> {
-        slot.op
+    /// Starts `build`'s operation in the slot's reusable op (created on
+    /// first use) and marks the slot busy.
+    fn start_slot(
+        &self,
+        slot: &mut Slot,
+        waker: &Waker,
+        build: impl FnOnce(&mut SlotData) -> squeue::Entry,
+    ) -> io::Result<()> {
+        let op = slot
+            .op
             .get_or_insert_with(|| Op::new(self.home.clone(), SlotData::new()))
-            .clone()
+            .clone();
+        self.start(&op, waker, build)?;
+        slot.busy = true;
+        Ok(())
     }
 
     /// Polls the slot's busy op: its raw result (consumed), or `None` when
@@ -368,8 +379,7 @@ impl UringIo {
                 return Poll::Ready(Ok(()));
             }
             let want = buf.remaining().min(MAX_SLOT_IO);
-            let op = self.slot_op(&mut slot);
-            if let Err(e) = self.start(&op, cx.waker(), |d| {
+            if let Err(e) = self.start_slot(&mut slot, cx.waker(), |d| {
                 d.accepting = false;
                 if d.buf.len() < want {
                     d.buf.resize(want, 0);
@@ -378,7 +388,6 @@ impl UringIo {
             }) {
                 return Poll::Ready(Err(e));
             }
-            slot.busy = true;
             return Poll::Pending;
         }
     }
@@ -408,8 +417,7 @@ impl UringIo {
             return Poll::Ready(Ok(0));
         }
         let n = buf.len().min(MAX_SLOT_IO);
-        let op = self.slot_op(&mut slot);
-        if let Err(e) = self.start(&op, cx.waker(), |d| {
+        if let Err(e) = self.start_slot(&mut slot, cx.waker(), |d| {
             d.accepting = false;
             d.buf.clear();
             d.buf.extend_from_slice(&buf[..n]);
@@ -420,7 +428,6 @@ impl UringIo {
         }) {
             return Poll::Ready(Err(e));
         }
-        slot.busy = true;
         Poll::Pending
     }
 
@@ -446,8 +453,7 @@ impl UringIo {
             return Poll::Ready(Ok(data.address(data.msg.msg_namelen)));
         }
         let want = buf.remaining().min(MAX_SLOT_IO);
-        let op = self.slot_op(&mut slot);
-        if let Err(e) = self.start(&op, cx.waker(), |d| {
+        if let Err(e) = self.start_slot(&mut slot, cx.waker(), |d| {
             d.accepting = false;
             if d.buf.len() < want {
                 d.buf.resize(want, 0);
@@ -458,7 +464,6 @@ impl UringIo {
         }) {
             return Poll::Ready(Err(e));
         }
-        slot.busy = true;
         Poll::Pending
     }
 
@@ -506,8 +511,7 @@ impl UringIo {
             }
         }
         let n = buf.len().min(MAX_SLOT_IO);
-        let op = self.slot_op(&mut slot);
-        if let Err(e) = self.start(&op, cx.waker(), |d| {
+        if let Err(e) = self.start_slot(&mut slot, cx.waker(), |d| {
             d.accepting = false;
             d.buf.clear();
             d.buf.extend_from_slice(&buf[..n]);
@@ -535,7 +539,6 @@ impl UringIo {
         }) {
             return Poll::Ready(Err(e));
         }
-        slot.busy = true;
         slot.owner = Some(cx.waker().clone());
         slot.ident = ident;
         slot.dest = dest.cloned();
@@ -588,8 +591,7 @@ impl UringIo {
             let fd = unsafe { OwnedFd::from_raw_fd(result) };
             return Poll::Ready(Ok((fd, data.address(data.addr_len))));
         }
-        let op = self.slot_op(&mut slot);
-        if let Err(e) = self.start(&op, cx.waker(), |d| {
+        if let Err(e) = self.start_slot(&mut slot, cx.waker(), |d| {
             d.accepting = true;
             d.addr_len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
             opcode::Accept::new(
@@ -602,7 +604,6 @@ impl UringIo {
         }) {
             return Poll::Ready(Err(e));
         }
-        slot.busy = true;
         Poll::Pending
     }
 
