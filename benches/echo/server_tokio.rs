@@ -1,6 +1,6 @@
 //! The TCP echo benchmark's baseline server, on tokio (see
 //! `benches/README.md`). It is `server_zokio.rs` line for line, with tokio's
-//! runtime and sockets.
+//! runtime and sockets; the echo loop itself is `connection.rs`, shared.
 //!
 //! ```text
 //! echo_server_tokio [--addr 127.0.0.1:0] [--flavor multi_thread|current_thread]
@@ -14,11 +14,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// Bytes read at a time; the benchmark's messages are 64 bytes.
-const BUFFER: usize = 4096;
+mod connection;
 
 const USAGE: &str =
     "usage: echo_server_tokio [--addr HOST:PORT] [--flavor multi_thread|current_thread]";
@@ -43,33 +41,12 @@ async fn serve(addr: SocketAddr) -> io::Result<()> {
     }
 }
 
-/// Echoes until the peer closes; one reusable buffer per connection.
-async fn echo(mut stream: TcpStream) {
+/// Echoes until the peer closes (the loop shared with the other server).
+async fn echo(stream: TcpStream) {
     if let Err(e) = stream.set_nodelay(true) {
         eprintln!("echo_server_tokio: set_nodelay: {e}");
     }
-    let mut buf = vec![0u8; BUFFER];
-    loop {
-        let n = match stream.read(&mut buf).await {
-            Ok(0) => return,
-            Ok(n) => n,
-            Err(e) => return report(&e),
-        };
-        if let Err(e) = stream.write_all(&buf[..n]).await {
-            return report(&e);
-        }
-    }
-}
-
-/// Logs a connection error, except a peer going away (the client exits
-/// without closing politely when a measurement ends).
-fn report(e: &io::Error) {
-    if !matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
-    ) {
-        eprintln!("echo_server_tokio: connection: {e}");
-    }
+    connection::echo("echo_server_tokio", stream).await;
 }
 
 fn main() -> ExitCode {

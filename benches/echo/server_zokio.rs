@@ -20,16 +20,14 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use zokio::io::{AsyncReadExt, AsyncWriteExt};
 use zokio::net::{TcpListener, TcpStream};
+
+mod connection;
 
 zokio::runtime! { MioMultiThread { flavor = "multi_thread", workers = 2, backend = "mio" } }
 zokio::runtime! { UringMultiThread { flavor = "multi_thread", workers = 2, backend = "io_uring" } }
 zokio::runtime! { MioCurrentThread { flavor = "current_thread", backend = "mio" } }
 zokio::runtime! { UringCurrentThread { flavor = "current_thread", backend = "io_uring" } }
-
-/// Bytes read at a time; the benchmark's messages are 64 bytes.
-const BUFFER: usize = 4096;
 
 const USAGE: &str = "usage: echo_server_zokio [--addr HOST:PORT] [--backend mio|io_uring] \
                      [--flavor multi_thread|current_thread] [--owned]";
@@ -58,22 +56,12 @@ async fn serve(addr: SocketAddr, owned: bool) -> io::Result<()> {
     }
 }
 
-/// Echoes until the peer closes; one reusable buffer per connection.
-async fn echo(mut stream: TcpStream) {
+/// Echoes until the peer closes (the loop shared with the other server).
+async fn echo(stream: TcpStream) {
     if let Err(e) = stream.set_nodelay(true) {
         eprintln!("echo_server_zokio: set_nodelay: {e}");
     }
-    let mut buf = vec![0u8; BUFFER];
-    loop {
-        let n = match stream.read(&mut buf).await {
-            Ok(0) => return,
-            Ok(n) => n,
-            Err(e) => return report(&e),
-        };
-        if let Err(e) = stream.write_all(&buf[..n]).await {
-            return report(&e);
-        }
-    }
+    connection::echo("echo_server_zokio", stream).await;
 }
 
 /// [`echo`] with the owned-buffer calls: the buffer moves into each call and
@@ -82,32 +70,21 @@ async fn echo_owned(stream: TcpStream) {
     if let Err(e) = stream.set_nodelay(true) {
         eprintln!("echo_server_zokio: set_nodelay: {e}");
     }
-    let mut buf = Vec::with_capacity(BUFFER);
+    let mut buf = Vec::with_capacity(connection::BUFFER);
     loop {
         let (result, returned) = stream.read_owned(buf).await;
         buf = returned;
         match result {
             Ok(0) => return,
             Ok(_) => {}
-            Err(e) => return report(&e),
+            Err(e) => return connection::report("echo_server_zokio", &e),
         }
         let (result, returned) = stream.write_all_owned(buf).await;
         buf = returned;
         if let Err(e) = result {
-            return report(&e);
+            return connection::report("echo_server_zokio", &e);
         }
         buf.clear();
-    }
-}
-
-/// Logs a connection error, except a peer going away (the client exits
-/// without closing politely when a measurement ends).
-fn report(e: &io::Error) {
-    if !matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
-    ) {
-        eprintln!("echo_server_zokio: connection: {e}");
     }
 }
 
