@@ -36,6 +36,7 @@
 extern crate self as zokio;
 
 mod buf;
+pub mod fs;
 pub mod io;
 mod loom;
 pub mod net;

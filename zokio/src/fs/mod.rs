@@ -1,0 +1,1 @@
+//! Asynchronous filesystem operations (in progress).
