@@ -36,12 +36,15 @@
 extern crate self as zokio;
 
 mod buf;
+pub mod compat;
 pub mod fs;
 pub mod io;
 mod loom;
+mod macros;
 pub mod net;
 pub mod runtime;
 pub mod spec;
+pub mod sync;
 pub mod task;
 pub mod time;
 
@@ -94,6 +97,8 @@ pub use zokio_macros::test;
 #[doc(hidden)]
 pub mod __private {
     pub use core::time::Duration;
+    /// For `select!`, `join!`, `try_join!` and `pin!` (tokio's).
+    pub use tokio;
 
     use crate::spec::Spec;
 

@@ -357,6 +357,40 @@ impl Interval {
     }
 }
 
+/// With the `stream` feature, an `Interval` is a never-ending
+/// [`Stream`](futures_core::Stream) of the instants its ticks were scheduled
+/// for: `poll_next` is [`poll_tick`](Interval::poll_tick), so stream
+/// combinators (`StreamExt::take`, `zip`, ...) can drive it.
+///
+/// ```
+/// use std::future::poll_fn;
+/// use std::pin::Pin;
+/// use futures_core::Stream;
+/// use zokio::time::{Duration, interval};
+///
+/// zokio::runtime! { Rt { flavor = "current_thread" } }
+///
+/// Rt::block_on(async {
+///     let mut ticks = interval(Duration::from_millis(5));
+///     let first = poll_fn(|cx| Pin::new(&mut ticks).poll_next(cx)).await.unwrap();
+///     let second = poll_fn(|cx| Pin::new(&mut ticks).poll_next(cx)).await.unwrap();
+///     assert_eq!(second - first, Duration::from_millis(5));
+///     assert_eq!(ticks.size_hint(), (usize::MAX, None));
+/// });
+/// ```
+#[cfg(feature = "stream")]
+impl futures_core::Stream for Interval {
+    type Item = Instant;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Instant>> {
+        self.get_mut().poll_tick(cx).map(Some)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (usize::MAX, None)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
