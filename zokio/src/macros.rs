@@ -23,11 +23,12 @@
 /// All branches run on the current task; `select!` spawns nothing. It:
 ///
 /// 1. evaluates every `<condition>`; a branch whose condition is false is
-///    disabled and its `<future>` expression is not evaluated;
-/// 2. evaluates the remaining `<future>` expressions, then polls them,
-///    starting from a **random** branch each time it is polled so that no
-///    branch starves the others (`biased;` polls them in the order written
-///    instead, which is cheaper and deterministic);
+///    disabled: its `<future>` expression is still evaluated, but the
+///    future is never polled;
+/// 2. polls the enabled futures, starting from a **random** branch each
+///    time it is polled so that no branch starves the others (`biased;`
+///    polls them in the order written instead, which is cheaper and
+///    deterministic);
 /// 3. when a future completes, matches its output against `<pattern>`: on a
 ///    match, drops every other future (cancelling what it was doing) and
 ///    evaluates `<handler>` with the pattern's bindings; on no match,
