@@ -21,6 +21,7 @@
 //! otherwise.
 
 pub(crate) mod mio_driver;
+pub(crate) mod poll_fd;
 pub(crate) mod probe;
 pub(crate) mod scheduled;
 pub(crate) mod source;
@@ -237,6 +238,19 @@ impl IoHandle {
         for driver in self.drivers.iter() {
             driver.shutdown();
         }
+    }
+}
+
+/// The current runtime's drivers.
+///
+/// # Panics
+///
+/// Outside a runtime, like tokio's I/O types.
+#[track_caller]
+pub(crate) fn current_io() -> Arc<IoHandle> {
+    match crate::runtime::Handle::with_current(|h| h.map(|h| h.shared.io().clone())) {
+        Some(io) => io,
+        None => crate::runtime::no_runtime(),
     }
 }
 

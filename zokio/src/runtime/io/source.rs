@@ -14,9 +14,8 @@ use socket2::{SockAddr, SockRef};
 use tokio::io::ReadBuf;
 
 use super::scheduled::{Direction, Registration};
-use super::{ActiveBackend, IoHandle};
+use super::{ActiveBackend, IoHandle, current_io};
 use crate::buf::{IoBuf, IoBufMut};
-use crate::runtime::Handle;
 
 // One per socket, inside the socket's own allocation: boxing the larger
 // io_uring state would add a pointer chase to every operation.
@@ -265,13 +264,6 @@ impl IoSource {
 ///
 /// Outside a runtime.
 #[track_caller]
-fn current_io() -> Arc<IoHandle> {
-    match Handle::with_current(|h| h.map(|h| h.shared.io().clone())) {
-        Some(io) => io,
-        None => crate::runtime::no_runtime(),
-    }
-}
-
 /// Runs `f` with socket2's view of `fd`.
 fn with_sock<R>(fd: RawFd, f: impl FnOnce(SockRef<'_>) -> R) -> R {
     // SAFETY: callers pass the fd of a socket they own and keep open for the

@@ -57,8 +57,10 @@
 //! its sockets along and keeps submitting locally.
 
 mod driver;
+pub(crate) mod file;
 mod op;
 mod socket;
+mod submit;
 #[cfg(test)]
 mod tests;
 

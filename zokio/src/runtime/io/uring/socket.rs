@@ -4,11 +4,10 @@
 //! owned-buffer reads and writes, cancelled when their future is dropped),
 //! and closing.
 
-use std::future::{Future, poll_fn};
+use std::future::poll_fn;
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker, ready};
 
@@ -18,21 +17,15 @@ use io_uring::types::Fd;
 use socket2::{SockAddr, SockAddrStorage};
 use tokio::io::ReadBuf;
 
-use super::driver::UringDriver;
-use super::op::{CancelRequest, Home, InFlight, Op, OpData, result_error, to_io};
+use super::op::{InFlight, Op, OpData, result_error, to_io};
+use super::submit::{OneShot, Outcome, Submitter, read_owned, write_owned};
 use crate::buf::{IoBuf, IoBufMut};
-use crate::runtime::io::{Driver, IoHandle, shutdown_error};
+use crate::runtime::io::{IoHandle, shutdown_error};
 use crate::task::lock;
 
 /// The most a slot reads or writes per operation (also the most its buffer
 /// grows to).
 const MAX_SLOT_IO: usize = 64 * 1024;
-
-/// Tests: dropping an operation does not cancel it, so the kernel completes
-/// it into memory only the ring still holds.
-#[cfg(test)]
-pub(super) static SKIP_CANCEL: std::sync::atomic::AtomicBool =
-    std::sync::atomic::AtomicBool::new(false);
 
 /// Tests: how many `POLLOUT` polls `poll_writable` started.
 #[cfg(test)]
@@ -41,8 +34,7 @@ pub(super) static WRITABLE_POLLS: std::sync::atomic::AtomicUsize =
 
 /// The io_uring side of one socket.
 pub(crate) struct UringIo {
-    handle: Arc<IoHandle>,
-    home: Arc<Home>,
+    sub: Submitter,
     /// Stream reads (`poll_read`), datagram receives or accepts.
     read: Mutex<Slot>,
     /// Stream writes (`poll_write`) or datagram sends.
@@ -149,17 +141,6 @@ impl OpData for SlotData {
     }
 }
 
-/// The buffer of an owned-buffer read or write.
-struct OwnedBuf<B>(Option<B>);
-
-impl<B> Default for OwnedBuf<B> {
-    fn default() -> Self {
-        OwnedBuf(None)
-    }
-}
-
-impl<B: IoBuf> OpData for OwnedBuf<B> {}
-
 /// A readiness poll touches no memory of ours.
 struct NoData;
 
@@ -170,13 +151,6 @@ impl OpData for NoData {}
 struct ConnectAddr(Option<SockAddr>);
 
 impl OpData for ConnectAddr {}
-
-fn uring_of(driver: &Driver) -> &UringDriver {
-    match driver {
-        Driver::Uring(d) => d,
-        Driver::Mio(_) => unreachable!("an io_uring socket on a mio runtime"),
-    }
-}
 
 /// Clears `O_NONBLOCK`: on a non-blocking socket io_uring fails with
 /// `EAGAIN` instead of waiting.
@@ -225,78 +199,14 @@ impl UringIo {
     /// Connects `fd` to the calling worker's ring (or, off the workers, one
     /// chosen round robin), in blocking mode.
     pub(crate) fn new(handle: &Arc<IoHandle>, fd: RawFd) -> io::Result<UringIo> {
-        let (index, driver, _) = handle.pick();
-        if uring_of(driver).is_shut_down() {
-            return Err(shutdown_error());
-        }
+        let sub = Submitter::here(handle)?;
         set_blocking(fd)?;
         Ok(UringIo {
-            handle: handle.clone(),
-            home: Arc::new(Home::new(index)),
+            sub,
             read: Mutex::default(),
             write: Mutex::default(),
             writable: Mutex::new(None),
         })
-    }
-
-    fn driver(&self, ring: usize) -> &UringDriver {
-        uring_of(self.handle.driver(ring))
-    }
-
-    /// Starts `op` (idle, owned by the caller): fills its data and builds
-    /// its SQE with `build`, then hands it to the socket's ring. `waker` is
-    /// woken on completion.
-    fn start<T: OpData>(
-        &self,
-        op: &Arc<Op<T>>,
-        waker: &Waker,
-        build: impl FnOnce(&mut T) -> squeue::Entry,
-    ) -> io::Result<()> {
-        let mine = self.handle.owned_index();
-        let ring = self.home.acquire(mine);
-        let driver = self.driver(ring);
-        if driver.is_shut_down() {
-            self.home.release();
-            return Err(shutdown_error());
-        }
-        // SAFETY: `op` is idle and the caller is its only user (a slot under
-        // its lock, or a one-shot future), so nobody else, kernel included,
-        // touches the data now. The SQE's pointers into the data stay valid
-        // while the op is pending: the data lives inside the op's `Arc`
-        // allocation (or its heap buffers), which the ring keeps alive
-        // until the completion is reaped.
-        let sqe = build(unsafe { op.data_mut() });
-        op.header().prepare(ring, waker);
-        let as_dyn: Arc<dyn InFlight> = op.clone();
-        if driver.submit(mine == Some(ring), as_dyn, sqe).is_err() {
-            op.header().unprepare();
-            self.home.release();
-            return Err(shutdown_error());
-        }
-        Ok(())
-    }
-
-    /// Cancels `op` if it is pending; its memory is released after the
-    /// completion, by whoever drops the last reference.
-    fn cancel<T: OpData>(&self, op: &Arc<Op<T>>) {
-        #[cfg(test)]
-        if SKIP_CANCEL.load(std::sync::atomic::Ordering::SeqCst) {
-            return;
-        }
-        if let CancelRequest::InRing {
-            ring,
-            user_data,
-            seq,
-        } = op.header().request_cancel()
-        {
-            let as_dyn: Arc<dyn InFlight> = op.clone();
-            self.driver(ring).cancel(
-                self.handle.owned_index() == Some(ring),
-                &as_dyn,
-                user_data,
-                seq,
-            );
-        }
     }
 
     /// Starts `build`'s operation in the slot's reusable op (created on
@@ -309,9 +219,9 @@ impl UringIo {
     ) -> io::Result<()> {
         let op = slot
             .op
-            .get_or_insert_with(|| Op::new(self.home.clone(), SlotData::new()))
+            .get_or_insert_with(|| Op::new(self.sub.home.clone(), SlotData::new()))
             .clone();
-        self.start(&op, waker, build)?;
+        self.sub.start(&op, waker, build)?;
         slot.busy = true;
         Ok(())
     }
@@ -550,7 +460,7 @@ impl UringIo {
     fn poll_writable(&self, cx: &mut Context<'_>, fd: RawFd) -> Poll<io::Result<()>> {
         let mut writable = lock(&self.writable);
         let op = writable
-            .get_or_insert_with(|| Op::new(self.home.clone(), NoData))
+            .get_or_insert_with(|| Op::new(self.sub.home.clone(), NoData))
             .clone();
         match op.header().try_poll_result(cx.waker()) {
             Some(Poll::Pending) => Poll::Pending,
@@ -562,7 +472,7 @@ impl UringIo {
             None => {
                 #[cfg(test)]
                 WRITABLE_POLLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                self.start(&op, cx.waker(), |_| {
+                self.sub.start(&op, cx.waker(), |_| {
                     opcode::PollAdd::new(Fd(fd), libc::POLLOUT as u32).build()
                 })?;
                 Poll::Pending
@@ -610,7 +520,7 @@ impl UringIo {
     /// Connects `fd` to `addr`.
     pub(crate) async fn connect(&self, fd: RawFd, addr: &SockAddr) -> io::Result<()> {
         let data = ConnectAddr(Some(addr.clone()));
-        let outcome = OneShot::new(self, data, move |d: &mut ConnectAddr| {
+        let outcome = OneShot::new(&self.sub, data, move |d: &mut ConnectAddr| {
             let addr = d.0.as_ref().expect("set above");
             opcode::Connect::new(Fd(fd), addr.as_ptr().cast(), addr.len()).build()
         })
@@ -687,30 +597,10 @@ impl UringIo {
             }
             return (result, buf);
         }
-        let len = (total - init).min(u32::MAX as usize) as u32;
-        let outcome = OneShot::new(self, OwnedBuf(Some(buf)), move |d: &mut OwnedBuf<B>| {
-            let b = d.0.as_mut().expect("set above");
-            // SAFETY: `init < total`, so the pointer stays inside the
-            // allocation `IoBufMut` promises.
-            let spare = unsafe { b.stable_mut_ptr().add(init) };
+        read_owned(&self.sub, buf, |spare, len| {
             opcode::Recv::new(Fd(fd), spare, len).build()
         })
-        .await;
-        match outcome {
-            Outcome::Done(result, OwnedBuf(b)) => {
-                let mut b = b.expect("the buffer comes back");
-                if result > 0 {
-                    // SAFETY: the kernel wrote `result` bytes after `init`.
-                    unsafe { b.set_init(init + result as usize) };
-                }
-                (to_io(result), b)
-            }
-            Outcome::Refused(e, OwnedBuf(b)) => (Err(e), b.expect("the buffer comes back")),
-            // The kernel never finished with the buffer: it cannot be given
-            // back, and this future can never complete (it belongs to a
-            // runtime that shut down).
-            Outcome::Lost => std::future::pending().await,
-        }
+        .await
     }
 
     /// Writes `buf`'s initialized bytes (some of them); the kernel reads
@@ -730,20 +620,12 @@ impl UringIo {
         if len == 0 {
             return (Ok(0), buf);
         }
-        let outcome = OneShot::new(self, OwnedBuf(Some(buf)), move |d: &mut OwnedBuf<B>| {
-            let b = d.0.as_ref().expect("set above");
-            opcode::Send::new(Fd(fd), b.stable_ptr(), len)
+        write_owned(&self.sub, buf, |data, len| {
+            opcode::Send::new(Fd(fd), data, len)
                 .flags(libc::MSG_NOSIGNAL)
                 .build()
         })
-        .await;
-        match outcome {
-            Outcome::Done(result, OwnedBuf(b)) => {
-                (to_io(result), b.expect("the buffer comes back"))
-            }
-            Outcome::Refused(e, OwnedBuf(b)) => (Err(e), b.expect("the buffer comes back")),
-            Outcome::Lost => std::future::pending().await,
-        }
+        .await
     }
 
     /// Cancels the slots' pending operations.
@@ -753,11 +635,11 @@ impl UringIo {
             if slot.busy
                 && let Some(op) = &slot.op
             {
-                self.cancel(op);
+                self.sub.cancel(op);
             }
         }
         if let Some(op) = &*lock(&self.writable) {
-            self.cancel(op);
+            self.sub.cancel(op);
         }
     }
 
@@ -780,13 +662,7 @@ impl UringIo {
     /// time, is the close handed to the ring's remote queue instead.
     pub(crate) fn close(&self, fd: OwnedFd) {
         self.cancel_slots();
-        let (ring, outstanding) = self.home.snapshot();
-        if outstanding == 0 {
-            drop(fd);
-            return;
-        }
-        self.driver(ring)
-            .close(self.handle.owned_index() == Some(ring), fd);
+        self.sub.close(fd);
     }
 }
 
@@ -795,82 +671,5 @@ impl Drop for UringIo {
         // After `close` this finds nothing; after `into_std` (the
         // descriptor lives on) it stops what the slots still had pending.
         self.cancel_slots();
-    }
-}
-
-/// How a one-shot operation ended.
-enum Outcome<T> {
-    /// The completion's result, with the data back.
-    Done(i32, T),
-    /// The ring refused it (shut down); it never reached the kernel.
-    Refused(io::Error, T),
-    /// Lost at shutdown: the data stays with the kernel.
-    Lost,
-}
-
-/// A one-shot operation: started on first poll, cancelled if dropped
-/// before it completes.
-struct OneShot<'a, T: OpData + Default, F> {
-    io: &'a UringIo,
-    op: Arc<Op<T>>,
-    build: Option<F>,
-    /// Started and not yet completed: dropping must cancel.
-    in_flight: bool,
-}
-
-impl<'a, T, F> OneShot<'a, T, F>
-where
-    T: OpData + Default,
-    F: FnOnce(&mut T) -> squeue::Entry + Unpin,
-{
-    fn new(io: &'a UringIo, data: T, build: F) -> Self {
-        OneShot {
-            io,
-            op: Op::new(io.home.clone(), data),
-            build: Some(build),
-            in_flight: false,
-        }
-    }
-
-    fn take_data(&self) -> T {
-        // SAFETY: the op is not pending (never started, or its result was
-        // just consumed) and this future is its only user.
-        std::mem::take(unsafe { self.op.data_mut() })
-    }
-}
-
-impl<T, F> Future for OneShot<'_, T, F>
-where
-    T: OpData + Default,
-    F: FnOnce(&mut T) -> squeue::Entry + Unpin,
-{
-    type Output = Outcome<T>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<T>> {
-        let this = self.get_mut();
-        if let Some(build) = this.build.take() {
-            if let Err(e) = this.io.start(&this.op, cx.waker(), build) {
-                return Poll::Ready(Outcome::Refused(e, this.take_data()));
-            }
-            this.in_flight = true;
-        }
-        match ready!(this.op.header().poll_result(cx.waker())) {
-            Ok(result) => {
-                this.in_flight = false;
-                Poll::Ready(Outcome::Done(result, this.take_data()))
-            }
-            Err(_lost) => {
-                this.in_flight = false;
-                Poll::Ready(Outcome::Lost)
-            }
-        }
-    }
-}
-
-impl<T: OpData + Default, F> Drop for OneShot<'_, T, F> {
-    fn drop(&mut self) {
-        if self.in_flight {
-            self.io.cancel(&self.op);
-        }
     }
 }

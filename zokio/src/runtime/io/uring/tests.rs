@@ -18,7 +18,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::op::LIVE_OPS;
-use super::socket::{SKIP_CANCEL, WRITABLE_POLLS};
+use super::socket::WRITABLE_POLLS;
+use super::submit::SKIP_CANCEL;
 use super::{UringDriver, describe_setup_error, probe_ring};
 use crate::io::{AsyncReadExt, AsyncWriteExt};
 use crate::net::{TcpListener, TcpStream, UdpSocket};

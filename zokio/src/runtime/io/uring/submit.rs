@@ -1,0 +1,275 @@
+//! Starting and cancelling operations on a resource's home ring, and the
+//! one-shot operation future (started on first poll, cancelled if dropped
+//! before it completes) that sockets and files share.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker, ready};
+
+use io_uring::squeue;
+
+use super::driver::UringDriver;
+use super::op::{CancelRequest, Home, InFlight, Op, OpData, to_io};
+use crate::buf::{IoBuf, IoBufMut};
+use crate::runtime::io::{Driver, IoHandle, shutdown_error};
+
+/// Tests: dropping an operation does not cancel it, so the kernel completes
+/// it into memory only the ring still holds.
+#[cfg(test)]
+pub(super) static SKIP_CANCEL: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// What a resource (a socket, a file, or one path operation) submits
+/// through: the runtime's drivers and the resource's [`Home`].
+pub(super) struct Submitter {
+    pub(super) handle: Arc<IoHandle>,
+    pub(super) home: Arc<Home>,
+}
+
+pub(super) fn uring_of(driver: &Driver) -> &UringDriver {
+    match driver {
+        Driver::Uring(d) => d,
+        Driver::Mio(_) => unreachable!("an io_uring resource on a mio runtime"),
+    }
+}
+
+impl Submitter {
+    /// A submitter whose operations start on ring `ring`.
+    pub(super) fn new(handle: Arc<IoHandle>, ring: usize) -> Submitter {
+        Submitter {
+            handle,
+            home: Arc::new(Home::new(ring)),
+        }
+    }
+
+    /// A submitter homed on the calling worker's ring (or, off the
+    /// workers, one chosen round robin); fails if the runtime shut down.
+    pub(super) fn here(handle: &Arc<IoHandle>) -> io::Result<Submitter> {
+        let (index, driver, _) = handle.pick();
+        if uring_of(driver).is_shut_down() {
+            return Err(shutdown_error());
+        }
+        Ok(Submitter::new(handle.clone(), index))
+    }
+
+    pub(super) fn driver(&self, ring: usize) -> &UringDriver {
+        uring_of(self.handle.driver(ring))
+    }
+
+    /// Starts `op` (idle, owned by the caller): fills its data and builds
+    /// its SQE with `build`, then hands it to the socket's ring. `waker` is
+    /// woken on completion.
+    pub(super) fn start<T: OpData>(
+        &self,
+        op: &Arc<Op<T>>,
+        waker: &Waker,
+        build: impl FnOnce(&mut T) -> squeue::Entry,
+    ) -> io::Result<()> {
+        let mine = self.handle.owned_index();
+        let ring = self.home.acquire(mine);
+        let driver = self.driver(ring);
+        if driver.is_shut_down() {
+            self.home.release();
+            return Err(shutdown_error());
+        }
+        // SAFETY: `op` is idle and the caller is its only user (a slot under
+        // its lock, or a one-shot future), so nobody else, kernel included,
+        // touches the data now. The SQE's pointers into the data stay valid
+        // while the op is pending: the data lives inside the op's `Arc`
+        // allocation (or its heap buffers), which the ring keeps alive
+        // until the completion is reaped.
+        let sqe = build(unsafe { op.data_mut() });
+        op.header().prepare(ring, waker);
+        let as_dyn: Arc<dyn InFlight> = op.clone();
+        if driver.submit(mine == Some(ring), as_dyn, sqe).is_err() {
+            op.header().unprepare();
+            self.home.release();
+            return Err(shutdown_error());
+        }
+        Ok(())
+    }
+
+    /// Closes `fd` once no operation of this resource targets it (see
+    /// `UringIo::close` for why this matters and how it is done).
+    pub(super) fn close(&self, fd: std::os::fd::OwnedFd) {
+        let (ring, outstanding) = self.home.snapshot();
+        if outstanding == 0 {
+            drop(fd);
+            return;
+        }
+        self.driver(ring)
+            .close(self.handle.owned_index() == Some(ring), fd);
+    }
+
+    /// Cancels `op` if it is pending; its memory is released after the
+    /// completion, by whoever drops the last reference.
+    pub(super) fn cancel<T: OpData>(&self, op: &Arc<Op<T>>) {
+        #[cfg(test)]
+        if SKIP_CANCEL.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        if let CancelRequest::InRing {
+            ring,
+            user_data,
+            seq,
+        } = op.header().request_cancel()
+        {
+            let as_dyn: Arc<dyn InFlight> = op.clone();
+            self.driver(ring).cancel(
+                self.handle.owned_index() == Some(ring),
+                &as_dyn,
+                user_data,
+                seq,
+            );
+        }
+    }
+}
+
+/// How a one-shot operation ended.
+pub(super) enum Outcome<T> {
+    /// The completion's result, with the data back.
+    Done(i32, T),
+    /// The ring refused it (shut down); it never reached the kernel.
+    Refused(io::Error, T),
+    /// Lost at shutdown: the data stays with the kernel.
+    Lost,
+}
+
+/// A one-shot operation: started on first poll, cancelled if dropped
+/// before it completes.
+pub(super) struct OneShot<'a, T: OpData + Default, F> {
+    io: &'a Submitter,
+    op: Arc<Op<T>>,
+    build: Option<F>,
+    /// Started and not yet completed: dropping must cancel.
+    in_flight: bool,
+}
+
+impl<'a, T, F> OneShot<'a, T, F>
+where
+    T: OpData + Default,
+    F: FnOnce(&mut T) -> squeue::Entry + Unpin,
+{
+    pub(super) fn new(io: &'a Submitter, data: T, build: F) -> Self {
+        OneShot {
+            io,
+            op: Op::new(io.home.clone(), data),
+            build: Some(build),
+            in_flight: false,
+        }
+    }
+
+    fn take_data(&self) -> T {
+        // SAFETY: the op is not pending (never started, or its result was
+        // just consumed) and this future is its only user.
+        std::mem::take(unsafe { self.op.data_mut() })
+    }
+}
+
+impl<T, F> Future for OneShot<'_, T, F>
+where
+    T: OpData + Default,
+    F: FnOnce(&mut T) -> squeue::Entry + Unpin,
+{
+    type Output = Outcome<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<T>> {
+        let this = self.get_mut();
+        if let Some(build) = this.build.take() {
+            if let Err(e) = this.io.start(&this.op, cx.waker(), build) {
+                return Poll::Ready(Outcome::Refused(e, this.take_data()));
+            }
+            this.in_flight = true;
+        }
+        match ready!(this.op.header().poll_result(cx.waker())) {
+            Ok(result) => {
+                this.in_flight = false;
+                Poll::Ready(Outcome::Done(result, this.take_data()))
+            }
+            Err(_lost) => {
+                this.in_flight = false;
+                Poll::Ready(Outcome::Lost)
+            }
+        }
+    }
+}
+
+impl<T: OpData + Default, F> Drop for OneShot<'_, T, F> {
+    fn drop(&mut self) {
+        if self.in_flight {
+            self.io.cancel(&self.op);
+        }
+    }
+}
+
+/// The buffer of an owned-buffer read or write.
+pub(super) struct OwnedBuf<B>(pub(super) Option<B>);
+
+impl<B> Default for OwnedBuf<B> {
+    fn default() -> Self {
+        OwnedBuf(None)
+    }
+}
+
+impl<B: IoBuf> OpData for OwnedBuf<B> {}
+
+/// Reads into `buf`'s spare capacity through the SQE `sqe(spare, len)`
+/// builds; the kernel writes straight into the buffer. Dropping the future
+/// cancels the read; `buf` is then freed after the completion.
+pub(super) async fn read_owned<B: IoBufMut>(
+    sub: &Submitter,
+    buf: B,
+    sqe: impl FnOnce(*mut u8, u32) -> squeue::Entry + Unpin,
+) -> (io::Result<usize>, B) {
+    let init = buf.bytes_init();
+    let total = buf.bytes_total();
+    if total <= init {
+        return (Ok(0), buf);
+    }
+    let len = (total - init).min(u32::MAX as usize) as u32;
+    let outcome = OneShot::new(sub, OwnedBuf(Some(buf)), move |d: &mut OwnedBuf<B>| {
+        let b = d.0.as_mut().expect("set above");
+        // SAFETY: `init < total`, so the pointer stays inside the
+        // allocation `IoBufMut` promises.
+        let spare = unsafe { b.stable_mut_ptr().add(init) };
+        sqe(spare, len)
+    })
+    .await;
+    match outcome {
+        Outcome::Done(result, OwnedBuf(b)) => {
+            let mut b = b.expect("the buffer comes back");
+            if result > 0 {
+                // SAFETY: the kernel wrote `result` bytes after `init`.
+                unsafe { b.set_init(init + result as usize) };
+            }
+            (to_io(result), b)
+        }
+        Outcome::Refused(e, OwnedBuf(b)) => (Err(e), b.expect("the buffer comes back")),
+        // The kernel never finished with the buffer: it cannot be given
+        // back, and this future can never complete (it belongs to a
+        // runtime that shut down).
+        Outcome::Lost => std::future::pending().await,
+    }
+}
+
+/// Writes `buf`'s initialized bytes (some of them) through the SQE
+/// `sqe(data, len)` builds; the kernel reads straight from the buffer.
+pub(super) async fn write_owned<B: IoBuf>(
+    sub: &Submitter,
+    buf: B,
+    sqe: impl FnOnce(*const u8, u32) -> squeue::Entry + Unpin,
+) -> (io::Result<usize>, B) {
+    let len = buf.bytes_init().min(u32::MAX as usize) as u32;
+    let outcome = OneShot::new(sub, OwnedBuf(Some(buf)), move |d: &mut OwnedBuf<B>| {
+        let b = d.0.as_ref().expect("set above");
+        sqe(b.stable_ptr(), len)
+    })
+    .await;
+    match outcome {
+        Outcome::Done(result, OwnedBuf(b)) => (to_io(result), b.expect("the buffer comes back")),
+        Outcome::Refused(e, OwnedBuf(b)) => (Err(e), b.expect("the buffer comes back")),
+        Outcome::Lost => std::future::pending().await,
+    }
+}
