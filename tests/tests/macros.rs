@@ -305,7 +305,9 @@ impl Future for Countdown {
 /// iteration (a future re-created each iteration would never finish).
 async fn pin_keeps_a_future_across_select_iterations() {
     // An `async` block is not `Unpin`: selecting on `&mut` it needs a pin.
-    let countdown = async { Countdown(3).await };
+    let countdown = async {
+        Countdown(3).await;
+    };
     zokio::pin!(countdown);
     let mut iterations = 0;
     loop {
