@@ -599,6 +599,98 @@ async fn watch_reports_create_modify_remove() {
     expect_event(&mut watch, WatchKind::Remove, &dir.join("renamed")).await;
 }
 
+/// The two contents the killed writer alternates between: large, so that
+/// one replacement takes long enough for kills to land inside it.
+fn atomic_content(version: usize) -> Vec<u8> {
+    pattern(16 << 20, version as u8 % 2 + 1)
+}
+
+/// Kills a child process that keeps replacing one file with
+/// `write_atomic`, at a different point of a replacement each round, and
+/// checks that the file always holds one whole version.
+///
+/// (Checked once by hand: the same child using plain `fs::write` leaves a
+/// truncated file within a few rounds.)
+fn write_atomic_survives_kill(backend: &str) {
+    use std::io::BufRead;
+    let dir = TempDir::new("atomic-kill");
+    let target = dir.join("target");
+    std::fs::write(&target, atomic_content(0)).unwrap();
+    let versions = [checksum(&atomic_content(0)), checksum(&atomic_content(1))];
+    for round in 0..20u64 {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "child_keeps_writing_atomically",
+                "--include-ignored",
+                "--nocapture",
+            ])
+            .env("ZOKIO_FS_ATOMIC_TARGET", &target)
+            .env("ZOKIO_FS_ATOMIC_BACKEND", backend)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("starting the writer");
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        // After its first replacement the child starts the next at once;
+        // the kill comes 0 to 19 ms into it. The pause only spreads the
+        // kill points over a replacement: the outcome must be a whole
+        // version at every one of them, so nothing depends on its length.
+        loop {
+            let line = lines.next().expect("the writer stopped early").unwrap();
+            if line.starts_with("replaced") {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(round));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let now = std::fs::read(&target).unwrap();
+        assert!(
+            versions.contains(&checksum(&now)),
+            "round {round}: after a kill the file holds neither version ({} bytes)",
+            now.len()
+        );
+    }
+}
+
+/// The child side of `write_atomic_survives_kill`: replaces the file
+/// forever, alternating versions, reporting each replacement.
+#[test]
+#[ignore = "run by write_atomic_survives_kill in a child process"]
+fn child_keeps_writing_atomically() {
+    use std::io::Write;
+    let target =
+        PathBuf::from(std::env::var_os("ZOKIO_FS_ATOMIC_TARGET").expect("set by the parent"));
+    zokio::runtime! { ChildMio { flavor = "current_thread", backend = "mio" } }
+    zokio::runtime! { ChildUring { flavor = "current_thread", backend = "io_uring" } }
+    let contents = [atomic_content(0), atomic_content(1)];
+    let body = async move {
+        for version in 1.. {
+            fs::write_atomic(&target, &contents[version % 2])
+                .await
+                .unwrap();
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "replaced {version}").unwrap();
+            out.flush().unwrap();
+        }
+    };
+    match std::env::var("ZOKIO_FS_ATOMIC_BACKEND").as_deref() {
+        Ok("io_uring") => ChildUring::block_on(body),
+        _ => ChildMio::block_on(body),
+    }
+}
+
+#[test]
+fn write_atomic_survives_kill_mio() {
+    guarded(false, |_| write_atomic_survives_kill("mio"));
+}
+
+#[test]
+fn write_atomic_survives_kill_io_uring() {
+    guarded(false, |_| write_atomic_survives_kill("io_uring"));
+}
+
 /// Waits for the next event of `kind` on `path`, skipping others (e.g.
 /// the `Modify` a create may bring).
 async fn expect_event(watch: &mut fs::Watch, kind: WatchKind, path: &Path) {

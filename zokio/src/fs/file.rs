@@ -395,7 +395,9 @@ impl File {
 
     /// Writes `buf`'s initialized bytes (some of them: check the count) at
     /// `offset`. Does not move the file position (but a file opened with
-    /// `append` writes at its end, as `pwrite` does on Linux).
+    /// `append` writes at its end, as `pwrite` does on Linux). Dropping the
+    /// future does not cancel a write that has started: it completes, and
+    /// only its result is lost.
     pub async fn write_at<B: IoBuf>(&self, buf: B, offset: u64) -> (io::Result<usize>, B) {
         self.inner.clone().write(buf, Some(offset)).await
     }

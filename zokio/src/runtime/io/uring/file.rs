@@ -303,7 +303,9 @@ impl UringFile {
     }
 
     /// Writes `buf`'s initialized bytes (some of them) at `offset` (or the
-    /// file position).
+    /// file position). Once started, the write finishes even if the future
+    /// is dropped (a file's `AsyncWrite` reports success before the bytes
+    /// are written, so they must never be lost).
     pub(crate) async fn write<B: IoBuf>(
         &self,
         fd: RawFd,
@@ -314,7 +316,7 @@ impl UringFile {
             return (Ok(0), buf);
         }
         let offset = ring_offset(offset);
-        write_owned(&self.sub, buf, move |data, len| {
+        write_owned(&self.sub, buf, true, move |data, len| {
             opcode::Write::new(Fd(fd), data, len).offset(offset).build()
         })
         .await

@@ -620,7 +620,7 @@ impl UringIo {
         if len == 0 {
             return (Ok(0), buf);
         }
-        write_owned(&self.sub, buf, |data, len| {
+        write_owned(&self.sub, buf, false, |data, len| {
             opcode::Send::new(Fd(fd), data, len)
                 .flags(libc::MSG_NOSIGNAL)
                 .build()

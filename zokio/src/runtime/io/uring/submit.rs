@@ -145,6 +145,9 @@ pub(super) struct OneShot<'a, T: OpData + Default, F> {
     build: Option<F>,
     /// Started and not yet completed: dropping must cancel.
     in_flight: bool,
+    /// Dropping the future leaves the operation to finish (see
+    /// [`detached`](Self::detached)).
+    detached: bool,
 }
 
 impl<'a, T, F> OneShot<'a, T, F>
@@ -158,7 +161,16 @@ where
             op: Op::new(io.home.clone(), data),
             build: Some(build),
             in_flight: false,
+            detached: false,
         }
+    }
+
+    /// Dropping this future does not cancel the operation: it runs to its
+    /// completion (the ring keeps its memory until then) and its result is
+    /// dropped. For file writes, which once started must not be lost.
+    pub(super) fn detached(mut self) -> Self {
+        self.detached = true;
+        self
     }
 
     fn take_data(&self) -> T {
@@ -198,7 +210,7 @@ where
 
 impl<T: OpData + Default, F> Drop for OneShot<'_, T, F> {
     fn drop(&mut self) {
-        if self.in_flight {
+        if self.in_flight && !self.detached {
             self.io.cancel(&self.op);
         }
     }
@@ -256,17 +268,21 @@ pub(super) async fn read_owned<B: IoBufMut>(
 
 /// Writes `buf`'s initialized bytes (some of them) through the SQE
 /// `sqe(data, len)` builds; the kernel reads straight from the buffer.
+///
+/// With `detach`, dropping the future leaves the write to finish instead of
+/// cancelling it (see [`OneShot::detached`]).
 pub(super) async fn write_owned<B: IoBuf>(
     sub: &Submitter,
     buf: B,
+    detach: bool,
     sqe: impl FnOnce(*const u8, u32) -> squeue::Entry + Unpin,
 ) -> (io::Result<usize>, B) {
     let len = buf.bytes_init().min(u32::MAX as usize) as u32;
-    let outcome = OneShot::new(sub, OwnedBuf(Some(buf)), move |d: &mut OwnedBuf<B>| {
+    let op = OneShot::new(sub, OwnedBuf(Some(buf)), move |d: &mut OwnedBuf<B>| {
         let b = d.0.as_ref().expect("set above");
         sqe(b.stable_ptr(), len)
-    })
-    .await;
+    });
+    let outcome = if detach { op.detached() } else { op }.await;
     match outcome {
         Outcome::Done(result, OwnedBuf(b)) => (to_io(result), b.expect("the buffer comes back")),
         Outcome::Refused(e, OwnedBuf(b)) => (Err(e), b.expect("the buffer comes back")),
