@@ -464,15 +464,20 @@ impl<S: Spec> Shared<S> {
         let worker = &self.workers[index];
         let share = self.inject.len.load(Ordering::Acquire) / self.workers.len() + 1;
         let max = share.min(<S::LocalQueue as crate::spec::LocalQueueCapacity>::DEPTH / 2);
-        self.inject.pop_batch(max, |task| {
-            // SAFETY: the caller is this worker's owner; its queue is empty,
-            // so at most half its depth cannot overflow it.
-            unsafe {
-                worker
-                    .queue
-                    .push_back(task, |batch| self.inject.push_batch(batch))
-            }
-        })
+        // The local queue is empty, but a stealer preempted in the middle of
+        // a steal still holds its claimed slots, so the batch can overflow
+        // it. The overflow must not go back to the global queue from inside
+        // `pop_batch`, which holds that queue's lock (a self-deadlock):
+        // it is set aside and pushed after the lock is released.
+        let mut spill = Vec::new();
+        let first = self.inject.pop_batch(max, |task| {
+            // SAFETY: the caller is this worker's owner.
+            unsafe { worker.queue.push_back(task, |batch| spill.extend(batch)) }
+        });
+        if !spill.is_empty() {
+            self.inject.push_batch(spill);
+        }
+        first
     }
 
     /// Steals for worker `index`; at most half the workers search at once,
