@@ -37,6 +37,14 @@ macro_rules! futures_write {
                 tokio::io::AsyncWrite::poll_write(self, cx, buf)
             }
 
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[io::IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                tokio::io::AsyncWrite::poll_write_vectored(self, cx, bufs)
+            }
+
             fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
                 tokio::io::AsyncWrite::poll_flush(self, cx)
             }

@@ -1,7 +1,7 @@
 //! Read and write halves of a stream socket, borrowed and owned; one macro
 //! stamps them out for TCP and Unix streams, which share the socket layer.
 
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::Shutdown;
 use std::task::{Context, Poll};
 
@@ -24,6 +24,15 @@ pub(crate) fn poll_write(
     buf: &[u8],
 ) -> Poll<io::Result<usize>> {
     socket.source.poll_write(cx, socket.raw(), buf)
+}
+
+/// A gathering write: the slices' bytes go out in order as one write.
+pub(crate) fn poll_write_vectored(
+    socket: &Socket,
+    cx: &mut Context<'_>,
+    bufs: &[IoSlice<'_>],
+) -> Poll<io::Result<usize>> {
+    socket.source.poll_write_vectored(cx, socket.raw(), bufs)
 }
 
 /// Shuts down the write direction (the peer reads end of stream).
@@ -85,9 +94,11 @@ macro_rules! impl_async_read {
     };
 }
 
-/// `AsyncWrite` for `$t`, writing to the socket `$sock`. Writes go straight
-/// to the kernel, so flushing has nothing to do; shutting down shuts the
-/// write direction (the peer reads end of stream).
+/// `AsyncWrite` for `$t`, writing to the socket `$sock`, vectored writes
+/// included (so a caller's several buffers go out in one write, not just the
+/// first of them). Writes go straight to the kernel, so flushing has nothing
+/// to do; shutting down shuts the write direction (the peer reads end of
+/// stream).
 macro_rules! impl_async_write {
     ($t:ty, $s:ident => $sock:expr) => {
         impl AsyncWrite for $t {
@@ -98,6 +109,22 @@ macro_rules! impl_async_write {
             ) -> Poll<io::Result<usize>> {
                 let $s = &*self;
                 $crate::net::split::poll_write($sock, cx, buf)
+            }
+
+            /// One `sendmsg` of the slices (on io_uring, when the socket
+            /// buffer is full, up to 64 KiB of them gathered and sent by the
+            /// ring).
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                let $s = &*self;
+                $crate::net::split::poll_write_vectored($sock, cx, bufs)
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                true
             }
 
             fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {

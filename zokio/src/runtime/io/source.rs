@@ -4,7 +4,7 @@
 //! can wait, so each type is written once for both backends.
 
 use std::future::poll_fn;
-use std::io;
+use std::io::{self, IoSlice};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
@@ -117,6 +117,21 @@ impl IoSource {
             IoSource::Mio(reg) => reg.poll_io(cx, Direction::Write, || send(fd, buf)),
             #[cfg(target_os = "linux")]
             IoSource::Uring(u) => u.poll_write(cx, fd, buf),
+        }
+    }
+
+    /// A gathering write (`sendmsg` of `bufs`, without `SIGPIPE`): the
+    /// slices' bytes go out in order, as one write; returns how many.
+    pub(crate) fn poll_write_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        fd: RawFd,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self {
+            IoSource::Mio(reg) => reg.poll_io(cx, Direction::Write, || send_vectored(fd, bufs)),
+            #[cfg(target_os = "linux")]
+            IoSource::Uring(u) => u.poll_write_vectored(cx, fd, bufs),
         }
     }
 
@@ -299,6 +314,16 @@ fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     } else {
         Ok(n as usize)
     }
+}
+
+/// The most slices one `sendmsg` takes (`IOV_MAX` on Linux and macOS); the
+/// rest of a longer list waits for the next write, as with `writev` in std.
+const MAX_IOVECS: usize = 1024;
+
+/// `sendmsg` of `bufs` (at most [`MAX_IOVECS`] of them) with [`SEND_FLAGS`].
+fn send_vectored(fd: RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    let bufs = &bufs[..bufs.len().min(MAX_IOVECS)];
+    with_sock(fd, |s| s.send_vectored_with_flags(bufs, SEND_FLAGS))
 }
 
 #[cfg(not(target_vendor = "apple"))]

@@ -5,7 +5,7 @@
 //! and closing.
 
 use std::future::poll_fn;
-use std::io;
+use std::io::{self, IoSlice};
 use std::mem::MaybeUninit;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex};
@@ -169,6 +169,46 @@ fn set_blocking(fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
+/// Whether the bytes of `bufs`, one after the other, begin with `prefix`.
+fn gathered_starts_with(bufs: &[IoSlice<'_>], mut prefix: &[u8]) -> bool {
+    for b in bufs {
+        if prefix.is_empty() {
+            break;
+        }
+        let k = b.len().min(prefix.len());
+        if b[..k] != prefix[..k] {
+            return false;
+        }
+        prefix = &prefix[k..];
+    }
+    prefix.is_empty()
+}
+
+/// The most slices one `sendmsg` takes (`IOV_MAX`); the rest of a longer
+/// list waits for the next write.
+const MAX_IOVECS: usize = 1024;
+
+/// `sendmsg` of `bufs` (at most [`MAX_IOVECS`] of them) without waiting
+/// (the socket is in blocking mode; the flag makes this one call
+/// non-blocking) and without `SIGPIPE`.
+fn send_vectored_now(fd: RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    let bufs = &bufs[..bufs.len().min(MAX_IOVECS)];
+    // SAFETY: all-zero bytes are a valid `msghdr` (no name, no control).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    // `IoSlice` is ABI-compatible with `iovec` on Unix; `sendmsg` only
+    // reads through the pointer.
+    msg.msg_iov = bufs.as_ptr().cast_mut().cast::<libc::iovec>();
+    msg.msg_iovlen = bufs.len() as _;
+    // SAFETY: `msg` points at `bufs.len()` live `iovec`s, each valid for
+    // its length of reads, for the duration of the call.
+    let n = unsafe { libc::sendmsg(fd, &raw const msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
 /// `sendto` without waiting (the socket is in blocking mode; the flag makes
 /// this one call non-blocking).
 fn send_now(fd: RawFd, buf: &[u8], dest: Option<&SockAddr>) -> io::Result<usize> {
@@ -224,6 +264,12 @@ impl UringIo {
         self.sub.start(&op, waker, build)?;
         slot.busy = true;
         Ok(())
+    }
+
+    /// Whether the runtime shut down (the socket's home ring with it).
+    fn shut_down(&self) -> bool {
+        let (ring, _) = self.sub.home.snapshot();
+        self.sub.driver(ring).is_shut_down()
     }
 
     /// Polls the slot's busy op: its raw result (consumed), or `None` when
@@ -310,27 +356,68 @@ impl UringIo {
         fd: RawFd,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, fd, &[IoSlice::new(buf)])
+    }
+
+    /// A gathering stream write (the slices' bytes, in order, as one
+    /// write).
+    ///
+    /// First a non-blocking `sendmsg`: when the socket buffer has room the
+    /// kernel takes the bytes now and the count is returned at once, as on
+    /// a readiness backend. A caller that polls a write once and never
+    /// again (a TLS stack's last-gasp alert before it closes) still gets its
+    /// bytes out, where an operation left in the slot would be cancelled by
+    /// the close before it reached the kernel. When the buffer is full, up
+    /// to [`MAX_SLOT_IO`] bytes are copied into the write slot's buffer and
+    /// sent by the ring, and the count is returned once that send completes.
+    pub(crate) fn poll_write_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        fd: RawFd,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         let mut slot = lock(&self.write);
         if slot.busy {
             let Some(result) = ready!(self.poll_slot(&mut slot, cx.waker())) else {
                 return Poll::Ready(Err(shutdown_error()));
             };
             let data = Self::slot_data(&slot);
-            // The same bytes: the send this caller started (polled again).
+            // The same bytes: the send this caller started (polled again,
+            // with the same slices or the same bytes sliced differently).
             // Other bytes: that caller went away (its bytes were sent all
             // the same), and this one's write starts now.
-            if data.len <= buf.len() && data.buf[..data.len] == buf[..data.len] {
+            if gathered_starts_with(bufs, &data.buf[..data.len]) {
                 return Poll::Ready(to_io(result));
             }
         }
-        if buf.is_empty() {
+        let n = bufs.iter().map(|b| b.len()).sum::<usize>().min(MAX_SLOT_IO);
+        if n == 0 {
             return Poll::Ready(Ok(0));
         }
-        let n = buf.len().min(MAX_SLOT_IO);
+        // The slot is idle (so no earlier bytes are still on their way):
+        // this write may go straight to the socket, unless the runtime is
+        // gone (every operation then fails, as on mio).
+        if self.shut_down() {
+            return Poll::Ready(Err(shutdown_error()));
+        }
+        match send_vectored_now(fd, bufs) {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) => {}
+            result => return Poll::Ready(result),
+        }
         if let Err(e) = self.start_slot(&mut slot, cx.waker(), |d| {
             d.accepting = false;
             d.buf.clear();
-            d.buf.extend_from_slice(&buf[..n]);
+            for b in bufs {
+                let room = n - d.buf.len();
+                if room == 0 {
+                    break;
+                }
+                d.buf.extend_from_slice(&b[..b.len().min(room)]);
+            }
             d.len = n;
             opcode::Send::new(Fd(fd), d.buf.as_ptr(), n as u32)
                 .flags(libc::MSG_NOSIGNAL)
@@ -671,5 +758,26 @@ impl Drop for UringIo {
         // After `close` this finds nothing; after `into_std` (the
         // descriptor lives on) it stops what the slots still had pending.
         self.cancel_slots();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gathered_bytes_are_compared_across_slice_boundaries() {
+        let slices = |parts: &[&'static [u8]]| -> Vec<IoSlice<'static>> {
+            parts.iter().map(|p| IoSlice::new(p)).collect()
+        };
+        let abcdef = slices(&[b"", b"ab", b"", b"cde", b"f"]);
+        assert!(gathered_starts_with(&abcdef, b""));
+        assert!(gathered_starts_with(&abcdef, b"abc"));
+        assert!(gathered_starts_with(&abcdef, b"abcdef"));
+        assert!(gathered_starts_with(&slices(&[b"abcdef"]), b"abcde"));
+        assert!(!gathered_starts_with(&abcdef, b"abcdefg"));
+        assert!(!gathered_starts_with(&abcdef, b"abd"));
+        assert!(!gathered_starts_with(&slices(&[b"", b""]), b"a"));
+        assert!(!gathered_starts_with(&[], b"a"));
     }
 }
