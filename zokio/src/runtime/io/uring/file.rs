@@ -267,8 +267,9 @@ pub(crate) async fn symlink(
 }
 
 /// The io_uring side of one open file: operations at offsets (or at the
-/// file position, `None`), synced, sized and closed through the file's
-/// home ring (see `Home`).
+/// file position, `None`), each submitted to the ring of the thread that
+/// starts it (a roaming `Home`), so tasks on every worker can share one
+/// `File` without crossing threads.
 pub(crate) struct UringFile {
     sub: Submitter,
 }
@@ -283,7 +284,7 @@ impl UringFile {
     /// Connects a file to the calling worker's ring (or one round robin).
     pub(crate) fn new(handle: &Arc<IoHandle>) -> io::Result<UringFile> {
         Ok(UringFile {
-            sub: Submitter::here(handle)?,
+            sub: Submitter::roaming(handle)?,
         })
     }
 
@@ -359,10 +360,12 @@ impl UringFile {
         statx_at(&self.sub, fd, CString::default(), libc::AT_EMPTY_PATH).await
     }
 
-    /// Closes `fd` once no operation of this file targets it (as for a
-    /// socket: see `UringIo::close`).
+    /// Closes `fd` once no operation of this file is outstanding on any
+    /// ring (operations started from different workers go to their own
+    /// rings, see `Home`'s roaming mode). The descriptor may outlive this
+    /// call by the time the outstanding operations take.
     pub(crate) fn close(&self, fd: OwnedFd) {
-        self.sub.close(fd);
+        self.sub.close_when_idle(fd);
     }
 }
 

@@ -101,16 +101,40 @@ const MAX_OTHERS: usize = 64;
 /// outstanding the socket moves to the ring of the thread that starts the
 /// next operation, so a task that migrated to another worker submits
 /// locally instead of through the remote queue.
+///
+/// A *roaming* home (files) sends every operation to the ring of the thread
+/// that starts it, even while others are outstanding elsewhere, so many
+/// tasks on different workers can share one file and all submit locally.
+/// Its descriptor is then closed only once no operation is outstanding
+/// anywhere ([`close_when_idle`](Home::close_when_idle)): a count of zero
+/// means no SQE naming it waits in any queue.
 pub(super) struct Home {
     word: AtomicU64,
+    roaming: bool,
+    /// A roaming home's descriptor, closed by the release that ends the
+    /// last outstanding operation.
+    closing: Mutex<Option<std::os::fd::OwnedFd>>,
 }
 
 const COUNT_MASK: u64 = u32::MAX as u64;
+
+/// In a roaming home's count: the descriptor is waiting to be closed.
+const CLOSING: u64 = 1 << 31;
 
 impl Home {
     pub(super) fn new(ring: usize) -> Home {
         Home {
             word: AtomicU64::new((ring as u64) << 32),
+            roaming: false,
+            closing: Mutex::new(None),
+        }
+    }
+
+    /// A roaming home (see the type's docs) starting on ring `ring`.
+    pub(super) fn roaming(ring: usize) -> Home {
+        Home {
+            roaming: true,
+            ..Home::new(ring)
         }
     }
 
@@ -121,7 +145,7 @@ impl Home {
         loop {
             let count = current & COUNT_MASK;
             let ring = match mine {
-                Some(mine) if count == 0 => mine as u64,
+                Some(mine) if count == 0 || self.roaming => mine as u64,
                 _ => current >> 32,
             };
             let next = (ring << 32) | (count + 1);
@@ -142,9 +166,25 @@ impl Home {
     pub(super) fn release(&self) {
         let previous = self.word.fetch_sub(1, Ordering::AcqRel);
         debug_assert!(
-            previous & COUNT_MASK > 0,
+            previous & COUNT_MASK & !CLOSING > 0,
             "Home released more than acquired"
         );
+        if previous & COUNT_MASK == CLOSING | 1 {
+            // The last outstanding operation of a descriptor waiting to
+            // close: nothing names it any more.
+            drop(lock(&self.closing).take());
+        }
+    }
+
+    /// Roaming homes: closes `fd` now if no operation is outstanding,
+    /// otherwise when the last one is released.
+    pub(super) fn close_when_idle(&self, fd: std::os::fd::OwnedFd) {
+        debug_assert!(self.roaming);
+        *lock(&self.closing) = Some(fd);
+        let previous = self.word.fetch_or(CLOSING, Ordering::AcqRel);
+        if previous & COUNT_MASK == 0 {
+            drop(lock(&self.closing).take());
+        }
     }
 
     /// The ring operations go to now, and how many a ring still holds.
@@ -466,5 +506,72 @@ pub(super) fn to_io(result: i32) -> io::Result<usize> {
         Ok(result as usize)
     } else {
         Err(result_error(result))
+    }
+}
+
+#[cfg(test)]
+mod home_tests {
+    use std::os::fd::{FromRawFd, OwnedFd};
+
+    use super::Home;
+
+    /// A pipe; the read end tells whether the write end is closed (a read
+    /// returns 0 only then; with the write end open it would wait, so the
+    /// read end is non-blocking and reports `WouldBlock`).
+    fn pipe() -> (OwnedFd, OwnedFd) {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors.
+        assert_eq!(
+            unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK) },
+            0
+        );
+        // SAFETY: `pipe2` returned two new descriptors nobody else owns.
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+    }
+
+    fn write_end_closed(read: &OwnedFd) -> bool {
+        use std::os::fd::AsRawFd;
+        let mut byte = 0u8;
+        // SAFETY: one byte into a valid local.
+        let n = unsafe { libc::read(read.as_raw_fd(), (&raw mut byte).cast(), 1) };
+        n == 0
+    }
+
+    #[test]
+    fn roaming_home_closes_after_the_last_outstanding_operation() {
+        let home = Home::roaming(0);
+        assert_eq!(home.acquire(Some(1)), 1, "roaming: the starter's ring");
+        assert_eq!(
+            home.acquire(Some(0)),
+            0,
+            "even with one outstanding elsewhere"
+        );
+        let (read, write) = pipe();
+        home.close_when_idle(write);
+        assert!(!write_end_closed(&read), "two operations outstanding");
+        home.release();
+        assert!(!write_end_closed(&read), "one operation outstanding");
+        home.release();
+        assert!(write_end_closed(&read), "closed by the last release");
+    }
+
+    #[test]
+    fn roaming_home_closes_at_once_when_idle() {
+        let home = Home::roaming(0);
+        home.acquire(None);
+        home.release();
+        let (read, write) = pipe();
+        home.close_when_idle(write);
+        assert!(write_end_closed(&read));
+    }
+
+    #[test]
+    fn fixed_home_keeps_its_ring_while_operations_are_outstanding() {
+        let home = Home::new(0);
+        assert_eq!(home.acquire(Some(1)), 1, "none outstanding: moves");
+        assert_eq!(home.acquire(Some(0)), 1, "one outstanding: stays");
+        home.release();
+        home.release();
+        assert_eq!(home.acquire(Some(0)), 0);
     }
 }

@@ -54,6 +54,22 @@ impl Submitter {
         Ok(Submitter::new(handle.clone(), index))
     }
 
+    /// Like [`here`](Self::here) with a roaming home (files: every
+    /// operation goes to the starting thread's ring; the descriptor is
+    /// closed with [`close_when_idle`](Self::close_when_idle)).
+    pub(super) fn roaming(handle: &Arc<IoHandle>) -> io::Result<Submitter> {
+        let mut sub = Self::here(handle)?;
+        let (ring, _) = sub.home.snapshot();
+        sub.home = Arc::new(Home::roaming(ring));
+        Ok(sub)
+    }
+
+    /// Closes a roaming resource's `fd` once none of its operations is
+    /// outstanding on any ring.
+    pub(super) fn close_when_idle(&self, fd: std::os::fd::OwnedFd) {
+        self.home.close_when_idle(fd);
+    }
+
     pub(super) fn driver(&self, ring: usize) -> &UringDriver {
         uring_of(self.handle.driver(ring))
     }
