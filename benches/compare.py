@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """Print a markdown table of zokio vs tokio from criterion's results.
 
+With `--fs`, the file benchmarks instead (`cargo bench -p zokio-benches
+--bench fs`): operations (or bytes) per second from the medians, and each
+one's ratio to tokio::fs and to raw io_uring.
+
 Reads `<criterion dir>/<workload>/<runtime>/new/estimates.json` (the median's
 point estimate, in nanoseconds) written by
 
@@ -30,9 +34,18 @@ WORKLOADS = [
 PAIRS = [("zokio_mt2", "tokio_mt2"), ("zokio_ct", "tokio_ct")]
 
 
+ARGS = [a for a in sys.argv[1:] if a != "--fs"]
+
+# The file benchmark: group, work per iteration, unit, ids in table order.
+FS_RANDOM = ("fs_random_read", 64 * 256, "reads/s",
+             ["zokio_uring_owned", "zokio_uring_asyncread", "zokio_mio_owned", "tokio_fs",
+              "raw_uring"])
+FS_SEQ = ("fs_seq_write_1g", 1 << 30, "MiB/s", ["zokio_uring", "zokio_mio", "tokio_fs"])
+
+
 def criterion_dir():
-    if len(sys.argv) > 1:
-        return sys.argv[1]
+    if ARGS:
+        return ARGS[0]
     target = os.environ.get("CARGO_TARGET_DIR")
     if target:
         return os.path.join(target, "criterion")
@@ -64,8 +77,34 @@ def fmt_ratio(zokio, tokio):
     return f"{tokio / zokio:.2f}×"
 
 
+def fs_tables(base):
+    print(f"Medians from `{base}`.")
+    for group, work, unit, ids in (FS_RANDOM, FS_SEQ):
+        print()
+        print(f"`{group}`:")
+        print()
+        print(f"| runtime | median per iteration | {unit} | vs tokio::fs | vs raw io_uring |")
+        print("| --- | ---: | ---: | ---: | ---: |")
+        medians = {i: median_ns(base, group, i) for i in ids}
+        rate = {i: (work / (ns / 1e9) if ns else None) for i, ns in medians.items()}
+        if unit == "MiB/s":
+            rate = {i: (r / (1 << 20) if r else None) for i, r in rate.items()}
+        for i in ids:
+            cells = [f"`{i}`", fmt_time(medians[i]),
+                     f"{rate[i]:,.0f}" if rate[i] else "n/a"]
+            for base_id in ("tokio_fs", "raw_uring"):
+                if rate[i] and rate.get(base_id):
+                    cells.append(f"{rate[i] / rate[base_id]:.2f}×")
+                else:
+                    cells.append("n/a")
+            print("| " + " | ".join(cells) + " |")
+
+
 def main():
     base = criterion_dir()
+    if "--fs" in sys.argv[1:]:
+        fs_tables(base)
+        return
     if not os.path.isdir(base):
         sys.exit(f"no criterion results in {base}: run "
                  "`cargo bench -p zokio-benches --bench runtime` first")
