@@ -68,6 +68,7 @@ mod stat;
 #[cfg(target_os = "linux")]
 mod watch;
 
+#[cfg(target_os = "linux")]
 use std::ffi::CString;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -88,6 +89,7 @@ pub use watch::{Watch, WatchEvent, WatchKind, watch};
 use crate::runtime::io::IoHandle;
 #[cfg(target_os = "linux")]
 use crate::runtime::io::uring::file::{self as ring, FileOp};
+#[cfg(target_os = "linux")]
 use crate::runtime::io::{ActiveBackend, current_io};
 
 /// Runs `f` on the blocking pool.
@@ -119,6 +121,7 @@ pub(crate) fn ring_for(op: FileOp) -> Option<Arc<IoHandle>> {
 }
 
 /// A path as the C string the kernel takes.
+#[cfg(target_os = "linux")]
 pub(crate) fn c_path(path: &Path) -> io::Result<CString> {
     use std::os::unix::ffi::OsStrExt;
     CString::new(path.as_os_str().as_bytes()).map_err(|_| {

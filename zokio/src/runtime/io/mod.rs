@@ -21,6 +21,7 @@
 //! otherwise.
 
 pub(crate) mod mio_driver;
+#[cfg(target_os = "linux")]
 pub(crate) mod poll_fd;
 pub(crate) mod probe;
 pub(crate) mod scheduled;
@@ -200,6 +201,7 @@ impl IoHandle {
 
     /// The index of the driver the calling thread owns, if it owns one of
     /// these.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) fn owned_index(&self) -> Option<usize> {
         match OWNER.with(Cell::get) {
             Some((addr, index)) if addr == self.addr() => Some(index),
@@ -210,6 +212,7 @@ impl IoHandle {
     /// The driver a new resource or operation should use: the calling
     /// thread's own (`true`) or, off the workers, the next one round robin
     /// (`false`).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) fn pick(&self) -> (usize, &Arc<Driver>, bool) {
         match self.owned_index() {
             Some(index) => (index, &self.drivers[index], true),

@@ -30,6 +30,7 @@ impl Probe for KernelProbe {
 /// Set (to anything) in the environment, makes `backend = "auto"` choose mio
 /// as if the kernel refused io_uring: for comparing the backends, and for
 /// testing the fallback path on a machine where io_uring works.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub const DISABLE_ENV: &str = "ZOKIO_NO_IO_URING";
 
 #[cfg(target_os = "linux")]
