@@ -542,8 +542,38 @@ impl<S: Spec> Shared<S> {
         }
     }
 
+    /// An idle worker takes the ready events of the other workers' drivers
+    /// (each is polled by its owner only between tasks, every
+    /// `EVENT_INTERVAL` ticks, so a busy owner would leave them waiting):
+    /// the tasks they wake land in this worker's queue. A driver whose owner
+    /// is waiting in it (or polling it) is skipped. Returns whether this
+    /// worker now has work.
+    fn poll_other_drivers(&self, index: usize) -> bool {
+        let n = self.workers.len();
+        let worker = &self.workers[index];
+        let mut polled = false;
+        for k in 1..n {
+            let driver = self.io.driver((index + k) % n);
+            if driver.io_active() {
+                worker.in_driver.set(true);
+                driver.poll_now();
+                polled = true;
+            }
+        }
+        if !polled {
+            return false;
+        }
+        self.after_driver(index);
+        // SAFETY: only the owner touches its LIFO slot.
+        let lifo = worker.lifo.with(|slot| unsafe { (*slot).is_some() });
+        lifo || !worker.queue.is_empty()
+    }
+
     /// Parks worker `index` until there may be work.
     fn park_worker(&self, index: usize) {
+        if self.poll_other_drivers(index) {
+            return;
+        }
         // Work often arrives a moment later (a spawn loop on another thread):
         // yield the core a few times before paying for a sleep and a wake-up.
         // Not when I/O is flowing: then the work comes as driver events, and

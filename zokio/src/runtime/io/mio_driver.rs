@@ -7,11 +7,12 @@
 //! keeps a strong reference for as long as the token can come back from the
 //! kernel: from registration until the owner has finished the dispatch pass
 //! that follows the deregistration. Deregistering (on any thread) moves the
-//! reference to `released`; the owner drops that list only *after*
-//! dispatching the events of its current poll, and every event that names a
-//! deregistered token comes from a poll that started before the
-//! deregistration, i.e. the current one or none. So the address behind a
-//! token is always alive when it is dereferenced.
+//! reference to `released`; a poller (the owner, or an idle worker polling
+//! without waiting, one at a time under the poll lock) drops that list only
+//! *after* dispatching the events of its poll and before releasing the poll
+//! lock, and every event that names a deregistered token comes from a poll
+//! that started before the deregistration, i.e. the current one or none. So
+//! the address behind a token is always alive when it is dereferenced.
 
 use std::collections::HashMap;
 use std::io;
@@ -32,8 +33,9 @@ use crate::task::lock;
 const WAKE_TOKEN: Token = Token(usize::MAX);
 
 pub(crate) struct MioDriver {
-    /// Polled only by the owner; the lock is uncontended and keeps a
-    /// mistaken second poller safe.
+    /// Polled by the owner, and without waiting by an idle worker whose
+    /// own queue ran dry while the owner is busy (`try_lock`: never while
+    /// the owner waits in it). One poller at a time.
     poll: Mutex<(Poll, Events)>,
     registry: Registry,
     waker: Waker,
@@ -153,11 +155,14 @@ impl MioDriver {
             let io = unsafe { &*(token.0 as *const ScheduledIo) };
             io.set_readiness(ready);
         }
-        drop(guard);
+        // Still holding the poll lock: no other poll is in progress, and a
+        // later one starts after this drain, so after every deregistration
+        // whose resource is dropped here (see the module docs).
         if self.has_released.swap(false, Ordering::AcqRel) {
             let released = std::mem::take(&mut *lock(&self.released));
             drop(released);
         }
+        drop(guard);
     }
 
     pub(crate) fn io_active(&self) -> bool {

@@ -87,7 +87,9 @@ impl Driver {
     }
 
     /// Dispatches whatever is ready without blocking (and, for io_uring,
-    /// flushes queued submissions). Called only by the driver's owner.
+    /// flushes queued submissions). Called by the driver's owner, or by an
+    /// idle worker taking the events of a busy owner's driver; a no-op if
+    /// another thread is polling or waiting in the driver.
     pub(crate) fn poll_now(&self) {
         match self {
             Driver::Mio(d) => d.poll(Some(Duration::ZERO)),
