@@ -45,20 +45,12 @@ macro_rules! net_suite {
 
             zokio::runtime! { Rt { $($config)* } }
 
-            /// Runs `body` on a fresh `Rt` under the body timeout and the
-            /// watchdog, then drops the runtime.
             fn run<F, Fut>(body: F)
             where
                 F: FnOnce() -> Fut + Send + 'static,
                 Fut: Future<Output = ()>,
             {
-                guarded(false, move |stage| {
-                    stage.set("building the runtime");
-                    let rt = Rt::build().expect("building the runtime");
-                    run_stages(stage, rt, |rt| {
-                        rt.block_on(async { zokio::time::timeout(BODY_TIMEOUT, body()).await.is_ok() })
-                    });
-                });
+                run_on::<Rt, _, _>(body);
             }
 
             /// Like `run`, with no other test running, and checks that the

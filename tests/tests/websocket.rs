@@ -8,11 +8,12 @@
 //! `zokio::time::timeout`, so a hang fails the test instead of stalling CI.
 //! Nothing here synchronises by sleeping and nothing asserts on timing.
 
+mod support;
+use support::run_on;
+
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, mpsc};
-use std::thread;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::handshake::server::{
@@ -25,14 +26,6 @@ use tokio_tungstenite::{WebSocketStream, accept_hdr_async, client_async};
 use zokio::io::{AsyncReadExt, AsyncWriteExt};
 use zokio::net::{TcpListener, TcpStream};
 
-/// How long a test body may run before it fails as hung.
-const BODY_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// How long a test, runtime start-up and shutdown included, may run before
-/// the watchdog fails it (longer than `BODY_TIMEOUT`, so a hung body reports
-/// through the body timeout first).
-const WATCHDOG: Duration = Duration::from_secs(120);
-
 /// The size of the large binary frame: one frame (tungstenite does not
 /// fragment), far more than the socket buffers hold, within tungstenite's
 /// default 16 MiB frame limit.
@@ -44,38 +37,6 @@ const PING_ME: &str = "ping me";
 /// The text message that asks the echo server to start the close handshake.
 const CLOSE_ME: &str = "close me";
 
-// ---------------------------------------------------------------------------
-// Harness
-// ---------------------------------------------------------------------------
-
-/// Runs `test` on a fresh thread and fails if it panics (re-raising its
-/// panic) or has not finished within `WATCHDOG`.
-fn guarded(test: impl FnOnce() + Send + 'static) {
-    let name = thread::current()
-        .name()
-        .unwrap_or("websocket test")
-        .to_owned();
-    let (done, finished) = mpsc::channel::<()>();
-    let handle = thread::Builder::new()
-        .name(name.clone())
-        .spawn(move || {
-            test();
-            // On a panic `done` is dropped instead, which also wakes us.
-            let _ = done.send(());
-        })
-        .expect("spawning the test thread");
-    match finished.recv_timeout(WATCHDOG) {
-        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = handle.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("{name}: did not finish within {WATCHDOG:?} (hung)")
-        }
-    }
-}
-
 /// Instantiates the suite as module `$module` on the runtime configured by
 /// the `runtime!` keys that follow.
 macro_rules! websocket_suite {
@@ -85,21 +46,12 @@ macro_rules! websocket_suite {
 
             zokio::runtime! { Rt { $($config)* } }
 
-            /// Runs `body` on a fresh `Rt` under the body timeout and the
-            /// watchdog, then drops the runtime.
             fn run<F, Fut>(body: F)
             where
                 F: FnOnce() -> Fut + Send + 'static,
                 Fut: Future<Output = ()>,
             {
-                guarded(move || {
-                    let rt = Rt::build().expect("building the runtime");
-                    let finished = rt.block_on(async {
-                        zokio::time::timeout(BODY_TIMEOUT, body()).await.is_ok()
-                    });
-                    drop(rt);
-                    assert!(finished, "the test body did not finish within {BODY_TIMEOUT:?}");
-                });
+                run_on::<Rt, _, _>(body);
             }
 
             #[test]

@@ -141,3 +141,20 @@ pub fn assert_same_fds(before: &BTreeMap<i32, String>, after: &BTreeMap<i32, Str
         );
     }
 }
+
+/// Runs `body` on a fresh runtime `S` under `BODY_TIMEOUT` and the
+/// watchdog, then drops the runtime; fails if the body panicked or hung.
+pub fn run_on<S, F, Fut>(body: F)
+where
+    S: zokio::Spec,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    guarded(false, move |stage| {
+        stage.set("building the runtime");
+        let rt = zokio::Runtime::<S>::build().expect("building the runtime");
+        run_stages(stage, rt, |rt| {
+            rt.block_on(async { zokio::time::timeout(BODY_TIMEOUT, body()).await.is_ok() })
+        });
+    });
+}
