@@ -103,54 +103,41 @@ fn zokio_owned<S: zokio::Spec>(rt: &zokio::Runtime<S>, file: &Arc<zokio::fs::Fil
     });
 }
 
+/// `seek` + `read_exact` from a `File` per task: one body for zokio's and
+/// tokio's types (`$krate` is `zokio` or `tokio`), so both run the same code.
+macro_rules! seek_and_read {
+    ($rt:expr, $path:expr, $round:expr, $krate:ident) => {{
+        use $krate::io::{AsyncReadExt, AsyncSeekExt};
+        $rt.block_on(async {
+            let mut tasks = $krate::task::JoinSet::new();
+            for t in 0..IN_FLIGHT {
+                let path = $path.to_owned();
+                tasks.spawn(async move {
+                    let mut file = $krate::fs::File::open(&path).await.unwrap();
+                    let mut offsets = Offsets::new(t, $round);
+                    let mut buf = [0u8; BLOCK];
+                    for _ in 0..PER_TASK {
+                        file.seek(std::io::SeekFrom::Start(offsets.next_offset()))
+                            .await
+                            .unwrap();
+                        file.read_exact(&mut buf).await.unwrap();
+                        black_box(&buf);
+                    }
+                });
+            }
+            while let Some(r) = tasks.join_next().await {
+                r.unwrap();
+            }
+        })
+    }};
+}
+
 fn zokio_asyncread<S: zokio::Spec>(rt: &zokio::Runtime<S>, path: &Path, round: u64) {
-    use zokio::io::{AsyncReadExt, AsyncSeekExt};
-    rt.block_on(async {
-        let mut tasks = zokio::task::JoinSet::new();
-        for t in 0..IN_FLIGHT {
-            let path = path.to_owned();
-            tasks.spawn(async move {
-                let mut file = zokio::fs::File::open(&path).await.unwrap();
-                let mut offsets = Offsets::new(t, round);
-                let mut buf = [0u8; BLOCK];
-                for _ in 0..PER_TASK {
-                    file.seek(std::io::SeekFrom::Start(offsets.next_offset()))
-                        .await
-                        .unwrap();
-                    file.read_exact(&mut buf).await.unwrap();
-                    black_box(&buf);
-                }
-            });
-        }
-        while let Some(r) = tasks.join_next().await {
-            r.unwrap();
-        }
-    });
+    seek_and_read!(rt, path, round, zokio)
 }
 
 fn tokio_fs(rt: &tokio::runtime::Runtime, path: &Path, round: u64) {
-    use tokio::io::{AsyncReadExt, AsyncSeekExt};
-    rt.block_on(async {
-        let mut tasks = tokio::task::JoinSet::new();
-        for t in 0..IN_FLIGHT {
-            let path = path.to_owned();
-            tasks.spawn(async move {
-                let mut file = tokio::fs::File::open(&path).await.unwrap();
-                let mut offsets = Offsets::new(t, round);
-                let mut buf = [0u8; BLOCK];
-                for _ in 0..PER_TASK {
-                    file.seek(std::io::SeekFrom::Start(offsets.next_offset()))
-                        .await
-                        .unwrap();
-                    file.read_exact(&mut buf).await.unwrap();
-                    black_box(&buf);
-                }
-            });
-        }
-        while let Some(r) = tasks.join_next().await {
-            r.unwrap();
-        }
-    });
+    seek_and_read!(rt, path, round, tokio)
 }
 
 /// 64 reads kept in flight on one ring, one thread: `READS` reads.
