@@ -127,6 +127,14 @@ pub const KEYS: &[KeyDef] = &[
         doc: "Compile in per-worker counters (default false: they compile to nothing).",
     },
     KeyDef {
+        path: "detect_blocking",
+        kind: KeyKind::Duration {
+            min: Duration::from_millis(1),
+            max: Duration::from_secs(3600),
+        },
+        doc: "Warn (log target \"zokio\") when one task poll runs longer than this, 1ms..=1h, naming the task and where it was spawned (default: off).",
+    },
+    KeyDef {
         path: "scheduler",
         kind: KeyKind::Group,
         doc: "Scheduler tuning.",

@@ -204,6 +204,8 @@ pub struct RuntimeConfig {
     pub backend: Backend,
     /// Whether per-worker counters are compiled in.
     pub metrics: bool,
+    /// Warn when one task poll runs longer than this (`None`: no detector).
+    pub detect_blocking: Option<Duration>,
     /// Scheduler tuning.
     pub scheduler: SchedulerConfig,
     /// I/O driver tuning.
@@ -223,6 +225,7 @@ impl Default for RuntimeConfig {
             workers: Workers::Auto,
             backend: Backend::Auto,
             metrics: false,
+            detect_blocking: None,
             scheduler: SchedulerConfig {
                 local_queue: 256,
                 global_queue_interval: 31,
@@ -299,6 +302,9 @@ impl fmt::Display for RuntimeConfig {
         writeln!(f, "workers = {}", self.workers)?;
         writeln!(f, "backend = {:?}", self.backend.as_str())?;
         writeln!(f, "metrics = {}", self.metrics)?;
+        if let Some(d) = self.detect_blocking {
+            writeln!(f, "detect_blocking = {:?}", format_duration(d))?;
+        }
         let s = &self.scheduler;
         writeln!(
             f,

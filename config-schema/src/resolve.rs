@@ -544,6 +544,7 @@ fn apply(config: &mut RuntimeConfig, name: &mut Option<String>, path: &str, valu
         ("workers", Typed::Workers(w)) => config.workers = w,
         ("backend", Typed::Backend(b)) => config.backend = b,
         ("metrics", Typed::Bool(b)) => config.metrics = b,
+        ("detect_blocking", Typed::Duration(d)) => config.detect_blocking = Some(d),
         ("scheduler.local_queue", Typed::Int(n)) => config.scheduler.local_queue = n,
         ("scheduler.global_queue_interval", Typed::Int(n)) => {
             config.scheduler.global_queue_interval = n

@@ -123,6 +123,9 @@ struct ZokioToml {
     backend: Option<BackendValue>,
     /// Compile in per-worker counters (default false).
     metrics: Option<bool>,
+    /// Warn when one task poll runs longer than this, "1ms" to "1h" (default: off).
+    #[schemars(regex(pattern = r"^\s*([0-9]+(\.[0-9]+)?\s*(ns|us|µs|ms|s|m|h)\s*)+$"))]
+    detect_blocking: Option<String>,
     scheduler: Option<SchedulerTable>,
     io: Option<IoTable>,
     timer: Option<TimerTable>,

@@ -47,6 +47,7 @@ fn every_key_is_applied() {
         int("workers", 3, 2),
         string("backend", "mio", 3),
         entry("metrics", RawValue::Bool(true), 4),
+        string("detect_blocking", "25ms", 9),
         group(
             "scheduler",
             vec![
@@ -81,6 +82,7 @@ fn every_key_is_applied() {
     assert_eq!(c.workers, Workers::Fixed(3));
     assert_eq!(c.backend, Backend::Mio);
     assert!(c.metrics);
+    assert_eq!(c.detect_blocking, Some(Duration::from_millis(25)));
     assert_eq!(
         c.scheduler,
         SchedulerConfig {
@@ -209,6 +211,30 @@ fn wrong_types_name_what_was_expected_and_found() {
     assert_eq!(
         p[3].help.as_deref(),
         Some("write the number without quotes: `workers = 8`")
+    );
+}
+
+#[test]
+fn detect_blocking_is_off_by_default_and_checked_like_a_duration() {
+    assert_eq!(RuntimeConfig::default().detect_blocking, None);
+    let p = problems(&[string("detect_blocking", "0ms", 1)]);
+    assert!(
+        p[0].message
+            .starts_with("`detect_blocking = \"0ms\"` is out of range"),
+        "{}",
+        p[0].message
+    );
+    let p = problems(&[int("detect_blocking", 10, 1)]);
+    assert!(
+        p[0].message.contains("found the integer 10 with no unit"),
+        "{}",
+        p[0].message
+    );
+    let p = problems(&[string("detect_blocking", "soon", 1)]);
+    assert!(
+        p[0].message.contains("cannot read \"soon\" as a duration"),
+        "{}",
+        p[0].message
     );
 }
 

@@ -69,6 +69,13 @@ impl ToTokens for RuntimeItem {
         } else {
             quote!(::zokio::spec::MetricsOff)
         };
+        let detect_blocking = match c.detect_blocking {
+            Some(d) => {
+                let d = duration(d);
+                quote!(::core::option::Option::Some(#d))
+            }
+            None => quote!(::core::option::Option::None),
+        };
         let s = &c.scheduler;
         let local_queue = Literal::usize_suffixed(s.local_queue as usize);
         let global_queue_interval = Literal::u32_suffixed(s.global_queue_interval);
@@ -105,6 +112,10 @@ impl ToTokens for RuntimeItem {
             ("WORKERS", quote!(::zokio::spec::Workers)),
             ("BACKEND", quote!(::zokio::spec::Backend)),
             ("METRICS", quote!(bool)),
+            (
+                "DETECT_BLOCKING",
+                quote!(::core::option::Option<::zokio::__private::Duration>),
+            ),
             ("GLOBAL_QUEUE_INTERVAL", quote!(u32)),
             ("EVENT_INTERVAL", quote!(u32)),
             ("LIFO_SLOT", quote!(bool)),
@@ -133,6 +144,7 @@ impl ToTokens for RuntimeItem {
                 const WORKERS: ::zokio::spec::Workers = #workers;
                 const BACKEND: ::zokio::spec::Backend = #backend;
                 const METRICS: bool = #metrics;
+                const DETECT_BLOCKING: ::core::option::Option<::zokio::__private::Duration> = #detect_blocking;
                 const GLOBAL_QUEUE_INTERVAL: u32 = #global_queue_interval;
                 const EVENT_INTERVAL: u32 = #event_interval;
                 const LIFO_SLOT: bool = #lifo_slot;

@@ -50,6 +50,20 @@ fn metrics_on_selects_the_counting_type() {
 }
 
 #[test]
+fn detect_blocking_renders_an_optional_duration() {
+    let off = expand(quote! { Rt {} });
+    assert!(
+        off.contains("const DETECT_BLOCKING : :: core :: option :: Option < :: zokio :: __private :: Duration > = :: core :: option :: Option :: None"),
+        "{off}"
+    );
+    let on = expand(quote! { Rt { detect_blocking = "20ms" } });
+    assert!(
+        on.contains("Option :: Some (:: zokio :: __private :: Duration :: from_nanos (20000000u64))"),
+        "{on}"
+    );
+}
+
+#[test]
 fn invalid_config_still_declares_the_type_next_to_the_errors() {
     let out = expand(quote! { pub Rt { workers = 0, wrokers = 2 } });
     assert_eq!(out.matches("compile_error").count(), 2, "{out}");

@@ -181,6 +181,10 @@ pub trait Spec: Sized + Send + Sync + 'static {
     const BACKEND: Backend;
     /// Whether per-worker counters are compiled in.
     const METRICS: bool;
+    /// Warn when one task poll runs longer than this (`None`, the default:
+    /// no detector and no monitor thread). See
+    /// [`metrics`](crate::metrics#blocked-worker-detector).
+    const DETECT_BLOCKING: Option<Duration> = None;
     /// Ticks between checks of the global injection queue.
     const GLOBAL_QUEUE_INTERVAL: u32;
     /// Ticks between polls of the I/O and timer drivers.
@@ -242,6 +246,12 @@ pub const fn assert_valid<S: Spec>() {
         S::THREAD_STACK_SIZE >= 64 * 1024,
         "Spec::THREAD_STACK_SIZE must be at least 64KiB"
     );
+    if let Some(d) = S::DETECT_BLOCKING {
+        assert!(
+            d.as_nanos() >= 1_000_000,
+            "Spec::DETECT_BLOCKING must be at least 1ms"
+        );
+    }
     assert!(
         S::METRICS == <S::Metrics as MetricsMode>::ENABLED,
         "Spec::METRICS and Spec::Metrics disagree"
@@ -292,6 +302,8 @@ pub fn describe<S: Spec>() -> String {
     };
     let _ = writeln!(out, "  backend               = {backend}");
     let _ = writeln!(out, "  metrics               = {}", S::METRICS);
+    let detect = S::DETECT_BLOCKING.map_or_else(|| "off".to_owned(), format_duration);
+    let _ = writeln!(out, "  detect_blocking       = {detect}");
     let _ = writeln!(
         out,
         "  scheduler             = local_queue {}, global_queue_interval {}, event_interval {}, lifo_slot {}, budget {}",

@@ -3,6 +3,7 @@ zokio::runtime! {
     pub Described {
         flavor = "current_thread",
         backend = "mio",
+        detect_blocking = "50ms",
         scheduler(local_queue = 512, budget = 64),
         io(events_per_tick = 2048),
         timer(resolution = "5ms"),
@@ -18,6 +19,7 @@ fn main() {
         "workers               = 1 (current_thread)",
         "backend               = mio",
         "metrics               = false",
+        "detect_blocking       = 50ms",
         "local_queue 512",
         "budget 64",
         "events_per_tick 2048",

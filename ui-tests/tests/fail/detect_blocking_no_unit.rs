@@ -1,0 +1,7 @@
+zokio::runtime! {
+    pub AppRuntime {
+        detect_blocking = 10,
+    }
+}
+
+fn main() {}
