@@ -491,6 +491,30 @@ impl UringDriver {
         }
     }
 
+    /// Closes `fd` with an `IORING_OP_CLOSE` on this ring, without waiting
+    /// for it: staged now when the calling thread owns the ring (`local`)
+    /// and can take it, otherwise handed to the owner through the remote
+    /// queue. The caller guarantees no SQE names `fd` any more (a file
+    /// whose operations were all released). After shutdown, a plain
+    /// `close(2)`.
+    pub(super) fn close_on_ring(&self, local: bool, fd: OwnedFd) {
+        if self.shut_down.load(Ordering::Acquire) {
+            drop(fd);
+            return;
+        }
+        if local && let Ok(mut ring) = self.ring.try_lock() {
+            if ring.shut_down {
+                drop(fd);
+            } else {
+                self.push_close(&mut ring, fd);
+            }
+            return;
+        }
+        if let Err(Remote::Close(fd)) = self.push_remote(Remote::Close(fd)) {
+            drop(fd);
+        }
+    }
+
     fn push_remote(&self, entry: Remote) -> Result<(), Remote> {
         {
             let mut queue = lock(&self.remote);

@@ -112,14 +112,30 @@ pub(super) struct Home {
     word: AtomicU64,
     roaming: bool,
     /// A roaming home's descriptor, closed by the release that ends the
-    /// last outstanding operation.
-    closing: Mutex<Option<std::os::fd::OwnedFd>>,
+    /// last outstanding operation (through the ring of the thread that
+    /// does it, see [`Closing`]).
+    closing: Mutex<Option<Closing>>,
 }
 
 const COUNT_MASK: u64 = u32::MAX as u64;
 
 /// In a roaming home's count: the descriptor is waiting to be closed.
 const CLOSING: u64 = 1 << 31;
+
+/// A descriptor waiting to be closed, and the drivers whose ring closes it.
+pub(super) struct Closing {
+    pub(super) fd: std::os::fd::OwnedFd,
+    pub(super) handle: Arc<crate::runtime::io::IoHandle>,
+}
+
+impl Closing {
+    /// `IORING_OP_CLOSE` on the calling worker's ring (or, off the
+    /// workers, one chosen round robin).
+    fn close(self) {
+        let (_, driver, local) = self.handle.pick();
+        super::submit::uring_of(driver).close_on_ring(local, self.fd);
+    }
+}
 
 impl Home {
     pub(super) fn new(ring: usize) -> Home {
@@ -172,18 +188,25 @@ impl Home {
         if previous & COUNT_MASK == CLOSING | 1 {
             // The last outstanding operation of a descriptor waiting to
             // close: nothing names it any more.
-            drop(lock(&self.closing).take());
+            let closing = lock(&self.closing).take();
+            if let Some(c) = closing {
+                c.close();
+            }
         }
     }
 
-    /// Roaming homes: closes `fd` now if no operation is outstanding,
-    /// otherwise when the last one is released.
-    pub(super) fn close_when_idle(&self, fd: std::os::fd::OwnedFd) {
+    /// Roaming homes: closes the descriptor now if no operation is
+    /// outstanding, otherwise when the last one is released; either way
+    /// through a ring (`IORING_OP_CLOSE`).
+    pub(super) fn close_when_idle(&self, closing: Closing) {
         debug_assert!(self.roaming);
-        *lock(&self.closing) = Some(fd);
+        *lock(&self.closing) = Some(closing);
         let previous = self.word.fetch_or(CLOSING, Ordering::AcqRel);
         if previous & COUNT_MASK == 0 {
-            drop(lock(&self.closing).take());
+            let closing = lock(&self.closing).take();
+            if let Some(c) = closing {
+                c.close();
+            }
         }
     }
 
@@ -512,8 +535,11 @@ pub(super) fn to_io(result: i32) -> io::Result<usize> {
 #[cfg(test)]
 mod home_tests {
     use std::os::fd::{FromRawFd, OwnedFd};
+    use std::sync::Arc;
 
-    use super::Home;
+    use super::{Closing, Home};
+    use crate::runtime::io::{DriverConfig, IoHandle};
+    use crate::spec::Backend;
 
     /// A pipe; the read end tells whether the write end is closed (a read
     /// returns 0 only then; with the write end open it would wait, so the
@@ -527,16 +553,28 @@ mod home_tests {
         unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
     }
 
-    fn write_end_closed(read: &OwnedFd) -> bool {
+    /// Runs the ring (so a staged or remote close reaches the kernel), then
+    /// says whether the pipe's write end is closed.
+    fn write_end_closed(handle: &IoHandle, read: &OwnedFd) -> bool {
         use std::os::fd::AsRawFd;
+        handle.driver(0).poll_now();
         let mut byte = 0u8;
         // SAFETY: one byte into a valid local.
         let n = unsafe { libc::read(read.as_raw_fd(), (&raw mut byte).cast(), 1) };
         n == 0
     }
 
+    fn handle() -> Arc<IoHandle> {
+        let config = DriverConfig {
+            events_per_tick: 64,
+            uring_entries: 8,
+        };
+        Arc::new(IoHandle::new(Backend::IoUring, 1, config).expect("an io_uring driver"))
+    }
+
     #[test]
-    fn roaming_home_closes_after_the_last_outstanding_operation() {
+    fn roaming_home_closes_through_the_ring_after_the_last_outstanding_operation() {
+        let handle = handle();
         let home = Home::roaming(0);
         assert_eq!(home.acquire(Some(1)), 1, "roaming: the starter's ring");
         assert_eq!(
@@ -544,23 +582,54 @@ mod home_tests {
             0,
             "even with one outstanding elsewhere"
         );
-        let (read, write) = pipe();
-        home.close_when_idle(write);
-        assert!(!write_end_closed(&read), "two operations outstanding");
+        let (read, fd) = pipe();
+        let handle2 = handle.clone();
+        home.close_when_idle(Closing {
+            fd,
+            handle: handle2,
+        });
+        assert!(
+            !write_end_closed(&handle, &read),
+            "two operations outstanding"
+        );
         home.release();
-        assert!(!write_end_closed(&read), "one operation outstanding");
+        assert!(
+            !write_end_closed(&handle, &read),
+            "one operation outstanding"
+        );
         home.release();
-        assert!(write_end_closed(&read), "closed by the last release");
+        assert!(
+            write_end_closed(&handle, &read),
+            "closed after the last release"
+        );
+        handle.shutdown();
     }
 
     #[test]
     fn roaming_home_closes_at_once_when_idle() {
+        let handle = handle();
         let home = Home::roaming(0);
         home.acquire(None);
         home.release();
-        let (read, write) = pipe();
-        home.close_when_idle(write);
-        assert!(write_end_closed(&read));
+        let (read, fd) = pipe();
+        home.close_when_idle(Closing {
+            fd,
+            handle: handle.clone(),
+        });
+        // Off the ring's owner, the close waits in the ring's remote queue
+        // (it is an IORING_OP_CLOSE, not a close(2) on this thread).
+        let mut byte = 0u8;
+        // SAFETY: one byte into a valid local.
+        let n = unsafe {
+            libc::read(
+                std::os::fd::AsRawFd::as_raw_fd(&read),
+                (&raw mut byte).cast(),
+                1,
+            )
+        };
+        assert_eq!(n, -1, "still open until the ring runs");
+        assert!(write_end_closed(&handle, &read));
+        handle.shutdown();
     }
 
     #[test]

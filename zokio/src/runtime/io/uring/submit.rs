@@ -67,7 +67,10 @@ impl Submitter {
     /// Closes a roaming resource's `fd` once none of its operations is
     /// outstanding on any ring.
     pub(super) fn close_when_idle(&self, fd: std::os::fd::OwnedFd) {
-        self.home.close_when_idle(fd);
+        self.home.close_when_idle(super::op::Closing {
+            fd,
+            handle: self.handle.clone(),
+        });
     }
 
     pub(super) fn driver(&self, ring: usize) -> &UringDriver {
