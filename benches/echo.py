@@ -416,6 +416,42 @@ def syscall_run(args, name, flavor, tool, workdir):
 
 # ---- report -----------------------------------------------------------------
 
+def print_appendix(script, loader, commands, descriptions, failures):
+    """Prints the commands that were run, each server's runtime description
+    and the failures (then exits with status 1 if there were any): the end
+    of every driver's report (`echo.py`, `http.py`). `loader` names what was
+    given the server's address ("the client", "wrk")."""
+    print()
+    print(f"Commands (servers bind a free port; {loader} is given the address the "
+          "server prints):")
+    print()
+    print("```sh")
+    print(f"python3 benches/{script} {quote(sys.argv[1:])}".rstrip())
+    for label, cmd in commands:
+        print(f"# {label}")
+        print(quote(cmd))
+    print("```")
+
+    if descriptions:
+        print()
+        print("Server start-up output (runtime description), per server:")
+        print()
+        print("```text")
+        for (name, flavor), text in descriptions.items():
+            print(f"## {name} ({flavor})")
+            print(text)
+        print("```")
+
+    failed = {v: f for v, f in failures.items() if f}
+    if failed:
+        print()
+        print("Failures:")
+        for (name, flavor), messages in failed.items():
+            for message in messages:
+                print(f"- {name} ({flavor}): " + message.replace("\n", "\n  "))
+        sys.exit(1)
+
+
 def main():
     args = parse_args()
     flavors = ["multi_thread", "current_thread"] if args.flavor == "both" else [args.flavor]
@@ -552,36 +588,7 @@ def main():
         print()
         print(f"Syscalls per round trip not measured: {tool_note}")
 
-    print()
-    print("Commands (servers bind a free port; the client is given the address the "
-          "server prints):")
-    print()
-    print("```sh")
-    print(f"python3 benches/echo.py {quote(sys.argv[1:])}".rstrip())
-    for label, cmd in commands:
-        print(f"# {label}")
-        print(quote(cmd))
-    print("```")
-
-    if descriptions:
-        print()
-        print("Server start-up output (runtime description), per server:")
-        print()
-        print("```text")
-        for (name, flavor), text in descriptions.items():
-            print(f"## {name} ({flavor})")
-            print(text)
-        print("```")
-
-    failed = {v: f for v, f in failures.items() if f}
-    if failed:
-        print()
-        print("Failures:")
-        for (name, flavor), messages in failed.items():
-            for message in messages:
-                print(f"- {name} ({flavor}): " + message.replace("\n", "\n  "))
-        sys.exit(1)
-
+    print_appendix("echo.py", "the client", commands, descriptions, failures)
 
 if __name__ == "__main__":
     main()

@@ -263,35 +263,7 @@ def main():
         print(f"\\* other processes used more than {args.max_foreign_cpu:g} cores during "
               f"this run, even after {args.retries} retries: it is noisy.")
 
-    print()
-    print("Commands (servers bind a free port; wrk is given the address the server prints):")
-    print()
-    print("```sh")
-    print(f"python3 benches/http.py {quote(sys.argv[1:])}".rstrip())
-    for label, cmd in commands:
-        print(f"# {label}")
-        print(quote(cmd))
-    print("```")
-
-    if descriptions:
-        print()
-        print("Server start-up output (runtime description), per server:")
-        print()
-        print("```text")
-        for (name, flavor), text in descriptions.items():
-            print(f"## {name} ({flavor})")
-            print(text)
-        print("```")
-
-    failed = {v: f for v, f in failures.items() if f}
-    if failed:
-        print()
-        print("Failures:")
-        for (name, flavor), messages in failed.items():
-            for message in messages:
-                print(f"- {name} ({flavor}): " + message.replace("\n", "\n  "))
-        sys.exit(1)
-
+    echo.print_appendix("http.py", "wrk", commands, descriptions, failures)
 
 if __name__ == "__main__":
     main()
