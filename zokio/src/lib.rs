@@ -41,6 +41,7 @@ pub mod fs;
 pub mod io;
 mod loom;
 mod macros;
+pub mod metrics;
 pub mod net;
 pub mod runtime;
 pub mod spec;

@@ -138,6 +138,9 @@ valid_rings!(2 4 8 16 32 64 128 256 512 1024 2048 4096 8192 16384 32768);
 pub trait MetricsMode: Send + Sync + 'static {
     /// `true` for [`MetricsOn`].
     const ENABLED: bool;
+    /// What each worker keeps: [`Counters`](crate::metrics::Counters) or
+    /// the zero-sized [`NoCounters`](crate::metrics::NoCounters).
+    type Counters: crate::metrics::WorkerCounters;
 }
 
 /// Counters are kept.
@@ -150,10 +153,12 @@ pub struct MetricsOff;
 
 impl MetricsMode for MetricsOn {
     const ENABLED: bool = true;
+    type Counters = crate::metrics::Counters;
 }
 
 impl MetricsMode for MetricsOff {
     const ENABLED: bool = false;
+    type Counters = crate::metrics::NoCounters;
 }
 
 /// A runtime configuration fixed at compile time.

@@ -19,6 +19,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::JoinHandle as ThreadHandle;
 use std::time::Duration;
 
+use crate::metrics::{Monitor, RuntimeMetrics, TaskDump};
 use crate::spec::{self, Flavor, Spec};
 use crate::task::JoinHandle;
 use crate::task::raw::{Schedule, new_task};
@@ -118,9 +119,7 @@ impl Handle {
     {
         let scheduler: Arc<dyn Schedule> = self.shared.clone();
         let (owned, join, notified) = new_task(future, scheduler, crate::task::next_id(), location);
-        if let Some(notified) = self.shared.owned().bind(owned, notified) {
-            self.shared.schedule(notified);
-        }
+        self.shared.spawn_task(owned, notified);
         // SAFETY: `join` carries the JoinHandle's reference; the output type is F::Output.
         unsafe { JoinHandle::new(join) }
     }
@@ -151,6 +150,30 @@ impl Handle {
     /// Threads, idle threads and queued jobs of the blocking pool now.
     pub fn blocking_pool_state(&self) -> BlockingPoolState {
         self.shared.blocking().state()
+    }
+
+    /// A snapshot of the runtime's counters and gauges (see
+    /// [`metrics`](crate::metrics)); the counters are zero unless the
+    /// runtime was declared with `metrics = true`.
+    ///
+    /// ```
+    /// zokio::runtime! { Rt { flavor = "current_thread", metrics = true } }
+    ///
+    /// Rt::block_on(async {
+    ///     zokio::spawn(async {}).await.unwrap();
+    ///     let m = zokio::runtime::Handle::current().metrics();
+    ///     assert_eq!(m.spawned_tasks(), 1);
+    /// });
+    /// ```
+    pub fn metrics(&self) -> RuntimeMetrics {
+        self.shared.metrics()
+    }
+
+    /// The tasks alive now: id, spawn location, state and (with metrics on)
+    /// poll count and time since the last poll. See
+    /// [`TaskDump`](crate::metrics::TaskDump).
+    pub fn dump(&self) -> TaskDump {
+        self.shared.dump()
     }
 
     /// Runs `future` to completion on the calling thread with this runtime as
@@ -225,6 +248,8 @@ pub struct Runtime<S: Spec> {
     /// Set by `shutdown_timeout`/`shutdown_background`, which already decided
     /// how long to wait for the blocking pool.
     blocking_released: bool,
+    /// The blocked-worker detector's thread (`detect_blocking` set).
+    monitor: Option<Monitor>,
     _spec: PhantomData<S>,
 }
 
@@ -252,8 +277,16 @@ impl<S: Spec> Runtime<S> {
             shared,
             workers: Vec::new(),
             blocking_released: false,
+            monitor: None,
             _spec: PhantomData,
         };
+        if let Some(threshold) = S::DETECT_BLOCKING {
+            runtime.monitor = Some(Monitor::start(
+                S::NAME,
+                threshold,
+                runtime.shared.activity().clone(),
+            )?);
+        }
         if S::FLAVOR == Flavor::MultiThread {
             for index in 0..workers {
                 let handle = runtime.handle();
@@ -350,6 +383,17 @@ impl<S: Spec> Runtime<S> {
     pub fn backend(&self) -> ActiveBackend {
         self.shared.io().backend()
     }
+
+    /// A snapshot of the runtime's counters and gauges (see
+    /// [`Handle::metrics`]).
+    pub fn metrics(&self) -> RuntimeMetrics {
+        self.shared.metrics()
+    }
+
+    /// The tasks alive now (see [`Handle::dump`]).
+    pub fn dump(&self) -> TaskDump {
+        self.shared.dump()
+    }
 }
 
 /// Wakes the `current_thread` driver for its main future.
@@ -400,6 +444,8 @@ fn drive_current_thread<S: Spec, F: Future>(shared: &Arc<Shared<S>>, future: F) 
 impl<S: Spec> Runtime<S> {
     /// Cancels every task and joins the workers; idempotent.
     fn shutdown_tasks(&mut self) {
+        // No more warnings about polls cut short by the shutdown.
+        drop(self.monitor.take());
         self.shared.begin_shutdown();
         for worker in self.workers.drain(..) {
             // A worker only exits by returning (task panics are caught).

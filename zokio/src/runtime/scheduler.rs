@@ -31,7 +31,8 @@ use super::blocking::BlockingPool;
 use super::io::{Driver, DriverConfig, IoHandle, OwnerGuard};
 use super::queue::Local;
 use crate::loom::UnsafeCell;
-use crate::spec::{Flavor, Spec};
+use crate::metrics::{Activity, Event, Gathered, RuntimeMetrics, TaskDump, WorkerCounters};
+use crate::spec::{Flavor, MetricsMode, Spec};
 use crate::task::owned::OwnedTasks;
 use crate::task::raw::{Notified, Schedule, TaskRef};
 use crate::task::{coop, lock};
@@ -40,11 +41,19 @@ use crate::time::driver::TimeDriver;
 /// What a `Handle` needs from a scheduler, whatever its `Spec`.
 pub(crate) trait SchedulerHandle: Schedule {
     fn flavor(&self) -> Flavor;
-    fn owned(&self) -> &OwnedTasks;
     fn blocking(&self) -> &Arc<BlockingPool>;
     fn time(&self) -> &Arc<TimeDriver>;
     fn io(&self) -> &Arc<IoHandle>;
+    /// Lists a new task and queues it (one call for both on the spawn path).
+    fn spawn_task(&self, owned: TaskRef, notified: Notified);
+    /// The counters and gauges, summed.
+    fn metrics(&self) -> RuntimeMetrics;
+    /// The live tasks.
+    fn dump(&self) -> TaskDump;
 }
+
+/// The counters a worker of `S` keeps (zero-sized with metrics off).
+type CountersOf<S> = <<S as Spec>::Metrics as MetricsMode>::Counters;
 
 thread_local! {
     /// The worker this thread is: (scheduler address, worker index).
@@ -197,10 +206,13 @@ impl Parker {
         self.state.swap(EMPTY, Ordering::SeqCst);
     }
 
-    pub(crate) fn unpark(&self) {
-        if self.state.swap(NOTIFIED, Ordering::SeqCst) == PARKED {
+    /// Returns whether the thread was asleep (and is now being woken).
+    pub(crate) fn unpark(&self) -> bool {
+        let asleep = self.state.swap(NOTIFIED, Ordering::SeqCst) == PARKED;
+        if asleep {
             self.driver.unpark();
         }
+        asleep
     }
 }
 
@@ -220,6 +232,9 @@ struct Worker<S: Spec> {
     /// xorshift state for picking a steal victim. Owner only.
     rng: Cell<u32>,
     parker: Parker,
+    /// Written by the owner (`add`) and, for wake-ups, by others
+    /// (`add_shared`); zero-sized with metrics off.
+    metrics: CountersOf<S>,
 }
 
 // SAFETY: `lifo`, `lifo_streak` and `rng` are touched only by the thread
@@ -249,6 +264,11 @@ pub(crate) struct Shared<S: Spec> {
     time: Arc<TimeDriver>,
     /// One I/O driver per worker; each worker parks in its own.
     io: Arc<IoHandle>,
+    /// Counts what happens off the workers (spawns from other threads).
+    remote: CountersOf<S>,
+    /// One per worker with `detect_blocking` set (read by the monitor
+    /// thread); empty otherwise.
+    activity: Arc<[Activity]>,
 }
 
 impl<S: Spec> Shared<S> {
@@ -296,6 +316,7 @@ impl<S: Spec> Shared<S> {
                     in_driver: Cell::new(false),
                     rng: Cell::new(0x9E37_79B9 ^ (i as u32).wrapping_mul(0x85EB_CA6B) | 1),
                     parker: Parker::new(io.driver(i).clone()),
+                    metrics: CountersOf::<S>::default(),
                 })
                 .collect(),
             idle: Mutex::new(Vec::with_capacity(workers)),
@@ -306,12 +327,62 @@ impl<S: Spec> Shared<S> {
             blocking,
             time,
             io,
+            remote: CountersOf::<S>::default(),
+            activity: (0..if S::DETECT_BLOCKING.is_some() {
+                workers
+            } else {
+                0
+            })
+                .map(|_| Activity::new())
+                .collect(),
         }
+    }
+
+    /// The workers' poll records, for the blocked-worker monitor.
+    pub(crate) fn activity(&self) -> &Arc<[Activity]> {
+        &self.activity
+    }
+
+    /// Wakes worker `index` if it sleeps.
+    fn unpark(&self, index: usize) {
+        let worker = &self.workers[index];
+        if worker.parker.unpark() {
+            worker.metrics.add_shared(Event::Unparks, 1);
+        }
+    }
+
+    /// Polls `task` on worker `index` (the caller is that worker), with the
+    /// budget, the counters and the blocked-worker record around it.
+    #[inline(always)]
+    fn run_task(&self, index: usize, task: Notified) {
+        let worker = &self.workers[index];
+        let (stamp, now) = worker.metrics.poll_started();
+        if let Some(now) = now {
+            task.task().header().record_poll(now);
+        }
+        if S::DETECT_BLOCKING.is_some() {
+            let task = task.task();
+            let header = task.header();
+            self.activity[index].start(header.id, header.spawned_at);
+        }
+        let completed = coop::with_budget(S::BUDGET, || task.run());
+        if S::DETECT_BLOCKING.is_some() {
+            self.activity[index].end();
+        }
+        worker.metrics.poll_ended(stamp, completed);
+    }
+
+    /// Moves a local queue's overflow to the global queue.
+    fn overflow(&self, index: usize, batch: Vec<Notified>) {
+        let metrics = &self.workers[index].metrics;
+        metrics.add(Event::Overflows, 1);
+        metrics.add(Event::OverflowedTasks, batch.len() as u64);
+        self.inject.push_batch(batch);
     }
 
     fn wake_for_timer(&self) {
         match self.flavor {
-            Flavor::CurrentThread => self.workers[0].parker.unpark(),
+            Flavor::CurrentThread => self.unpark(0),
             Flavor::MultiThread => self.notify_parked(),
         }
     }
@@ -323,14 +394,17 @@ impl<S: Spec> Shared<S> {
             .map(|at| at.saturating_duration_since(Instant::now()))
     }
 
-    /// Fires the timers that are due.
-    fn process_timers(&self) {
+    /// Fires the timers that are due (on worker `index`, the caller).
+    fn process_timers(&self, index: usize) {
         if self
             .time
             .next_expiration()
             .is_some_and(|at| at <= Instant::now())
         {
-            self.time.process(Instant::now());
+            let fired = self.time.process(Instant::now());
+            self.workers[index]
+                .metrics
+                .add(Event::TimersFired, fired as u64);
         }
     }
 
@@ -382,7 +456,7 @@ impl<S: Spec> Shared<S> {
         unsafe {
             worker
                 .queue
-                .push_back(task, |batch| self.inject.push_batch(batch))
+                .push_back(task, |batch| self.overflow(index, batch))
         };
         // Tasks woken by this worker's driver wait until the dispatch pass
         // ends (`after_driver`): one decision for the batch instead of a
@@ -396,7 +470,7 @@ impl<S: Spec> Shared<S> {
     fn push_remote(&self, task: Notified) {
         self.inject.push(task);
         match self.flavor {
-            Flavor::CurrentThread => self.workers[0].parker.unpark(),
+            Flavor::CurrentThread => self.unpark(0),
             Flavor::MultiThread => self.notify_parked(),
         }
     }
@@ -417,7 +491,7 @@ impl<S: Spec> Shared<S> {
             index
         };
         if let Some(index) = index {
-            self.workers[index].parker.unpark();
+            self.unpark(index);
         }
     }
 
@@ -434,6 +508,7 @@ impl<S: Spec> Shared<S> {
             if let Some(task) = lifo {
                 if worker.lifo_streak.get() < 3 {
                     worker.lifo_streak.set(worker.lifo_streak.get() + 1);
+                    worker.metrics.add(Event::LifoHits, 1);
                     return Some(task);
                 }
                 // Give the queue a turn; the LIFO task goes to its back.
@@ -442,7 +517,7 @@ impl<S: Spec> Shared<S> {
                 unsafe {
                     worker
                         .queue
-                        .push_back(task, |batch| self.inject.push_batch(batch))
+                        .push_back(task, |batch| self.overflow(index, batch))
                 };
             } else {
                 worker.lifo_streak.set(0);
@@ -492,8 +567,23 @@ impl<S: Spec> Shared<S> {
             self.num_searching.fetch_sub(1, Ordering::AcqRel);
             return None;
         }
+        let worker = &self.workers[index];
+        // Read only with metrics on (the owner's own queue: exact).
+        let before = if <S::Metrics as MetricsMode>::ENABLED {
+            worker.queue.len()
+        } else {
+            0
+        };
         let found = self.steal_from_others(index, n);
         self.num_searching.fetch_sub(1, Ordering::AcqRel);
+        worker.metrics.add(Event::StealAttempts, 1);
+        if found.is_some() {
+            worker.metrics.add(Event::StealSuccesses, 1);
+            if <S::Metrics as MetricsMode>::ENABLED {
+                let moved = worker.queue.len().saturating_sub(before) + 1;
+                worker.metrics.add(Event::TasksStolen, moved as u64);
+            }
+        }
         found
     }
 
@@ -601,29 +691,34 @@ impl<S: Spec> Shared<S> {
         }
         let worker = &self.workers[index];
         worker.in_driver.set(true);
+        worker.metrics.parking();
         worker.parker.park(self.park_timeout());
+        worker.metrics.unparked();
         self.after_driver(index);
         self.unidle(index);
-        self.process_timers();
+        self.process_timers(index);
     }
 
     /// The body of a `multi_thread` worker thread.
     pub(crate) fn run_worker(&self, index: usize) {
         let _worker = self.enter_worker(index);
+        self.workers[index].metrics.unparked();
         let mut tick: u32 = 0;
         while !self.shutdown.load(Ordering::Acquire) {
             tick = tick.wrapping_add(1);
             if tick.is_multiple_of(S::EVENT_INTERVAL) {
-                self.process_timers();
+                self.process_timers(index);
                 self.workers[index].in_driver.set(true);
                 self.io.driver(index).poll_now();
                 self.after_driver(index);
+                self.workers[index].metrics.harvest_thread_counts();
             }
             match self.next_task(index, tick) {
-                Some(task) => coop::with_budget(S::BUDGET, || task.run()),
+                Some(task) => self.run_task(index, task),
                 None => self.park_worker(index),
             }
         }
+        self.workers[index].metrics.parking();
         // Shutting down: cancel this worker's share of the unfinished tasks
         // here, so their destructors run on a runtime thread with the
         // runtime still current.
@@ -650,11 +745,14 @@ impl<S: Spec> Shared<S> {
             let Some(task) = self.next_task(0, *tick) else {
                 break;
             };
-            coop::with_budget(S::BUDGET, || task.run());
+            self.run_task(0, task);
             ran += 1;
             if stop() {
                 break;
             }
+        }
+        if ran > 0 {
+            self.workers[0].metrics.harvest_thread_counts();
         }
         ran > 0
     }
@@ -675,17 +773,21 @@ impl<S: Spec> Shared<S> {
     /// `current_thread`: sleeps until woken or the next timer, then fires
     /// the timers that are due.
     pub(crate) fn park_driver(&self) {
+        let metrics = &self.workers[0].metrics;
+        metrics.parking();
         self.workers[0].parker.park(self.park_timeout());
-        self.process_timers();
+        metrics.unparked();
+        self.process_timers(0);
     }
 
     /// `current_thread`: between batches, fires due timers and, once every
     /// `S::EVENT_INTERVAL` ticks, takes the I/O events that are ready.
     pub(crate) fn maintenance(&self, tick: u32, last_io: &mut u32) {
-        self.process_timers();
+        self.process_timers(0);
         if tick.wrapping_sub(*last_io) >= S::EVENT_INTERVAL {
             *last_io = tick;
             self.io.driver(0).poll_now();
+            self.workers[0].metrics.harvest_thread_counts();
         }
     }
 
@@ -696,8 +798,8 @@ impl<S: Spec> Shared<S> {
         // Closed first, so no task slips in after the workers' sweep.
         self.owned.close();
         self.shutdown.store(true, Ordering::SeqCst);
-        for worker in self.workers.iter() {
-            worker.parker.unpark();
+        for index in 0..self.workers.len() {
+            self.unpark(index);
         }
     }
 
@@ -761,10 +863,6 @@ impl<S: Spec> SchedulerHandle for Shared<S> {
         self.flavor
     }
 
-    fn owned(&self) -> &OwnedTasks {
-        &self.owned
-    }
-
     fn blocking(&self) -> &Arc<BlockingPool> {
         &self.blocking
     }
@@ -775,5 +873,48 @@ impl<S: Spec> SchedulerHandle for Shared<S> {
 
     fn io(&self) -> &Arc<IoHandle> {
         &self.io
+    }
+
+    fn spawn_task(&self, owned: TaskRef, notified: Notified) {
+        let Some(notified) = self.owned.bind(owned, notified) else {
+            return;
+        };
+        // `schedule`, with the spawn counted where it happens.
+        match self.current_index() {
+            Some(index) => {
+                self.workers[index].metrics.add(Event::Spawned, 1);
+                self.push_local(index, notified, true);
+            }
+            None => {
+                self.remote.add_shared(Event::Spawned, 1);
+                self.push_remote(notified);
+            }
+        }
+    }
+
+    fn metrics(&self) -> RuntimeMetrics {
+        let gathered = Gathered {
+            enabled: <S::Metrics as MetricsMode>::ENABLED,
+            remote: self.remote.read(),
+            workers: self
+                .workers
+                .iter()
+                .map(|w| (w.queue.len(), w.metrics.read()))
+                .collect(),
+            alive_tasks: self.owned.len(),
+            global_queue_depth: self.inject.len.load(Ordering::Acquire),
+        };
+        RuntimeMetrics::assemble(
+            gathered,
+            self.io.backend(),
+            self.time.registrations(),
+            self.blocking.state(),
+        )
+    }
+
+    fn dump(&self) -> TaskDump {
+        TaskDump {
+            tasks: self.owned.dump(<S::Metrics as MetricsMode>::ENABLED),
+        }
     }
 }

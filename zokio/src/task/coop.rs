@@ -32,6 +32,7 @@ pub(crate) fn with_budget<R>(budget: u32, f: impl FnOnce() -> R) -> R {
 pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
     BUDGET.with(|b| match b.get() {
         Some(0) => {
+            crate::metrics::budget_forced_yield();
             cx.waker().wake_by_ref();
             Poll::Pending
         }

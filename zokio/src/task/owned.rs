@@ -3,9 +3,13 @@
 //! different workers rarely meet on one lock.
 
 use std::sync::Mutex;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
 
 use super::lock;
 use super::raw::{Notified, TaskRef};
+use super::state::{COMPLETE, NOTIFIED, RUNNING};
+use crate::metrics::{TaskInfo, TaskState};
 
 const SHARDS: usize = 16;
 
@@ -114,5 +118,48 @@ impl OwnedTasks {
     pub(crate) fn close_and_shutdown_all(&self) {
         self.close();
         self.shutdown_shards(0, 1);
+    }
+
+    /// Tasks listed now.
+    pub(crate) fn len(&self) -> usize {
+        self.shards.iter().map(|s| lock(s).live).sum()
+    }
+
+    /// Describes every listed task; `with_polls`: the headers' poll records
+    /// are kept (metrics on).
+    pub(crate) fn dump(&self, with_polls: bool) -> Vec<TaskInfo> {
+        let now = crate::metrics::now_nanos();
+        let mut tasks = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = lock(shard);
+            // A listed task is alive: the list holds a reference to it, and
+            // the shard's lock keeps it listed while its header is read.
+            for task in shard.slots.iter().flatten() {
+                let header = task.header();
+                let snapshot = header.state.load();
+                let state = if snapshot.is(COMPLETE) {
+                    TaskState::Complete
+                } else if snapshot.is(RUNNING) {
+                    TaskState::Running
+                } else if snapshot.is(NOTIFIED) {
+                    TaskState::Scheduled
+                } else {
+                    TaskState::Idle
+                };
+                let polls = with_polls.then(|| header.polls.load(Relaxed));
+                let since_last_poll = polls.filter(|&n| n > 0).map(|_| {
+                    Duration::from_nanos(now.saturating_sub(header.last_poll.load(Relaxed)))
+                });
+                tasks.push(TaskInfo {
+                    id: header.id,
+                    location: header.spawned_at,
+                    state,
+                    polls,
+                    since_last_poll,
+                });
+            }
+        }
+        tasks.sort_by_key(|t| t.id);
+        tasks
     }
 }

@@ -12,6 +12,9 @@ use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::sync::Arc;
+// Diagnostics only (task dumps), never part of the synchronization: std's
+// atomics even under loom.
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use super::JoinError;
@@ -43,7 +46,8 @@ impl std::fmt::Display for Id {
 }
 
 pub(crate) struct Vtable {
-    poll: unsafe fn(NonNull<Header>),
+    /// Returns whether the task completed.
+    poll: unsafe fn(NonNull<Header>) -> bool,
     dealloc: unsafe fn(NonNull<Header>),
     /// Writes `Poll<Result<T, JoinError>>` to the pointer if the output is ready,
     /// else registers the waker.
@@ -67,6 +71,22 @@ pub(crate) struct Header {
     pub(crate) spawned_at: &'static Location<'static>,
     /// Slot in the owned-task list, written once before the task is shared.
     pub(crate) owned_slot: UnsafeCell<usize>,
+    /// Polls so far, for task dumps; kept only with metrics on (written by
+    /// the thread that polls, read by dumps).
+    pub(crate) polls: AtomicU32,
+    /// When the last poll began (nanoseconds on the metrics clock); with
+    /// metrics on.
+    pub(crate) last_poll: AtomicU64,
+}
+
+impl Header {
+    /// A poll begins at `now` (metrics clock). Called by the poller only.
+    #[inline]
+    pub(crate) fn record_poll(&self, now: u64) {
+        self.polls
+            .store(self.polls.load(Relaxed).wrapping_add(1), Relaxed);
+        self.last_poll.store(now, Relaxed);
+    }
 }
 
 enum Stage<F: Future> {
@@ -140,7 +160,9 @@ impl Notified {
     }
 
     /// Polls the task once (or cancels it), consuming the notification.
-    pub(crate) fn run(self) {
+    /// Returns whether the task completed (with an output, a panic or a
+    /// cancellation).
+    pub(crate) fn run(self) -> bool {
         let task = self.into_raw();
         // SAFETY: the notification's reference moves into `poll`, which
         // drops or requeues it.
@@ -174,6 +196,8 @@ where
             id,
             spawned_at,
             owned_slot: UnsafeCell::new(usize::MAX),
+            polls: AtomicU32::new(0),
+            last_poll: AtomicU64::new(0),
         },
         scheduler,
         stage: UnsafeCell::new(Stage::Running(future)),
@@ -247,7 +271,8 @@ unsafe fn schedule<F: Future>(ptr: NonNull<Header>, task: Notified) {
 }
 
 /// Polls (or cancels) the task; consumes the notification's reference.
-unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
+/// Returns whether this call completed it.
+unsafe fn poll<F: Future>(ptr: NonNull<Header>) -> bool {
     let task = TaskRef(ptr);
     // SAFETY: the notification's reference keeps the cell alive here.
     let cell = unsafe { cell::<F>(ptr) };
@@ -255,13 +280,13 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
         ToRunning::Failed => {
             // SAFETY: the notification's reference is ours to drop.
             unsafe { task.drop_ref() };
-            return;
+            return false;
         }
         ToRunning::Cancelled => {
             cancel(cell);
             // SAFETY: RUNNING is ours; one reference (the notification's) is held.
             unsafe { complete(cell, task, true) };
-            return;
+            return true;
         }
         ToRunning::Success => {}
     }
@@ -286,21 +311,30 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
             store(cell, Ok(output));
             // SAFETY: as above.
             unsafe { complete(cell, task, true) };
+            true
         }
         Err(panic) => {
             clear_stage(cell);
             store(cell, Err(JoinError::panic(cell.header.id, panic)));
             // SAFETY: as above.
             unsafe { complete(cell, task, true) };
+            true
         }
         Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
-            // SAFETY: the poller's reference is ours to drop.
-            ToIdle::Ok => unsafe { task.drop_ref() },
-            ToIdle::OkNotified => cell.scheduler.yield_now(Notified(task)),
+            ToIdle::Ok => {
+                // SAFETY: the poller's reference is ours to drop.
+                unsafe { task.drop_ref() };
+                false
+            }
+            ToIdle::OkNotified => {
+                cell.scheduler.yield_now(Notified(task));
+                false
+            }
             ToIdle::Cancelled => {
                 cancel(cell);
                 // SAFETY: still RUNNING; the poller's reference is held.
                 unsafe { complete(cell, task, true) };
+                true
             }
         },
     }

@@ -55,6 +55,9 @@ struct State {
     wheel: Wheel,
     /// Set by `shutdown`: nothing registers any more, every sleep completes.
     shutdown: bool,
+    /// Registrations since start, for metrics (counted under the lock that
+    /// registering takes anyway).
+    registered: u64,
 }
 
 /// What [`TimeDriver::reset`] did with a registration.
@@ -85,6 +88,7 @@ impl TimeDriver {
             state: Mutex::new(State {
                 wheel: Wheel::new(),
                 shutdown: false,
+                registered: 0,
             }),
             firing: Mutex::new(Vec::new()),
             unpark,
@@ -123,6 +127,12 @@ impl TimeDriver {
         lock(&self.state).wheel.len()
     }
 
+    /// Registrations since start and pending now, for metrics.
+    pub(crate) fn registrations(&self) -> (u64, usize) {
+        let state = lock(&self.state);
+        (state.registered, state.wheel.len())
+    }
+
     /// Wakes every pending sleep (they complete) and makes later
     /// registrations complete immediately. Idempotent.
     pub(crate) fn shutdown(&self) {
@@ -148,6 +158,7 @@ impl TimeDriver {
         // What a parked worker is waiting for (never after any deadline).
         let earliest = state.wheel.next_expiration_tick();
         let key = state.wheel.insert(tick, waker);
+        state.registered += 1;
         drop(state);
         if earliest.is_none_or(|earliest| tick < earliest) {
             (self.unpark)();

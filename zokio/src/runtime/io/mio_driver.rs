@@ -155,6 +155,7 @@ impl MioDriver {
             let io = unsafe { &*(token.0 as *const ScheduledIo) };
             io.set_readiness(ready);
         }
+        crate::metrics::io_events(events.iter().count());
         // Still holding the poll lock: no other poll is in progress, and a
         // later one starts after this drain, so after every deregistration
         // whose resource is dropped here (see the module docs).

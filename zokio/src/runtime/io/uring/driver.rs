@@ -675,7 +675,7 @@ impl UringDriver {
                 break;
             }
             match self.uring.submitter().submit() {
-                Ok(_) => {}
+                Ok(n) => crate::metrics::io_submissions(n),
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
                 // The completion queue is full: make room, then retry.
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY) | Some(libc::EAGAIN)) => {
@@ -722,6 +722,7 @@ impl UringDriver {
             if n == 0 {
                 return;
             }
+            crate::metrics::io_completions(n);
             for &(user_data, result) in &batch[..n] {
                 self.dispatch(ring, user_data, result);
             }
@@ -882,7 +883,7 @@ impl UringDriver {
             Some(_) => submitter.submit_and_wait(1),
         };
         match result {
-            Ok(_) => {}
+            Ok(n) => crate::metrics::io_submissions(n),
             Err(e)
                 if matches!(
                     e.raw_os_error(),

@@ -1,0 +1,355 @@
+//! Observability (issue 7): counters that match known workloads exactly on
+//! both flavors, gauges with metrics off, task dumps that find the tasks a
+//! test left pending where it spawned them, and the blocked-worker detector
+//! firing for a poll that sleeps and staying silent for one that does not.
+//!
+//! Multi-thread counters are written by the workers after the task they
+//! count has woken its `JoinHandle`, so those tests wait (bounded) for the
+//! counts to settle and then compare them exactly.
+
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use zokio::Spec;
+use zokio::metrics::{RuntimeMetrics, TaskState};
+use zokio::runtime::Handle;
+
+zokio::runtime! { CtOn { flavor = "current_thread", metrics = true } }
+zokio::runtime! { MtOn { flavor = "multi_thread", workers = 2, metrics = true } }
+zokio::runtime! { CtOff { flavor = "current_thread" } }
+zokio::runtime! { MtOff { flavor = "multi_thread", workers = 2 } }
+zokio::runtime! { CtDetect { flavor = "current_thread", detect_blocking = "20ms" } }
+zokio::runtime! { MtDetect { flavor = "multi_thread", workers = 2, detect_blocking = "20ms" } }
+
+/// Reads the metrics until `settled` holds (at most 10 s: a count that never
+/// arrives fails the exact comparison that follows).
+fn settled(rt: &Handle, settled: impl Fn(&RuntimeMetrics) -> bool) -> RuntimeMetrics {
+    let give_up = Instant::now() + Duration::from_secs(10);
+    loop {
+        let m = rt.metrics();
+        if settled(&m) || Instant::now() > give_up {
+            return m;
+        }
+        std::thread::yield_now();
+    }
+}
+
+fn spawned_completed_and_alive<S: Spec>() {
+    let rt = zokio::Runtime::<S>::build().unwrap();
+    rt.block_on(async {
+        let handles: Vec<_> = (0..100u64)
+            .map(|i| zokio::spawn(async move { i }))
+            .collect();
+        let mut sum = 0;
+        for h in handles {
+            sum += h.await.unwrap();
+        }
+        assert_eq!(sum, 4950);
+    });
+    let from_outside = rt.spawn(async { 7 });
+    assert_eq!(rt.block_on(from_outside).unwrap(), 7);
+    let m = settled(&rt.handle(), |m| {
+        m.completed_tasks() == 101 && m.alive_tasks == 0
+    });
+    assert!(m.enabled);
+    assert_eq!(m.spawned_tasks(), 101, "{m}");
+    assert_eq!(m.completed_tasks(), 101, "{m}");
+    assert_eq!(m.alive_tasks, 0, "{m}");
+    assert!(
+        m.remote_spawned >= 1,
+        "the spawn from outside is remote: {m}"
+    );
+    assert!(m.polls() >= 101, "{m}");
+    assert_eq!(m.per_worker.len(), m.workers);
+    // Every completed task was polled, and the tasks that never waited
+    // completed in their first poll.
+    assert_eq!(m.totals().polls, m.polls());
+}
+
+#[test]
+fn spawned_completed_and_alive_current_thread() {
+    spawned_completed_and_alive::<CtOn>();
+}
+
+#[test]
+fn spawned_completed_and_alive_multi_thread() {
+    spawned_completed_and_alive::<MtOn>();
+}
+
+fn timers_registered_and_fired<S: Spec>() {
+    let rt = zokio::Runtime::<S>::build().unwrap();
+    rt.block_on(async {
+        let handles: Vec<_> = (1..=10u64)
+            .map(|i| zokio::spawn(zokio::time::sleep(Duration::from_millis(i))))
+            .collect();
+        for h in handles {
+            h.await.unwrap();
+        }
+    });
+    let m = settled(&rt.handle(), |m| m.timers_fired() == 10);
+    assert_eq!(m.timers_registered, 10, "{m}");
+    assert_eq!(m.timers_fired(), 10, "{m}");
+    assert_eq!(m.timers_pending, 0, "{m}");
+}
+
+#[test]
+fn timers_registered_and_fired_current_thread() {
+    timers_registered_and_fired::<CtOn>();
+}
+
+#[test]
+fn timers_registered_and_fired_multi_thread() {
+    timers_registered_and_fired::<MtOn>();
+}
+
+#[test]
+fn a_task_that_keeps_finding_work_is_made_to_yield() {
+    zokio::runtime! { Small { flavor = "current_thread", metrics = true, scheduler(budget = 8) } }
+    let rt = Small::build().unwrap();
+    rt.block_on(async {
+        zokio::spawn(async {
+            for _ in 0..100 {
+                zokio::task::consume_budget().await;
+            }
+        })
+        .await
+        .unwrap();
+    });
+    let m = rt.metrics();
+    // 100 units at 8 per poll: at least 12 forced yields.
+    assert!(m.totals().budget_forced_yields >= 12, "{m}");
+}
+
+#[test]
+fn multi_thread_workers_park_and_record_busy_time() {
+    let rt = MtOn::build().unwrap();
+    rt.block_on(async {
+        for _ in 0..10 {
+            zokio::spawn(zokio::time::sleep(Duration::from_millis(2)))
+                .await
+                .unwrap();
+        }
+    });
+    let m = rt.metrics();
+    let t = m.totals();
+    assert!(t.parks >= 1, "{m}");
+    assert!(t.busy > Duration::ZERO, "{m}");
+    assert!(m.per_worker.iter().any(|w| w.busy > Duration::ZERO), "{m}");
+    assert!(t.poll_time_histogram.sampled() >= 1, "{m}");
+}
+
+fn off_keeps_gauges_only<S: Spec>() {
+    let rt = zokio::Runtime::<S>::build().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let pending = rt.block_on(async {
+        let pending: Vec<_> = (0..3)
+            .map(|_| zokio::spawn(std::future::pending::<()>()))
+            .collect();
+        zokio::spawn(async { 1 }).await.unwrap();
+        pending
+    });
+    let blocking = rt.spawn_blocking(move || rx.recv());
+    let m = settled(&rt.handle(), |m| {
+        m.alive_tasks == 3 && m.blocking_threads >= 1
+    });
+    assert!(!m.enabled);
+    assert_eq!(m.alive_tasks, 3, "{m}");
+    assert!(m.blocking_threads >= 1, "{m}");
+    assert_eq!(m.spawned_tasks(), 0, "{m}");
+    assert_eq!(m.polls(), 0, "{m}");
+    // Queue depths are gauges; every counter is zero.
+    let mut totals = m.totals();
+    totals.local_queue_depth = 0;
+    assert_eq!(totals, zokio::metrics::WorkerMetrics::default());
+    tx.send(()).unwrap();
+    rt.block_on(blocking).unwrap().unwrap();
+    drop(pending);
+}
+
+#[test]
+fn metrics_off_keeps_the_gauges_current_thread() {
+    off_keeps_gauges_only::<CtOff>();
+}
+
+#[test]
+fn metrics_off_keeps_the_gauges_multi_thread() {
+    off_keeps_gauges_only::<MtOff>();
+}
+
+/// Spawns three tasks that wait forever, at known lines, lets them reach
+/// their wait, and returns the lines.
+async fn leave_three_pending() -> [u32; 3] {
+    let a_line = line!() + 1;
+    let a = zokio::spawn(std::future::pending::<()>());
+    let b_line = line!() + 1;
+    let b = zokio::spawn(async { zokio::time::sleep(Duration::from_secs(3600)).await });
+    let c_line = line!() + 1;
+    let c = zokio::spawn(async {
+        let (_tx, rx) = zokio::sync::oneshot::channel::<()>();
+        rx.await.ok()
+    });
+    // The handles are dropped: the tasks stay, detached, until shutdown.
+    drop((a, b, c));
+    [a_line, b_line, c_line]
+}
+
+fn dump_lists_pending_tasks<S: Spec>() {
+    let rt = zokio::Runtime::<S>::build().unwrap();
+    let lines = rt.block_on(leave_three_pending());
+    let handle = rt.handle();
+    let mut dump = handle.dump();
+    // Wait (bounded) for each to have been polled into its wait.
+    for _ in 0..10_000 {
+        if dump.tasks.len() == 3 && dump.tasks.iter().all(|t| t.state == TaskState::Idle) {
+            break;
+        }
+        rt.block_on(zokio::task::yield_now());
+        dump = handle.dump();
+    }
+    assert_eq!(dump.tasks.len(), 3, "{dump}");
+    let text = dump.to_string();
+    for line in lines {
+        let task = dump
+            .tasks
+            .iter()
+            .find(|t| t.location.line() == line)
+            .unwrap_or_else(|| panic!("no task spawned at line {line}:\n{dump}"));
+        assert!(task.location.file().ends_with("metrics.rs"), "{dump}");
+        assert_eq!(task.state, TaskState::Idle, "{dump}");
+        if S::METRICS {
+            assert_eq!(task.polls, Some(1), "{dump}");
+            assert!(task.since_last_poll.is_some(), "{dump}");
+        } else {
+            assert_eq!(task.polls, None, "{dump}");
+        }
+        let at = format!("spawned at {}:{line}:", task.location.file());
+        assert!(text.contains(&at), "`{at}` missing from:\n{text}");
+    }
+    assert!(text.starts_with("3 live tasks"), "{text}");
+}
+
+#[test]
+fn dump_lists_pending_tasks_current_thread() {
+    dump_lists_pending_tasks::<CtOn>();
+}
+
+#[test]
+fn dump_lists_pending_tasks_multi_thread() {
+    dump_lists_pending_tasks::<MtOn>();
+}
+
+#[test]
+fn dump_works_with_metrics_off() {
+    dump_lists_pending_tasks::<CtOff>();
+    dump_lists_pending_tasks::<MtOff>();
+}
+
+#[test]
+fn dump_shows_a_task_not_yet_polled_as_scheduled() {
+    CtOn::block_on(async {
+        let line = line!() + 1;
+        let task = zokio::spawn(async {});
+        let dump = Handle::current().dump();
+        let info = dump
+            .tasks
+            .iter()
+            .find(|t| t.location.line() == line)
+            .unwrap();
+        assert_eq!(info.state, TaskState::Scheduled, "{dump}");
+        assert_eq!(info.polls, Some(0));
+        assert_eq!(info.since_last_poll, None);
+        task.await.unwrap();
+        assert!(Handle::current().dump().tasks.is_empty());
+    });
+}
+
+// ---- the blocked-worker detector -----------------------------------------
+
+/// Every `zokio` warning logged in this test binary.
+fn warnings() -> &'static Mutex<Vec<String>> {
+    struct Capture;
+    static WARNINGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    static LOGGER: Capture = Capture;
+    impl log::Log for Capture {
+        fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+            m.target() == "zokio" && m.level() <= log::Level::Warn
+        }
+        fn log(&self, record: &log::Record<'_>) {
+            if self.enabled(record.metadata()) {
+                WARNINGS.lock().unwrap().push(record.args().to_string());
+            }
+        }
+        fn flush(&self) {}
+    }
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        log::set_logger(&LOGGER).unwrap();
+        log::set_max_level(log::LevelFilter::Warn);
+    });
+    &WARNINGS
+}
+
+/// The warnings about a task spawned at `line` on runtime `name`.
+fn warnings_about(line: u32, name: &str) -> Vec<String> {
+    let at = format!("metrics.rs:{line}:");
+    let runtime = format!("of runtime `{name}`");
+    warnings()
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|w| w.contains(&at) && w.contains(&runtime))
+        .cloned()
+        .collect()
+}
+
+fn detector_fires_only_for_the_blocking_poll<S: Spec>() {
+    warnings();
+    let threshold = S::DETECT_BLOCKING.unwrap();
+    let rt = zokio::Runtime::<S>::build().unwrap();
+    let (quiet_line, blocking_line) = rt.block_on(async move {
+        let quiet_line = line!() + 1;
+        let quiet = zokio::spawn(async {
+            for _ in 0..100 {
+                zokio::task::yield_now().await;
+            }
+        });
+        let blocking_line = line!() + 1;
+        let blocking = zokio::spawn(async move {
+            zokio::task::yield_now().await;
+            // Ten times the threshold, in one poll.
+            std::thread::sleep(threshold * 10);
+        });
+        quiet.await.unwrap();
+        blocking.await.unwrap();
+        (quiet_line, blocking_line)
+    });
+    let fired = warnings_about(blocking_line, S::NAME);
+    assert_eq!(fired.len(), 1, "once per task: {fired:?}");
+    assert!(fired[0].contains("has been running one poll"), "{fired:?}");
+    assert!(fired[0].contains("spawn_blocking"), "{fired:?}");
+    assert!(fired[0].starts_with("task "), "{fired:?}");
+    assert_eq!(warnings_about(quiet_line, S::NAME), Vec::<String>::new());
+    drop(rt);
+}
+
+#[test]
+fn detector_fires_for_a_sleeping_poll_current_thread() {
+    detector_fires_only_for_the_blocking_poll::<CtDetect>();
+}
+
+#[test]
+fn detector_fires_for_a_sleeping_poll_multi_thread() {
+    detector_fires_only_for_the_blocking_poll::<MtDetect>();
+}
+
+#[test]
+fn no_detector_no_warnings() {
+    warnings();
+    let line = line!() + 2;
+    CtOn::block_on(async {
+        zokio::spawn(async { std::thread::sleep(Duration::from_millis(100)) })
+            .await
+            .unwrap();
+    });
+    assert_eq!(warnings_about(line, "CtOn"), Vec::<String>::new());
+}
