@@ -353,3 +353,101 @@ fn no_detector_no_warnings() {
     });
     assert_eq!(warnings_about(line, "CtOn"), Vec::<String>::new());
 }
+
+// ---- Prometheus/OpenMetrics export -----------------------------------------
+
+/// Checks the OpenMetrics text line by line (descriptors, samples with an
+/// optional label set and a number, the closing `# EOF`) and returns the
+/// families named by `# TYPE` lines with their types.
+fn parse_openmetrics(text: &str) -> Vec<(String, String)> {
+    let mut families = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.last(), Some(&"# EOF"), "{text}");
+    for line in &lines[..lines.len() - 1] {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("# TYPE name kind");
+            families.push((name.to_owned(), kind.to_owned()));
+        } else if line.starts_with("# HELP ") || line.starts_with("# UNIT ") {
+            continue;
+        } else {
+            let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("{line}"));
+            assert!(
+                value.parse::<f64>().is_ok() || value == "+Inf",
+                "not a number in `{line}`"
+            );
+            let name_end = series.find('{').unwrap_or(series.len());
+            let name = &series[..name_end];
+            assert!(
+                name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                "bad name in `{line}`"
+            );
+            if name_end < series.len() {
+                assert!(series.ends_with('}'), "unclosed labels in `{line}`");
+            }
+            assert!(
+                families.iter().any(|(f, _)| name.starts_with(f.as_str())),
+                "sample `{line}` before its # TYPE"
+            );
+        }
+    }
+    families
+}
+
+fn prometheus_text<S: Spec>() -> String {
+    let rt = zokio::Runtime::<S>::build().unwrap();
+    rt.block_on(async {
+        for _ in 0..5 {
+            zokio::spawn(async {}).await.unwrap();
+        }
+        zokio::time::sleep(Duration::from_millis(1)).await;
+    });
+    let mut registry = prometheus_client::registry::Registry::default();
+    zokio::metrics::register(&mut registry, rt.handle());
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    text
+}
+
+#[test]
+fn prometheus_text_parses_and_has_the_families() {
+    let text = prometheus_text::<MtOn>();
+    let families = parse_openmetrics(&text);
+    for (name, kind) in [
+        ("zokio_workers", "gauge"),
+        ("zokio_alive_tasks", "gauge"),
+        ("zokio_global_queue_depth", "gauge"),
+        ("zokio_local_queue_depth", "gauge"),
+        ("zokio_blocking_threads", "gauge"),
+        ("zokio_blocking_queue_depth", "gauge"),
+        ("zokio_timers_pending", "gauge"),
+        ("zokio_spawned_tasks", "counter"),
+        ("zokio_polls", "counter"),
+        ("zokio_completed_tasks", "counter"),
+        ("zokio_steal_attempts", "counter"),
+        ("zokio_parks", "counter"),
+        ("zokio_timers_fired", "counter"),
+        ("zokio_io_events", "counter"),
+        ("zokio_busy_seconds", "counter"),
+        ("zokio_poll_time_seconds", "histogram"),
+    ] {
+        assert!(
+            families.iter().any(|(n, k)| n == name && k == kind),
+            "no {kind} family {name} in:\n{text}"
+        );
+    }
+    assert!(text.contains("zokio_workers 2\n"), "{text}");
+    assert!(text.contains("zokio_spawned_tasks_total 5\n"), "{text}");
+    assert!(text.contains("zokio_polls_total{worker=\"1\"}"), "{text}");
+    assert!(
+        text.contains("zokio_poll_time_seconds_bucket{le=\"+Inf\"}"),
+        "{text}"
+    );
+}
+
+#[test]
+fn prometheus_text_with_metrics_off_still_parses() {
+    let text = prometheus_text::<CtOff>();
+    let families = parse_openmetrics(&text);
+    assert!(families.iter().any(|(n, _)| n == "zokio_alive_tasks"));
+    assert!(text.contains("zokio_spawned_tasks_total 0\n"), "{text}");
+}

@@ -220,12 +220,12 @@ impl Collector for RuntimeCollector {
         let mut buckets: Vec<(f64, u64)> = POLL_TIME_BUCKETS
             .iter()
             .map(|&ns| ns as f64 / 1e9)
-            .chain([f64::MAX])
+            .chain([f64::INFINITY])
             .zip(histogram.buckets().map(|(_, n)| n))
             .collect();
         if buckets.is_empty() {
             // Metrics off: an empty histogram still has its +Inf bucket.
-            buckets.push((f64::MAX, 0));
+            buckets.push((f64::INFINITY, 0));
         }
         let metric = e.encode_descriptor(
             "zokio_poll_time",
