@@ -646,7 +646,7 @@ impl<S: Spec> Shared<S> {
             let driver = self.io.driver((index + k) % n);
             if driver.io_active() {
                 worker.in_driver.set(true);
-                driver.poll_now();
+                driver.poll_foreign();
                 polled = true;
             }
         }

@@ -109,8 +109,10 @@ impl MioDriver {
         }
     }
 
-    /// Polls for at most `timeout` and dispatches the events.
-    pub(crate) fn poll(&self, timeout: Option<Duration>) {
+    /// Polls for at most `timeout` and dispatches the events. `foreign`:
+    /// the caller is not the driver's owner (an idle worker taking a busy
+    /// owner's events, with a zero timeout).
+    pub(crate) fn poll(&self, timeout: Option<Duration>, foreign: bool) {
         let Ok(mut guard) = self.poll.try_lock() else {
             // Another thread is polling (cannot happen for an owner), so
             // this one has nothing to dispatch.
@@ -130,6 +132,12 @@ impl MioDriver {
         for event in events.iter() {
             let token = event.token();
             if token == WAKE_TOKEN {
+                if foreign {
+                    // The owner's wake-up: it is edge-triggered, and taking
+                    // it here would leave the owner asleep in its next
+                    // poll. Raise it again for the owner.
+                    let _ = self.waker.wake();
+                }
                 continue;
             }
             let mut ready = 0;

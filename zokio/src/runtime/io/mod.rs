@@ -80,21 +80,31 @@ impl Driver {
     /// then dispatches what arrived. Called only by the driver's owner.
     pub(crate) fn park(&self, timeout: Option<Duration>) {
         match self {
-            Driver::Mio(d) => d.poll(timeout),
+            Driver::Mio(d) => d.poll(timeout, false),
             #[cfg(target_os = "linux")]
             Driver::Uring(d) => d.park(timeout),
         }
     }
 
     /// Dispatches whatever is ready without blocking (and, for io_uring,
-    /// flushes queued submissions). Called by the driver's owner, or by an
-    /// idle worker taking the events of a busy owner's driver; a no-op if
-    /// another thread is polling or waiting in the driver.
+    /// flushes queued submissions). Called only by the driver's owner.
     pub(crate) fn poll_now(&self) {
         match self {
-            Driver::Mio(d) => d.poll(Some(Duration::ZERO)),
+            Driver::Mio(d) => d.poll(Some(Duration::ZERO), false),
             #[cfg(target_os = "linux")]
             Driver::Uring(d) => d.poll_now(),
+        }
+    }
+
+    /// [`poll_now`](Self::poll_now) by a thread that does not own the
+    /// driver: an idle worker taking the events of a busy owner's driver.
+    /// A no-op while another thread polls or waits in the driver, and it
+    /// never consumes the owner's pending wake-up.
+    pub(crate) fn poll_foreign(&self) {
+        match self {
+            Driver::Mio(d) => d.poll(Some(Duration::ZERO), true),
+            #[cfg(target_os = "linux")]
+            Driver::Uring(d) => d.poll_foreign(),
         }
     }
 
@@ -355,5 +365,44 @@ mod tests {
             resolve_backend(Backend::Mio, &Panics).unwrap(),
             ActiveBackend::Mio
         );
+    }
+
+    /// A foreign poll (an idle worker taking a busy owner's events) must
+    /// leave the owner's pending wake-up in place: the owner's next park
+    /// returns at once. (A lost wake-up here once left a worker asleep at
+    /// shutdown.) The park runs on a thread under a watchdog, so a lost
+    /// wake-up fails the test instead of hanging it.
+    fn foreign_poll_keeps_the_owners_wake_up(backend: Backend) {
+        let config = DriverConfig {
+            events_per_tick: 64,
+            uring_entries: 8,
+        };
+        let handle = Arc::new(IoHandle::new(backend, 2, config).expect("drivers"));
+        for _ in 0..100 {
+            let driver = handle.driver(0).clone();
+            driver.unpark();
+            handle.driver(0).poll_foreign();
+            let (done, finished) = std::sync::mpsc::channel();
+            let parker = std::thread::spawn(move || {
+                driver.park(None);
+                let _ = done.send(());
+            });
+            finished
+                .recv_timeout(Duration::from_secs(30))
+                .expect("the owner's park must return: its wake-up was consumed");
+            parker.join().unwrap();
+        }
+        handle.shutdown();
+    }
+
+    #[test]
+    fn foreign_poll_keeps_the_owners_wake_up_mio() {
+        foreign_poll_keeps_the_owners_wake_up(Backend::Mio);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn foreign_poll_keeps_the_owners_wake_up_io_uring() {
+        foreign_poll_keeps_the_owners_wake_up(Backend::IoUring);
     }
 }

@@ -818,6 +818,22 @@ impl UringDriver {
         self.reap(&mut ring);
     }
 
+    /// `poll_now` for a thread that does not own the ring (an idle worker
+    /// taking a busy owner's completions): the same, except that the
+    /// owner's pending wake-up (`NOTIFIED`) is left for the owner, whose
+    /// next park must still return at once.
+    pub(crate) fn poll_foreign(&self) {
+        let Ok(mut ring) = self.ring.try_lock() else {
+            return;
+        };
+        if ring.shut_down {
+            return;
+        }
+        self.drain_remote(&mut ring);
+        self.flush(&mut ring);
+        self.reap(&mut ring);
+    }
+
     /// Ends a `park` in progress, or makes the next one return at once.
     pub(crate) fn unpark(&self) {
         if self.state.swap(NOTIFIED, Ordering::SeqCst) == PARKED {
