@@ -122,6 +122,19 @@ def main():
             missing |= z is None or t is None
             cells += [fmt_time(z), fmt_time(t), fmt_ratio(z, t)]
         print("| " + " | ".join(cells) + " |")
+    print()
+    print("Metrics on vs off (same run): cost = on time / off time - 1.")
+    print()
+    print("| workload | zokio mt2 | mt2 metrics on | cost | zokio ct | ct metrics on | cost |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for group in ("spawn_many_local", "yield_many"):
+        cells = [f"`{group}`"]
+        for off_id in ("zokio_mt2", "zokio_ct"):
+            off = median_ns(base, group, off_id)
+            on = median_ns(base, group, off_id + "_metrics")
+            cost = f"{(on / off - 1) * 100:+.1f}%" if on and off else "n/a"
+            cells += [fmt_time(off), fmt_time(on), cost]
+        print("| " + " | ".join(cells) + " |")
     if missing:
         print()
         print("n/a: no result for that benchmark (not run, filtered out, or it failed).")

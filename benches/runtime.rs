@@ -41,6 +41,20 @@ zokio::runtime! {
     Ct { flavor = "current_thread" }
 }
 
+zokio::runtime! {
+    /// `Mt2` with the runtime metrics on (issue 7: their cost).
+    Mt2Metrics { flavor = "multi_thread", workers = 2, metrics = true }
+}
+
+zokio::runtime! {
+    /// `Ct` with the runtime metrics on.
+    CtMetrics { flavor = "current_thread", metrics = true }
+}
+
+/// The workloads the metrics-on variants also run (issue 7's overhead
+/// budget names these two).
+const METRICS_WORKLOADS: [&str; 2] = ["spawn_many_local", "yield_many"];
+
 /// Tasks spawned by `spawn_many_local` and `spawn_many_remote_idle`.
 const NUM_SPAWN: usize = 10_000;
 /// Tasks in `yield_many`.
@@ -408,6 +422,18 @@ fn compare<W: Workload>(c: &mut Criterion) {
     W::run(&mut g, "tokio_mt2", tokio_mt2());
     W::run(&mut g, "zokio_ct", zokio_ct());
     W::run(&mut g, "tokio_ct", tokio_ct());
+    if METRICS_WORKLOADS.contains(&W::NAME) {
+        W::run(
+            &mut g,
+            "zokio_mt2_metrics",
+            Mt2Metrics::build().expect("build"),
+        );
+        W::run(
+            &mut g,
+            "zokio_ct_metrics",
+            CtMetrics::build().expect("build"),
+        );
+    }
     g.finish();
 }
 
