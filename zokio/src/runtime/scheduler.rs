@@ -202,14 +202,20 @@ impl Parker {
         // An unpark that lands from here on sees PARKED and wakes the
         // driver; if that happens before the driver sleeps, the driver's
         // wake-up stays pending and its wait returns at once.
+        #[cfg(feature = "tracing")]
+        tracing::trace!(target: "zokio::park", ?timeout, "park");
         self.driver.park(timeout);
         self.state.swap(EMPTY, Ordering::SeqCst);
+        #[cfg(feature = "tracing")]
+        tracing::trace!(target: "zokio::park", "unparked");
     }
 
     /// Returns whether the thread was asleep (and is now being woken).
     pub(crate) fn unpark(&self) -> bool {
         let asleep = self.state.swap(NOTIFIED, Ordering::SeqCst) == PARKED;
         if asleep {
+            #[cfg(feature = "tracing")]
+            tracing::trace!(target: "zokio::park", "unpark");
             self.driver.unpark();
         }
         asleep

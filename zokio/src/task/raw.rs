@@ -164,6 +164,17 @@ impl Notified {
     /// cancellation).
     pub(crate) fn run(self) -> bool {
         let task = self.into_raw();
+        #[cfg(feature = "tracing")]
+        let _span = {
+            let header = task.header();
+            tracing::trace_span!(
+                target: "zokio::task",
+                "poll",
+                task_id = header.id.0,
+                spawned_at = %header.spawned_at,
+            )
+            .entered()
+        };
         // SAFETY: the notification's reference moves into `poll`, which
         // drops or requeues it.
         unsafe { (task.header().vtable.poll)(task.0) }
@@ -189,6 +200,13 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    #[cfg(feature = "tracing")]
+    tracing::trace!(
+        target: "zokio::task",
+        task_id = id.0,
+        spawned_at = %spawned_at,
+        "spawn"
+    );
     let cell = Cell {
         header: Header {
             state: State::new(),

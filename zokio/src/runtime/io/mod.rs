@@ -89,6 +89,8 @@ impl Driver {
     /// Dispatches whatever is ready without blocking (and, for io_uring,
     /// flushes queued submissions). Called only by the driver's owner.
     pub(crate) fn poll_now(&self) {
+        #[cfg(feature = "tracing")]
+        tracing::trace!(target: "zokio::driver", "poll");
         match self {
             Driver::Mio(d) => d.poll(Some(Duration::ZERO), false),
             #[cfg(target_os = "linux")]
@@ -101,6 +103,8 @@ impl Driver {
     /// A no-op while another thread polls or waits in the driver, and it
     /// never consumes the owner's pending wake-up.
     pub(crate) fn poll_foreign(&self) {
+        #[cfg(feature = "tracing")]
+        tracing::trace!(target: "zokio::driver", "poll of a busy worker's driver");
         match self {
             Driver::Mio(d) => d.poll(Some(Duration::ZERO), true),
             #[cfg(target_os = "linux")]
