@@ -399,7 +399,11 @@ unsafe fn complete<F: Future>(cell: &Cell<F>, task: TaskRef, release: bool) {
         cell.join_waker.with(|waker| {
             // SAFETY: with COMPLETE set the JoinHandle no longer writes the slot.
             if let Some(waker) = unsafe { &*waker } {
-                waker.wake_by_ref();
+                // A waker is user code: a panic in it must not unwind out
+                // of the completion half-way (the references and the owned
+                // list below must still be settled). The JoinHandle's
+                // owner finds the output when it polls again.
+                let _ = catch_unwind(AssertUnwindSafe(|| waker.wake_by_ref()));
             }
         });
     }
