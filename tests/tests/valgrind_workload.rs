@@ -1,0 +1,278 @@
+//! A reduced stress run, small enough to run under valgrind's memcheck
+//! (`scripts/valgrind.sh` runs each test of this binary under
+//! `valgrind --tool=memcheck --leak-check=full --error-exitcode=1`). Natively
+//! it takes well under a second per runtime, so it also runs with the normal
+//! suite.
+//!
+//! Each test, on one flavor and backend: tasks woken from another thread and
+//! aborted at random, echoed TCP connections, timers fired and cancelled,
+//! owned-buffer file reads and writes, blocking-pool jobs, and then the
+//! runtime is dropped while tasks hold I/O in flight (socket reads and an
+//! accept waiting, owned-buffer reads pending on io_uring), so memcheck sees
+//! the shutdown release what the kernel was targeting.
+
+use std::future::pending;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use zokio::io::{AsyncReadExt, AsyncWriteExt};
+use zokio::net::{TcpListener, TcpStream};
+use zokio::sync::oneshot;
+
+/// Counts divided down from the stress tests, so each case takes seconds
+/// under memcheck.
+const TASKS: usize = 20_000;
+const CONNECTIONS: usize = 200;
+const TIMERS: usize = 2_000;
+
+struct DropCounter(Arc<AtomicUsize>);
+
+impl Drop for DropCounter {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+async fn tasks_woken_and_aborted() {
+    let (wakes, to_wake) = mpsc::channel::<oneshot::Sender<()>>();
+    let waker = thread::spawn(move || {
+        for wake in to_wake {
+            let _ = wake.send(());
+        }
+    });
+    let drops = Arc::new(AtomicUsize::new(0));
+    let mut handles = Vec::with_capacity(TASKS);
+    for i in 0..TASKS {
+        let (wake, woken) = oneshot::channel();
+        let guard = DropCounter(drops.clone());
+        let handle = zokio::spawn(async move {
+            let _guard = guard;
+            let _ = woken.await;
+            // A boxed output, so a leaked or doubly dropped output shows.
+            Box::new(i)
+        });
+        if i % 5 == 0 {
+            handle.abort();
+        }
+        wakes.send(wake).unwrap();
+        handles.push(handle);
+    }
+    let mut finished = 0;
+    for handle in handles {
+        match handle.await {
+            Ok(_) => finished += 1,
+            Err(err) => assert!(err.is_cancelled()),
+        }
+    }
+    assert!(finished >= TASKS - TASKS / 5);
+    drop(wakes);
+    waker.join().unwrap();
+    assert_eq!(drops.load(Ordering::SeqCst), TASKS);
+}
+
+async fn echoed_connections() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = zokio::spawn(async move {
+        for _ in 0..CONNECTIONS {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            zokio::spawn(async move {
+                let mut buf = vec![0; 1024];
+                loop {
+                    match stream.read(&mut buf).await.unwrap() {
+                        0 => break,
+                        n => stream.write_all(&buf[..n]).await.unwrap(),
+                    }
+                }
+            });
+        }
+    });
+    let clients: Vec<_> = (0..CONNECTIONS)
+        .map(|i| {
+            zokio::spawn(async move {
+                let mut stream = TcpStream::connect(addr).await.unwrap();
+                let message = vec![i as u8; 1000];
+                stream.write_all(&message).await.unwrap();
+                let mut echoed = vec![0; 1000];
+                stream.read_exact(&mut echoed).await.unwrap();
+                assert_eq!(echoed, message);
+            })
+        })
+        .collect();
+    for client in clients {
+        client.await.unwrap();
+    }
+    server.await.unwrap();
+}
+
+/// `own_timers`: timers registered by others (the heartbeat's).
+async fn timers_fired_and_cancelled(own_timers: usize) {
+    let handles: Vec<_> = (0..TIMERS)
+        .map(|i| {
+            zokio::spawn(async move {
+                let short = Duration::from_micros((i % 7) as u64 * 100);
+                match i % 3 {
+                    0 => zokio::time::sleep(short).await,
+                    1 => {
+                        let long = zokio::time::sleep(Duration::from_secs(60));
+                        assert!(zokio::time::timeout(short, long).await.is_err());
+                    }
+                    _ => zokio::time::sleep(Duration::from_secs(60)).await,
+                }
+            })
+        })
+        .collect();
+    for (i, handle) in handles.into_iter().enumerate() {
+        if i % 3 == 2 {
+            handle.abort();
+            assert!(handle.await.unwrap_err().is_cancelled());
+        } else {
+            handle.await.unwrap();
+        }
+    }
+    assert_eq!(zokio::time::__live_timer_entries(), own_timers);
+}
+
+/// An empty buffer of `capacity` bytes whose spare capacity is zeroed:
+/// memcheck cannot see the kernel write into memory through io_uring, so an
+/// uninitialised buffer filled by a ring read would look uninitialised to
+/// it when compared.
+fn zeroed_spare(capacity: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; capacity];
+    buf.clear();
+    buf
+}
+
+async fn files_and_blocking_jobs(dir: &std::path::Path) {
+    let path = dir.join("data");
+    let file = zokio::fs::File::create(&path).await.unwrap();
+    let data: Vec<u8> = (0..64 * 1024).map(|i| (i % 251) as u8).collect();
+    let (written, _) = file.write_all_at(data.clone(), 0).await;
+    written.unwrap();
+    drop(file);
+    let file = zokio::fs::File::open(&path).await.unwrap();
+    for offset in (0..data.len()).step_by(4096) {
+        let (read, buf) = file.read_exact_at(zeroed_spare(4096), offset as u64).await;
+        read.unwrap();
+        assert!(
+            buf[..] == data[offset..offset + 4096],
+            "bytes at {offset} differ"
+        );
+    }
+    let sums: Vec<_> = (0..8u64)
+        .map(|i| zokio::task::spawn_blocking(move || (0..1000).map(|j| j * i).sum::<u64>()))
+        .collect();
+    for (i, sum) in sums.into_iter().enumerate() {
+        assert_eq!(sum.await.unwrap(), 499_500 * i as u64);
+    }
+}
+
+/// Leaves tasks waiting in I/O when the runtime is dropped: reads on
+/// connections whose peer never writes, an accept nobody connects to, and
+/// owned-buffer file reads racing the shutdown.
+async fn io_in_flight(dir: &std::path::Path) -> Vec<std::net::TcpStream> {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut peers = Vec::new();
+    for _ in 0..4 {
+        let peer = std::net::TcpStream::connect(addr).unwrap();
+        let (mut stream, _) = listener.accept().await.unwrap();
+        zokio::spawn(async move {
+            let mut buf = vec![0; 4096];
+            let _ = stream.read(&mut buf).await;
+            pending::<()>().await;
+        });
+        peers.push(peer);
+    }
+    zokio::spawn(async move {
+        let _ = listener.accept().await;
+    });
+    let path = dir.join("data");
+    let file = Arc::new(zokio::fs::File::open(&path).await.unwrap());
+    for i in 0..8u64 {
+        let file = file.clone();
+        zokio::spawn(async move {
+            loop {
+                let (read, _) = file.read_at(zeroed_spare(4096), i * 4096).await;
+                read.unwrap();
+            }
+        });
+    }
+    // Let every task start its operation.
+    for _ in 0..10 {
+        zokio::task::yield_now().await;
+    }
+    peers
+}
+
+/// Set by `scripts/valgrind.sh` for the io_uring runs: a task wakes every
+/// millisecond, so no thread waits in `io_uring_enter` without a timeout.
+/// valgrind (3.19) keeps its global lock while a thread is blocked in
+/// `io_uring_enter`, so a wake-up that must come from another thread (an
+/// `unpark` from a blocking-pool thread, a remote spawn, another worker)
+/// could never run, and the run deadlocks. The heartbeat bounds each wait.
+const HEARTBEAT: &str = "ZOKIO_VALGRIND_HEARTBEAT";
+
+fn workload<S: zokio::Spec>() {
+    let dir = std::env::temp_dir().join(format!(
+        "zokio-valgrind-{}-{}",
+        std::process::id(),
+        std::any::type_name::<S>().replace("::", "-")
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rt = zokio::Runtime::<S>::build().expect("building the runtime");
+    let heartbeat = std::env::var_os(HEARTBEAT).is_some();
+    let peers = rt.block_on(async {
+        if heartbeat {
+            zokio::spawn(async {
+                loop {
+                    zokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            });
+        }
+        println!("tasks");
+        tasks_woken_and_aborted().await;
+        println!("connections");
+        echoed_connections().await;
+        println!("timers");
+        timers_fired_and_cancelled(usize::from(heartbeat)).await;
+        println!("files");
+        files_and_blocking_jobs(&dir).await;
+        println!("in flight");
+        io_in_flight(&dir).await
+    });
+    // Shut down with the reads, the accept and the file reads in flight.
+    println!("shutdown");
+    drop(rt);
+    println!("done");
+    drop(peers);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+zokio::runtime! { CurrentMio { flavor = "current_thread", backend = "mio" } }
+zokio::runtime! { CurrentUring { flavor = "current_thread", backend = "io_uring" } }
+zokio::runtime! { MultiMio { flavor = "multi_thread", workers = 2, backend = "mio" } }
+zokio::runtime! { MultiUring { flavor = "multi_thread", workers = 2, backend = "io_uring" } }
+
+#[test]
+fn current_thread_mio() {
+    workload::<CurrentMio>();
+}
+
+#[test]
+fn current_thread_io_uring() {
+    workload::<CurrentUring>();
+}
+
+#[test]
+fn multi_thread_mio() {
+    workload::<MultiMio>();
+}
+
+#[test]
+fn multi_thread_io_uring() {
+    workload::<MultiUring>();
+}
