@@ -35,7 +35,7 @@ fi
 echo "loom: ${#models[@]} models, LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-none (exhaustive)}"
 total=0
 for model in "${models[@]}"; do
-    started=$(date +%s.%N)
+    started=$(date +%s%N)
     out=$(cargo test -q -p zokio --lib --release "${locked[@]}" "$model" -- --exact --nocapture 2>&1) || {
         echo "$out"
         echo "FAILED: $model" >&2
@@ -43,8 +43,8 @@ for model in "${models[@]}"; do
     }
     iterations=$(printf '%s\n' "$out" | sed 's/\x1b\[[0-9;]*m//g' \
         | sed -n 's/.*Completed in \([0-9]*\) iterations.*/\1/p' | tail -n 1)
-    elapsed=$(printf '%.2f' "$(echo "$(date +%s.%N) - $started" | bc)")
-    printf '%-74s %10s iterations %8ss\n' "$model" "${iterations:-?}" "$elapsed"
+    elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+    printf '%-74s %10s iterations %8s ms\n' "$model" "${iterations:-?}" "$elapsed_ms"
     total=$(( total + ${iterations:-0} ))
 done
 echo "loom: all ${#models[@]} models passed, $total iterations in total"
