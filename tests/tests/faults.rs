@@ -153,44 +153,6 @@ macro_rules! flavor_suite {
                 assert_eq!(rt.block_on(async { zokio::spawn(async { 5 }).await.unwrap() }), 5);
             }
 
-            /// A `JoinHandle` polled with a waker that panics: the task
-            /// completes, its completion wakes that waker, and the panic must
-            /// not break the runtime (the worker, the task's bookkeeping) or
-            /// lose the output.
-            ///
-            /// Fails: `task::raw::complete` calls the join waker outside
-            /// `catch_unwind`, so the panic unwinds out of the completion
-            /// half-way (the poller's reference is never dropped and the task
-            /// never leaves the owned list). On `multi_thread` the worker
-            /// thread dies (one worker fewer, silently); on `current_thread`
-            /// the panic comes out of `block_on`. tokio catches it there.
-            #[test]
-            #[ignore = "bug: a panicking JoinHandle waker unwinds out of task completion (see the doc comment)"]
-            fn a_join_waker_that_panics_does_not_break_the_runtime() {
-                let rt = Rt::build().unwrap();
-                let workers = threads_named("Rt-worker");
-                let (go, gate) = zokio::sync::oneshot::channel::<()>();
-                let mut handle = rt.spawn(async move {
-                    let _ = gate.await;
-                    6
-                });
-                let waker = Arc::new(PanickingWaker(AtomicUsize::new(0)));
-                let bad = Waker::from(waker.clone());
-                let first = Pin::new(&mut handle).poll(&mut Context::from_waker(&bad));
-                assert!(first.is_pending());
-                go.send(()).unwrap();
-                let woken = rt.block_on(async {
-                    until(|| handle.is_finished()).await;
-                    // Still runs tasks afterwards.
-                    assert_eq!(zokio::spawn(async { 7 }).await.unwrap(), 7);
-                    handle.await
-                });
-                assert_eq!(woken.unwrap(), 6);
-                assert_eq!(waker.0.load(Ordering::SeqCst), 1);
-                // No worker thread died of the waker's panic.
-                assert_eq!(threads_named("Rt-worker"), workers);
-            }
-
             #[test]
             fn a_join_handle_awaited_from_another_runtime() {
                 let rt = Rt::build().unwrap();
@@ -264,6 +226,56 @@ macro_rules! flavor_suite {
 
 flavor_suite!(current_thread, flavor = "current_thread");
 flavor_suite!(multi_thread, flavor = "multi_thread", workers = 2);
+
+zokio::runtime! { JoinWakerCt { flavor = "current_thread" } }
+zokio::runtime! { JoinWakerMt { flavor = "multi_thread", workers = 2 } }
+
+/// Polls a `JoinHandle` with a waker that panics, lets the task complete
+/// (its completion wakes that waker) and checks that the panic broke
+/// nothing: the output is still there and the runtime still runs tasks.
+fn join_waker_that_panics<S: zokio::Spec>(rt: &zokio::Runtime<S>) {
+    let (go, gate) = zokio::sync::oneshot::channel::<()>();
+    let mut handle = rt.spawn(async move {
+        let _ = gate.await;
+        6
+    });
+    let waker = Arc::new(PanickingWaker(AtomicUsize::new(0)));
+    let bad = Waker::from(waker.clone());
+    let first = Pin::new(&mut handle).poll(&mut Context::from_waker(&bad));
+    assert!(first.is_pending());
+    go.send(()).unwrap();
+    let out = rt.block_on(async {
+        until(|| handle.is_finished()).await;
+        assert_eq!(zokio::spawn(async { 7 }).await.unwrap(), 7);
+        handle.await
+    });
+    assert_eq!(out.unwrap(), 6);
+    assert_eq!(waker.0.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_join_waker_that_panics_does_not_break_a_current_thread_runtime() {
+    join_waker_that_panics(&JoinWakerCt::build().unwrap());
+}
+
+/// As above, and no worker thread dies of the panic (the bug this caught:
+/// the worker that completed the task unwound and exited). The runtime has
+/// a name of its own, so its workers can be counted while other tests run.
+/// A worker still unwinding may not have left `/proc/self/task` yet, so this
+/// can miss a death; the `current_thread` case above fails deterministically
+/// on the same bug (the panic came out of `block_on`).
+#[test]
+fn a_join_waker_that_panics_does_not_kill_a_worker() {
+    let rt = JoinWakerMt::build().unwrap();
+    // Thread names are truncated to 15 bytes by the kernel.
+    let prefix = "JoinWakerMt-wor";
+    // Each worker names itself when it starts.
+    while threads_named(prefix) < 2 {
+        thread::yield_now();
+    }
+    join_waker_that_panics(&rt);
+    assert_eq!(threads_named(prefix), 2, "a worker thread died");
+}
 
 /// Sets `SO_LINGER` to "on, zero seconds", so closing `socket` sends a reset.
 fn set_linger_zero(socket: &std::net::TcpStream) {
