@@ -83,16 +83,14 @@ fn lives<S: zokio::Spec>() {
     }
 }
 
-/// Fails (hangs within a few dozen lives, then the watchdog fires): a worker
-/// parked in its io_uring wait can miss the shutdown unpark. The unpark sets
-/// the driver's state to NOTIFIED before the worker's park takes the ring
-/// lock; another worker's `poll_other_drivers` -> `UringDriver::poll_now`
-/// resets NOTIFIED to EMPTY; the parking worker then sees EMPTY, sleeps
-/// without a timeout and the runtime's drop waits for it forever. Removing
-/// that reset from `poll_now` makes all lives pass. The same lost wake-up can
-/// delay any remote wake of an idle worker, not only shutdown.
+/// A worker parked in its io_uring wait must see the shutdown unpark. It
+/// once missed it: another worker's `poll_other_drivers` polled this
+/// worker's driver with the owner's `poll_now`, which reset the pending
+/// NOTIFIED to EMPTY, so the parking worker slept without a timeout and the
+/// runtime's drop waited for it forever. Fixed in 83c5252 (foreign polls go
+/// through `poll_foreign`, which leaves NOTIFIED alone); this hung within a
+/// few dozen lives before.
 #[test]
-#[ignore = "lost wake-up of a parked io_uring worker (poll_now consumes NOTIFIED); see the doc comment"]
 fn dropping_a_busy_io_uring_multi_thread_runtime_never_hangs() {
     lives::<UringMt>();
 }
