@@ -818,10 +818,14 @@ impl UringDriver {
         self.reap(&mut ring);
     }
 
-    /// `poll_now` for a thread that does not own the ring (an idle worker
-    /// taking a busy owner's completions): the same, except that the
-    /// owner's pending wake-up (`NOTIFIED`) is left for the owner, whose
-    /// next park must still return at once.
+    /// For a thread that does not own the ring (an idle worker taking a
+    /// busy owner's completions): dispatches the completions already in
+    /// the completion queue, with no system call. It leaves the owner's
+    /// pending wake-up (`NOTIFIED`) for the owner, whose next park must
+    /// still return at once, and leaves submissions to the owner: entering
+    /// the ring from here would not run the owner's deferred completion
+    /// work (`COOP_TASKRUN` runs it in the task that submitted), so it
+    /// would be a wasted system call on every idle moment.
     pub(crate) fn poll_foreign(&self) {
         let Ok(mut ring) = self.ring.try_lock() else {
             return;
@@ -829,8 +833,6 @@ impl UringDriver {
         if ring.shut_down {
             return;
         }
-        self.drain_remote(&mut ring);
-        self.flush(&mut ring);
         self.reap(&mut ring);
     }
 
