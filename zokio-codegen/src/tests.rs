@@ -58,7 +58,9 @@ fn detect_blocking_renders_an_optional_duration() {
     );
     let on = expand(quote! { Rt { detect_blocking = "20ms" } });
     assert!(
-        on.contains("Option :: Some (:: zokio :: __private :: Duration :: from_nanos (20000000u64))"),
+        on.contains(
+            "Option :: Some (:: zokio :: __private :: Duration :: from_nanos (20000000u64))"
+        ),
         "{on}"
     );
 }
