@@ -277,32 +277,6 @@ fn a_join_waker_that_panics_does_not_kill_a_worker() {
     assert_eq!(threads_named(prefix), 2, "a worker thread died");
 }
 
-/// Sets `SO_LINGER` to "on, zero seconds", so closing `socket` sends a reset.
-fn set_linger_zero(socket: &std::net::TcpStream) {
-    use std::os::fd::AsRawFd;
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: `socket` is an open descriptor for the duration of the call and
-    // the option value points to a `linger` that outlives it, with its size.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&raw const linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(
-        rc,
-        0,
-        "setsockopt(SO_LINGER): {}",
-        io::Error::last_os_error()
-    );
-}
-
 /// A peer that accepts one connection, reads `first` bytes, signals, waits
 /// for `go`, then resets the connection.
 fn resetting_reader(first: usize) -> (std::net::SocketAddr, mpsc::Receiver<()>, mpsc::Sender<()>) {
@@ -316,7 +290,7 @@ fn resetting_reader(first: usize) -> (std::net::SocketAddr, mpsc::Receiver<()>, 
         stream.read_exact(&mut buf).unwrap();
         let _ = read_some.send(());
         let _ = reset.recv();
-        set_linger_zero(&stream);
+        support::set_linger_zero(&stream);
         drop(stream);
     });
     (addr, has_read, go)
@@ -396,7 +370,7 @@ async fn server_write_when_the_client_resets() {
             }
         });
         is_blocked.await.unwrap();
-        set_linger_zero(&client);
+        support::set_linger_zero(&client);
         drop(client);
         let err = writer.await.unwrap();
         assert!(

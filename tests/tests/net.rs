@@ -460,33 +460,6 @@ impl Drop for TempDir {
     }
 }
 
-/// Sets `SO_LINGER` to "on, zero seconds", so closing `socket` sends a reset
-/// instead of a FIN.
-fn set_linger_zero(socket: &std::net::TcpStream) {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: the descriptor is open (borrowed from a live `TcpStream`), and
-    // the option value points to a `linger` that lives for the call, with its
-    // exact size passed as the length.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&raw const linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(
-        rc,
-        0,
-        "setsockopt(SO_LINGER): {}",
-        io::Error::last_os_error()
-    );
-}
-
 // ---------------------------------------------------------------------------
 // TCP
 // ---------------------------------------------------------------------------

@@ -154,6 +154,19 @@ impl Identity {
         roots.add(self.cert.clone()).expect("a valid certificate");
         connector(roots)
     }
+
+    /// Connects to `addr` and runs a TLS handshake for `name` as a client
+    /// that trusts this certificate only.
+    async fn connect(
+        &self,
+        addr: SocketAddr,
+        name: &str,
+    ) -> io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+        let tcp = TcpStream::connect(addr).await.expect("connecting");
+        self.trusting_connector()
+            .connect(server_name(name), tcp)
+            .await
+    }
 }
 
 fn connector(roots: RootCertStore) -> TlsConnector {
@@ -255,10 +268,8 @@ async fn handshake_then_echo_of_several_messages() {
     let identity = Identity::new("zokio test server");
     let (addr, server) = echo_server(identity.acceptor(), 1).await;
 
-    let tcp = TcpStream::connect(addr).await.expect("connecting");
     let mut tls = identity
-        .trusting_connector()
-        .connect(server_name(SERVER_NAME), tcp)
+        .connect(addr, SERVER_NAME)
         .await
         .expect("the handshake succeeds with a trusted certificate");
     let session = tls.get_ref().1;
@@ -298,10 +309,8 @@ async fn handshake_then_echo_of_several_messages() {
 async fn large_payload_both_ways_checksummed() {
     let identity = Identity::new("zokio test server");
     let (addr, server) = echo_server(identity.acceptor(), 1).await;
-    let tcp = TcpStream::connect(addr).await.expect("connecting");
     let tls = identity
-        .trusting_connector()
-        .connect(server_name(SERVER_NAME), tcp)
+        .connect(addr, SERVER_NAME)
         .await
         .expect("handshake");
 
@@ -390,10 +399,8 @@ async fn untrusted_or_misnamed_certificate_fails_and_server_survives() {
 
     // A client that trusts another certificate only.
     let stranger = Identity::new("zokio test stranger");
-    let tcp = TcpStream::connect(addr).await.expect("connecting");
     let error = stranger
-        .trusting_connector()
-        .connect(server_name(SERVER_NAME), tcp)
+        .connect(addr, SERVER_NAME)
         .await
         .expect_err("a certificate from an unknown issuer must be refused");
     assert!(
@@ -407,10 +414,8 @@ async fn untrusted_or_misnamed_certificate_fails_and_server_survives() {
     );
 
     // A client that trusts the certificate but asks for another name.
-    let tcp = TcpStream::connect(addr).await.expect("connecting");
     let error = identity
-        .trusting_connector()
-        .connect(server_name("not-localhost.invalid"), tcp)
+        .connect(addr, "not-localhost.invalid")
         .await
         .expect_err("a certificate for another name must be refused");
     assert!(
@@ -424,10 +429,8 @@ async fn untrusted_or_misnamed_certificate_fails_and_server_survives() {
     );
 
     // The server is still serving: a trusting client gets its echo.
-    let tcp = TcpStream::connect(addr).await.expect("connecting");
     let mut tls = identity
-        .trusting_connector()
-        .connect(server_name(SERVER_NAME), tcp)
+        .connect(addr, SERVER_NAME)
         .await
         .expect("the handshake succeeds after the failed ones");
     tls.write_all(b"still there?").await.expect("writing");
@@ -489,10 +492,8 @@ async fn refusing_client_alert_reaches_the_server() {
 async fn closing_without_close_notify_is_reported_as_truncation() {
     let identity = Identity::new("zokio test server");
     let (addr, server) = echo_server(identity.acceptor(), 1).await;
-    let tcp = TcpStream::connect(addr).await.expect("connecting");
     let mut tls = identity
-        .trusting_connector()
-        .connect(server_name(SERVER_NAME), tcp)
+        .connect(addr, SERVER_NAME)
         .await
         .expect("handshake");
     tls.write_all(b"cut").await.expect("writing");
