@@ -416,6 +416,31 @@ def syscall_run(args, name, flavor, tool, workdir):
 
 # ---- report -----------------------------------------------------------------
 
+def run_when_quiet(args, label, unit, run, failures, repeat):
+    """Runs one timed run (`run()`, which returns a tuple whose first item is
+    the measured value and third the cores other processes used meanwhile)
+    once the machine is quiet; runs it again, up to `args.retries` times,
+    when other processes used more than `args.max_foreign_cpu` cores (the
+    last attempt is kept and flagged). Returns the tuple, or None when the
+    run failed (the failure is appended to `failures`)."""
+    result = None
+    for attempt in range(args.retries + 1):
+        wait_for_quiet(args.max_foreign_cpu, args.quiet_wait)
+        try:
+            result = run()
+        except RunFailed as e:
+            failures.append(f"repeat {repeat + 1}: {e}")
+            log(f"{label}: FAILED: {e}")
+            return None
+        value, foreign = result[0], result[2]
+        if foreign <= args.max_foreign_cpu:
+            break
+        log(f"{label}: {value:,.0f} {unit}, but other processes used "
+            f"{foreign:.2f} cores meanwhile"
+            + ("; running it again" if attempt < args.retries else "; kept, flagged"))
+    return result
+
+
 def print_appendix(script, loader, commands, descriptions, failures):
     """Prints the commands that were run, each server's runtime description
     and the failures (then exits with status 1 if there were any): the end
@@ -480,23 +505,12 @@ def main():
         for variant in variants[shift:] + variants[:shift]:
             name, flavor = variant
             label = f"[{repeat + 1}/{args.repeats}] {name} ({flavor})"
-            for attempt in range(args.retries + 1):
-                wait_for_quiet(args.max_foreign_cpu, args.quiet_wait)
-                try:
-                    value, cpu_us, foreign, server, client, described = \
-                        timed_run(args, name, flavor, workdir)
-                except RunFailed as e:
-                    failures[variant].append(f"repeat {repeat + 1}: {e}")
-                    log(f"{label}: FAILED: {e}")
-                    value = None
-                    break
-                if foreign <= args.max_foreign_cpu:
-                    break
-                log(f"{label}: {value:,.0f} round trips/s, but other processes used "
-                    f"{foreign:.2f} cores meanwhile"
-                    + ("; running it again" if attempt < args.retries else "; kept, flagged"))
-            if value is None:
+            result = run_when_quiet(args, label, "round trips/s",
+                                    lambda: timed_run(args, name, flavor, workdir),
+                                    failures[variant], repeat)
+            if result is None:
                 continue
+            value, cpu_us, foreign, server, client, described = result
             rps[variant].append(value)
             cpu[variant].append(cpu_us)
             disturbed[variant].append(foreign if foreign > args.max_foreign_cpu else None)

@@ -201,23 +201,12 @@ def main():
         for variant in variants[shift:] + variants[:shift]:
             name, flavor = variant
             label = f"[{repeat + 1}/{args.repeats}] {name} ({flavor})"
-            for attempt in range(args.retries + 1):
-                echo.wait_for_quiet(args.max_foreign_cpu, args.quiet_wait)
-                try:
-                    value, latency, foreign, server, client, described = \
-                        timed_run(args, name, flavor, workdir)
-                except RunFailed as e:
-                    failures[variant].append(f"repeat {repeat + 1}: {e}")
-                    log(f"{label}: FAILED: {e}")
-                    value = None
-                    break
-                if foreign <= args.max_foreign_cpu:
-                    break
-                log(f"{label}: {value:,.0f} requests/s, but other processes used "
-                    f"{foreign:.2f} cores meanwhile"
-                    + ("; running it again" if attempt < args.retries else "; kept, flagged"))
-            if value is None:
+            result = echo.run_when_quiet(args, label, "requests/s",
+                                         lambda: timed_run(args, name, flavor, workdir),
+                                         failures[variant], repeat)
+            if result is None:
                 continue
+            value, latency, foreign, server, client, described = result
             rps[variant].append(value)
             p99[variant].append(latency)
             disturbed[variant].append(foreign > args.max_foreign_cpu)
