@@ -102,6 +102,11 @@ pub(crate) fn now_nanos() -> u64 {
     u64::try_from(anchor().elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
+/// Milliseconds since [`anchor`]: the unit of a task's "last polled" time.
+pub(crate) fn now_millis() -> u64 {
+    now_nanos() / 1_000_000
+}
+
 thread_local! {
     /// I/O events, submissions and completions of the drivers this thread
     /// ran since the last harvest, and budget-forced yields: the drivers and
@@ -163,7 +168,7 @@ pub trait WorkerCounters: sealed::Sealed + Default + Send + Sync + 'static {
     fn add_shared(&self, event: Event, n: u64);
 
     /// A poll begins on this worker. Returns the stamp for `poll_ended`
-    /// and, with metrics on, a recent time (nanoseconds since the anchor)
+    /// and, with metrics on, a recent time (milliseconds since the anchor)
     /// for the task's "last polled".
     #[doc(hidden)]
     fn poll_started(&self) -> (Self::Stamp, Option<u64>);
@@ -214,9 +219,9 @@ pub struct Counters {
     /// When the worker last started running tasks (nanoseconds since the
     /// anchor), for the busy time; `u64::MAX` while parked.
     active_since: AtomicU64,
-    /// A recent time (nanoseconds since the anchor), refreshed on every
+    /// A recent time (milliseconds since the anchor), refreshed on every
     /// timed poll and wake-up: what a task's "last polled" records.
-    coarse_now: AtomicU64,
+    coarse_now_ms: AtomicU64,
 }
 
 impl Default for Counters {
@@ -226,7 +231,7 @@ impl Default for Counters {
             poll_times: std::array::from_fn(|_| AtomicU64::new(0)),
             poll_time_sum: AtomicU64::new(0),
             active_since: AtomicU64::new(u64::MAX),
-            coarse_now: AtomicU64::new(now_nanos()),
+            coarse_now_ms: AtomicU64::new(now_millis()),
         }
     }
 }
@@ -259,7 +264,7 @@ impl WorkerCounters for Counters {
         let polls = self.events[Event::Polls as usize].load(Relaxed);
         self.events[Event::Polls as usize].store(polls.wrapping_add(1), Relaxed);
         let stamp = polls.is_multiple_of(POLL_TIME_SAMPLE).then(Instant::now);
-        (stamp, Some(self.coarse_now.load(Relaxed)))
+        (stamp, Some(self.coarse_now_ms.load(Relaxed)))
     }
 
     #[inline(always)]
@@ -276,8 +281,9 @@ impl WorkerCounters for Counters {
                 .unwrap_or(BUCKETS - 1);
             Self::bump(&self.poll_times[bucket], 1);
             Self::bump(&self.poll_time_sum, took);
-            let now = u64::try_from(end.duration_since(anchor()).as_nanos()).unwrap_or(u64::MAX);
-            self.coarse_now.store(now, Relaxed);
+            let now_ms =
+                u64::try_from(end.duration_since(anchor()).as_millis()).unwrap_or(u64::MAX);
+            self.coarse_now_ms.store(now_ms, Relaxed);
         }
     }
 
@@ -294,7 +300,7 @@ impl WorkerCounters for Counters {
     fn unparked(&self) {
         let now = now_nanos();
         self.active_since.store(now, Relaxed);
-        self.coarse_now.store(now, Relaxed);
+        self.coarse_now_ms.store(now / 1_000_000, Relaxed);
         self.harvest_thread_counts();
     }
 

@@ -3,7 +3,6 @@
 //! different workers rarely meet on one lock.
 
 use std::sync::Mutex;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use super::lock;
@@ -128,7 +127,7 @@ impl OwnedTasks {
     /// Describes every listed task; `with_polls`: the headers' poll records
     /// are kept (metrics on).
     pub(crate) fn dump(&self, with_polls: bool) -> Vec<TaskInfo> {
-        let now = crate::metrics::now_nanos();
+        let now_ms = crate::metrics::now_millis();
         let mut tasks = Vec::new();
         for shard in self.shards.iter() {
             let shard = lock(shard);
@@ -146,9 +145,11 @@ impl OwnedTasks {
                 } else {
                     TaskState::Idle
                 };
-                let polls = with_polls.then(|| header.polls.load(Relaxed));
+                let (polls, last_poll_ms) = header.poll_record();
+                let polls = with_polls.then_some(polls);
+                // Wrapping: right for any task polled in the last 49 days.
                 let since_last_poll = polls.filter(|&n| n > 0).map(|_| {
-                    Duration::from_nanos(now.saturating_sub(header.last_poll.load(Relaxed)))
+                    Duration::from_millis(u64::from((now_ms as u32).wrapping_sub(last_poll_ms)))
                 });
                 tasks.push(TaskInfo {
                     id: header.id,

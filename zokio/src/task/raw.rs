@@ -14,7 +14,7 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 // Diagnostics only (task dumps), never part of the synchronization: std's
 // atomics even under loom.
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use super::JoinError;
@@ -71,21 +71,34 @@ pub(crate) struct Header {
     pub(crate) spawned_at: &'static Location<'static>,
     /// Slot in the owned-task list, written once before the task is shared.
     pub(crate) owned_slot: UnsafeCell<usize>,
-    /// Polls so far, for task dumps; kept only with metrics on (written by
-    /// the thread that polls, read by dumps).
-    pub(crate) polls: AtomicU32,
-    /// When the last poll began (nanoseconds on the metrics clock); with
-    /// metrics on.
-    pub(crate) last_poll: AtomicU64,
+    /// For task dumps, kept only with metrics on (written by the thread that
+    /// polls, read by dumps): the number of polls so far in the high 32 bits
+    /// and when the last one began, in milliseconds on the metrics clock
+    /// (wrapping), in the low 32. One word, so the header stays at six words
+    /// and a poll records itself with one store.
+    poll_record: AtomicU64,
 }
 
+// Six words: the header, the scheduler pointer and the join waker fit the
+// first two cache lines with room for a small future.
+#[cfg(all(not(loom), target_pointer_width = "64"))]
+const _: () = assert!(std::mem::size_of::<Header>() == 48);
+
 impl Header {
-    /// A poll begins at `now` (metrics clock). Called by the poller only.
+    /// A poll begins at `now_ms` (metrics clock, milliseconds). Called by
+    /// the poller only.
     #[inline]
-    pub(crate) fn record_poll(&self, now: u64) {
-        self.polls
-            .store(self.polls.load(Relaxed).wrapping_add(1), Relaxed);
-        self.last_poll.store(now, Relaxed);
+    pub(crate) fn record_poll(&self, now_ms: u64) {
+        let polls = (self.poll_record.load(Relaxed) >> 32).wrapping_add(1);
+        self.poll_record
+            .store((polls << 32) | (now_ms & u64::from(u32::MAX)), Relaxed);
+    }
+
+    /// Polls so far and the time of the last one's start (milliseconds on
+    /// the metrics clock, modulo 2^32).
+    pub(crate) fn poll_record(&self) -> (u32, u32) {
+        let record = self.poll_record.load(Relaxed);
+        ((record >> 32) as u32, record as u32)
     }
 }
 
@@ -214,8 +227,7 @@ where
             id,
             spawned_at,
             owned_slot: UnsafeCell::new(usize::MAX),
-            polls: AtomicU32::new(0),
-            last_poll: AtomicU64::new(0),
+            poll_record: AtomicU64::new(0),
         },
         scheduler,
         stage: UnsafeCell::new(Stage::Running(future)),
