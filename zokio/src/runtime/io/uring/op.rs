@@ -25,12 +25,19 @@
 //! back: the kernel may still write into it, so it is leaked instead.
 
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, PoisonError};
 use std::task::{Poll, Waker};
 
+// From the loom shim, so the models at the bottom check these very types.
 use crate::loom::UnsafeCell;
-use crate::task::lock;
+use crate::loom::sync::atomic::{AtomicU64, Ordering};
+use crate::loom::sync::{Mutex, MutexGuard};
+
+/// Locks a mutex whose data stays consistent even if a holder panicked
+/// (every critical section here is a plain field update).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// A result code that means "failed because the runtime shut down" (never a
 /// kernel result: those are `-4095..=i32::MAX`).
@@ -108,13 +115,16 @@ const MAX_OTHERS: usize = 64;
 /// Its descriptor is then closed only once no operation is outstanding
 /// anywhere ([`close_when_idle`](Home::close_when_idle)): a count of zero
 /// means no SQE naming it waits in any queue.
-pub(super) struct Home {
+///
+/// `C` is what closing the descriptor takes: [`Closing`] in the runtime; the
+/// loom model substitutes a recorder, since no ring runs under loom.
+pub(super) struct Home<C = Closing> {
     word: AtomicU64,
     roaming: bool,
     /// A roaming home's descriptor, closed by the release that ends the
     /// last outstanding operation (through the ring of the thread that
     /// does it, see [`Closing`]).
-    closing: Mutex<Option<Closing>>,
+    closing: Mutex<Option<C>>,
 }
 
 const COUNT_MASK: u64 = u32::MAX as u64;
@@ -128,7 +138,12 @@ pub(super) struct Closing {
     pub(super) handle: Arc<crate::runtime::io::IoHandle>,
 }
 
-impl Closing {
+/// Closes a roaming home's descriptor (see [`Home`]'s `C`).
+pub(super) trait Close {
+    fn close(self);
+}
+
+impl Close for Closing {
     /// `IORING_OP_CLOSE` on the calling worker's ring (or, off the
     /// workers, one chosen round robin).
     fn close(self) {
@@ -137,8 +152,8 @@ impl Closing {
     }
 }
 
-impl Home {
-    pub(super) fn new(ring: usize) -> Home {
+impl<C: Close> Home<C> {
+    pub(super) fn new(ring: usize) -> Self {
         Home {
             word: AtomicU64::new((ring as u64) << 32),
             roaming: false,
@@ -147,10 +162,10 @@ impl Home {
     }
 
     /// A roaming home (see the type's docs) starting on ring `ring`.
-    pub(super) fn roaming(ring: usize) -> Home {
+    pub(super) fn roaming(ring: usize) -> Self {
         Home {
             roaming: true,
-            ..Home::new(ring)
+            ..Self::new(ring)
         }
     }
 
@@ -198,7 +213,7 @@ impl Home {
     /// Roaming homes: closes the descriptor now if no operation is
     /// outstanding, otherwise when the last one is released; either way
     /// through a ring (`IORING_OP_CLOSE`).
-    pub(super) fn close_when_idle(&self, closing: Closing) {
+    pub(super) fn close_when_idle(&self, closing: C) {
         debug_assert!(self.roaming);
         *lock(&self.closing) = Some(closing);
         let previous = self.word.fetch_or(CLOSING, Ordering::AcqRel);
@@ -634,7 +649,7 @@ mod home_tests {
 
     #[test]
     fn fixed_home_keeps_its_ring_while_operations_are_outstanding() {
-        let home = Home::new(0);
+        let home: Home = Home::new(0);
         assert_eq!(home.acquire(Some(1)), 1, "none outstanding: moves");
         assert_eq!(home.acquire(Some(0)), 1, "one outstanding: stays");
         home.release();
