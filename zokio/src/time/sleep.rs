@@ -641,4 +641,38 @@ mod loom_tests {
             assert_eq!(Arc::strong_count(&task), 1, "a waker was leaked");
         });
     }
+
+    /// The runtime shuts the timer down while another worker processes a
+    /// tick and a task drops one sleep and polls a new one: both workers
+    /// take `firing` then `state`, so none deadlocks; every sleep completes
+    /// (at once, or woken once), and nothing stays registered.
+    #[test]
+    fn loom_timer_shutdown_while_firing() {
+        loom::model(|| {
+            let (driver, base) = driver();
+            let (dropped, waker) = task();
+            let mut sleep = Sleep::new_with(driver.clone(), base + MS);
+            assert!(poll(&mut sleep, &waker).is_pending());
+            drop(waker);
+            let d = driver.clone();
+            let worker = thread::spawn(move || d.process(base + MS));
+            let d = driver.clone();
+            let shutdown = thread::spawn(move || d.shutdown());
+            drop(sleep);
+            let (task, waker) = task();
+            let mut late = Sleep::new_with(driver.clone(), base + 2 * MS);
+            let first = poll(&mut late, &waker);
+            worker.join().unwrap();
+            shutdown.join().unwrap();
+            assert!(wakes(&dropped) <= 1);
+            if first.is_pending() {
+                assert_eq!(wakes(&task), 1, "shutdown lost a sleep");
+            }
+            assert!(poll(&mut late, &waker).is_ready());
+            drop((late, waker));
+            assert_eq!(driver.live_entries(), 0);
+            assert_eq!(Arc::strong_count(&dropped), 1, "a waker was leaked");
+            assert_eq!(Arc::strong_count(&task), 1, "a waker was leaked");
+        });
+    }
 }
