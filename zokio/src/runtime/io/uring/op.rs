@@ -791,9 +791,13 @@ mod loom_tests {
                 header.complete(-libc::ECANCELED);
                 return false;
             }
-            // In the kernel: a cancel asked for by now ends it early,
-            // otherwise it fills the buffer.
-            let result = if lock(cancels).contains(&USER_DATA) {
+            // In the kernel: a cancel asked for by now (and still meant for
+            // this op, as `drain_remote` checks) ends it early, otherwise it
+            // fills the buffer.
+            let cancelled = lock(cancels)
+                .iter()
+                .any(|&asked| header.pending_user_data() == Some(asked));
+            let result = if cancelled {
                 -libc::ECANCELED
             } else {
                 kernel.data.with_mut(|buf| {
@@ -813,11 +817,20 @@ mod loom_tests {
         }
     }
 
-    /// The future owning an in-flight op is dropped (`OneShot::drop` ->
-    /// `Submitter::cancel`) while its ring submits and completes it: the
-    /// data is freed exactly once, only after the ring is done with it, an
-    /// unconsumed result is handed to `unclaimed`, a cancel that took effect
-    /// wakes nobody, and nothing leaks (the home's count, the waker).
+    /// The starter's side of a completed read: the result, then the data.
+    fn consume(op: &Op<Buf>, result: Result<i32, Lost>) {
+        assert_eq!(result.unwrap(), BYTES as i32);
+        // SAFETY: the starter observed the result: the data is its own
+        // again (loom checks that the kernel's write happened before).
+        assert_eq!(unsafe { op.data_mut() }.filled, BYTES);
+    }
+
+    /// The future owning an in-flight op (`OneShot`) is polled once more,
+    /// from another worker (a new waker), and dropped (`Submitter::cancel`)
+    /// while its ring submits and completes the op: the data is freed
+    /// exactly once, only after the ring is done with it; a result nobody
+    /// consumed goes to `unclaimed`; a cancel that took effect wakes nobody;
+    /// and nothing leaks (the home's count, the wakers).
     #[test]
     fn loom_uring_op_dropped_while_in_flight() {
         loom::model(|| {
@@ -828,37 +841,56 @@ mod loom_tests {
             let ring = thread::spawn(move || ring.run(&ring_cancels));
             drop(waker);
 
-            // The drop: mark it cancelled, ask the ring to cancel it if it
-            // may be in the kernel, and let go of the op.
-            let request = op.header().request_cancel();
-            if let CancelRequest::InRing { user_data, .. } = request {
-                lock(&cancels).push(user_data);
-            }
+            let (moved, waker) = task();
+            let request = match op.header().poll_result(&waker) {
+                Poll::Ready(result) => {
+                    consume(&op, result);
+                    None
+                }
+                // The drop of a future whose op is in flight: mark it
+                // cancelled and ask its ring to cancel it if it may be in
+                // the kernel.
+                Poll::Pending => {
+                    let request = op.header().request_cancel();
+                    if let CancelRequest::InRing { user_data, .. } = request {
+                        lock(&cancels).push(user_data);
+                    }
+                    Some(request)
+                }
+            };
             let home = op.header.home.clone();
-            drop(op);
+            drop((op, waker));
 
             let reached_kernel = ring.join().unwrap();
+            let woken = (wakes(&starter), wakes(&moved));
             match request {
-                // Completed first: the (now gone) starter was woken.
-                CancelRequest::Nothing => assert_eq!(wakes(&starter), 1),
-                CancelRequest::Skipped => {
-                    assert!(!reached_kernel, "a skipped op reached the kernel");
-                    assert_eq!(wakes(&starter), 0);
+                None => {
+                    assert!(reached_kernel);
+                    assert_eq!(probe.unclaimed.load(Ordering::SeqCst), 0);
                 }
-                CancelRequest::InRing {
+                // Completed before the cancel: both wakers were registered.
+                Some(CancelRequest::Nothing) => assert_eq!(woken, (1, 1)),
+                Some(CancelRequest::Skipped) => {
+                    assert!(!reached_kernel, "a skipped op reached the kernel");
+                    assert_eq!(woken, (0, 0), "a cancelled op woke a task");
+                }
+                Some(CancelRequest::InRing {
                     ring,
                     user_data,
                     seq,
-                } => {
+                }) => {
                     assert!(reached_kernel);
                     assert_eq!((ring, user_data, seq), (0, USER_DATA, SEQ));
-                    assert_eq!(wakes(&starter), 0, "a cancelled op woke its starter");
+                    assert_eq!(woken, (0, 0), "a cancelled op woke a task");
                 }
             }
+            if request.is_some() {
+                assert_eq!(probe.unclaimed.load(Ordering::SeqCst), 1);
+            }
             assert_eq!(probe.drops.load(Ordering::SeqCst), 1);
-            assert_eq!(probe.unclaimed.load(Ordering::SeqCst), 1);
             assert_eq!(home.snapshot(), (0, 0), "the home still counts the op");
             assert_eq!(Arc::strong_count(&starter), 1, "a waker was leaked");
+            assert_eq!(Arc::strong_count(&moved), 1, "a waker was leaked");
         });
     }
 
@@ -881,25 +913,27 @@ mod loom_tests {
                 (other, pending)
             });
 
-            let first = op.header().poll_result(&waker);
+            // The starter reads the data as soon as it sees the result,
+            // while the ring may still be running.
+            let pending = match op.header().poll_result(&waker) {
+                Poll::Ready(result) => {
+                    consume(&op, result);
+                    false
+                }
+                Poll::Pending => true,
+            };
             assert!(ring.join().unwrap());
             let (other, other_pending) = other.join().unwrap();
             if other_pending {
                 assert_eq!(wakes(&other), 1, "a waiting task was not woken");
             }
-            let result = match first {
-                Poll::Ready(result) => result,
-                Poll::Pending => {
-                    assert_eq!(wakes(&starter), 1, "the starter was not woken");
-                    let Poll::Ready(result) = op.header().poll_result(&waker) else {
-                        panic!("woken, but the op is still pending");
-                    };
-                    result
-                }
-            };
-            assert_eq!(result.unwrap(), BYTES as i32);
-            // SAFETY: the starter observed the result: the data is its own.
-            assert_eq!(unsafe { op.data_mut() }.filled, BYTES);
+            if pending {
+                assert_eq!(wakes(&starter), 1, "the starter was not woken");
+                let Poll::Ready(result) = op.header().poll_result(&waker) else {
+                    panic!("woken, but the op is still pending");
+                };
+                consume(&op, result);
+            }
             drop((op, waker));
             assert_eq!(probe.drops.load(Ordering::SeqCst), 1);
             assert_eq!(probe.unclaimed.load(Ordering::SeqCst), 0);
@@ -976,7 +1010,7 @@ mod loom_tests {
             drop(file);
             ring0.join().unwrap();
             worker1.join().unwrap();
-            assert_eq!(closes.load(Ordering::SeqCst), 1);
+            assert_eq!(closes.load(Ordering::SeqCst), 1, "closed never or twice");
             assert_eq!(home.snapshot().1, CLOSING as u32);
         });
     }
