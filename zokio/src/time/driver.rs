@@ -30,11 +30,13 @@
 //! `process` or `shutdown` itself.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, PoisonError};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use super::wheel::{EntryKey, MAX_TICK, WakerUpdate, Wheel};
+// From the loom shim, so the models in `sleep.rs` check these very locks.
+use crate::loom::sync::{Mutex, MutexGuard};
 
 /// Capacity of the firing buffer kept between `process` calls.
 const KEEP_FIRING_CAPACITY: usize = 1024;

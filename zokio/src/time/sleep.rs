@@ -492,3 +492,187 @@ mod tests {
         assert!(poll(&mut late, &waker).is_ready());
     }
 }
+
+/// Model checks of a [`Sleep`] racing the timer firing it on another worker
+/// (run with `scripts/loom.sh timer`). The driver's `state` and `firing`
+/// locks come from the loom shim; time advances only through explicit
+/// `process` calls an hour after the driver's origin, so the real clock
+/// never decides.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use std::task::{Wake, Waker};
+
+    use loom::thread;
+
+    use super::*;
+    use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+
+    const MS: Duration = Duration::from_millis(1);
+    const HOUR: Duration = Duration::from_secs(3_600);
+
+    /// A task's waker, counting its wakes where loom sees them.
+    #[derive(Default)]
+    struct Task {
+        wakes: AtomicUsize,
+    }
+
+    impl Wake for Task {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.wakes.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn task() -> (Arc<Task>, Waker) {
+        let task = Arc::new(Task::default());
+        (task.clone(), Waker::from(task))
+    }
+
+    fn wakes(task: &Task) -> usize {
+        task.wakes.load(Ordering::SeqCst)
+    }
+
+    /// A driver, and the instant of its tick 0 as far as the models go.
+    fn driver() -> (Arc<TimeDriver>, Instant) {
+        let driver = Arc::new(TimeDriver::new(MS, Arc::new(|| {})));
+        let base = driver.origin() + HOUR;
+        (driver, base)
+    }
+
+    fn poll(sleep: &mut Sleep, waker: &Waker) -> Poll<()> {
+        Pin::new(sleep).poll(&mut Context::from_waker(waker))
+    }
+
+    /// A registered sleep is dropped (cancelled by key) while a worker fires
+    /// its tick and then registers a new sleep, whose wheel entry reuses the
+    /// slot the first one left: the dropped sleep is woken once or not at
+    /// all, a late cancel does not remove the new entry, and every waker
+    /// the wheel held is released.
+    #[test]
+    fn loom_timer_sleep_dropped_while_firing() {
+        loom::model(|| {
+            let (driver, base) = driver();
+            let (dropped, waker) = task();
+            let mut sleep = Sleep::new_with(driver.clone(), base + MS);
+            assert!(poll(&mut sleep, &waker).is_pending());
+            drop(waker);
+            let (d, (later, later_waker)) = (driver.clone(), task());
+            let worker = thread::spawn(move || {
+                let fired = d.process(base + MS);
+                let mut next = Sleep::new_with(d, base + 2 * MS);
+                assert!(poll(&mut next, &later_waker).is_pending());
+                (fired, next, later_waker)
+            });
+            drop(sleep);
+            let (fired, mut next, later_waker) = worker.join().unwrap();
+            assert!(fired <= 1);
+            assert_eq!(wakes(&dropped), fired, "woken without firing, or twice");
+            assert_eq!(
+                driver.live_entries(),
+                1,
+                "the new sleep's entry was removed"
+            );
+            assert_eq!(driver.process(base + 2 * MS), 1);
+            assert_eq!(wakes(&later), 1);
+            assert!(poll(&mut next, &later_waker).is_ready());
+            drop((next, later_waker));
+            assert_eq!(driver.live_entries(), 0);
+            assert_eq!(Arc::strong_count(&dropped), 1, "a waker was leaked");
+            assert_eq!(Arc::strong_count(&later), 1, "a waker was leaked");
+        });
+    }
+
+    /// The task resets its sleep to a later deadline and polls it again
+    /// (from another worker: a new waker) while the old deadline fires: the
+    /// sleep neither completes at the old deadline nor loses the new one,
+    /// and the last waker it was polled with is woken once at the new one.
+    #[test]
+    fn loom_timer_sleep_reset_while_firing() {
+        loom::model(|| {
+            let (driver, base) = driver();
+            let (first, waker) = task();
+            let mut sleep = Sleep::new_with(driver.clone(), base + MS);
+            assert!(poll(&mut sleep, &waker).is_pending());
+            drop(waker);
+            let d = driver.clone();
+            let worker = thread::spawn(move || d.process(base + MS));
+            let (second, waker) = task();
+            sleep.reset(base + 3 * MS);
+            assert!(poll(&mut sleep, &waker).is_pending(), "completed early");
+            let fired = worker.join().unwrap();
+            assert_eq!(wakes(&first), fired);
+            driver.process(base + 2 * MS);
+            assert!(poll(&mut sleep, &waker).is_pending(), "completed early");
+            assert_eq!(wakes(&second), 0);
+            assert_eq!(driver.process(base + 3 * MS), 1);
+            assert_eq!(wakes(&second), 1, "the reset sleep was lost");
+            assert!(poll(&mut sleep, &waker).is_ready());
+            drop((sleep, waker));
+            assert_eq!(driver.live_entries(), 0);
+            assert_eq!(Arc::strong_count(&first), 1, "a waker was leaked");
+            assert_eq!(Arc::strong_count(&second), 1, "a waker was leaked");
+        });
+    }
+
+    /// A sleep's first poll (registration) races the worker processing its
+    /// deadline: either the poll completes it or the worker wakes it, never
+    /// neither.
+    #[test]
+    fn loom_timer_first_poll_while_firing() {
+        loom::model(|| {
+            let (driver, base) = driver();
+            let (task, waker) = task();
+            let mut sleep = Sleep::new_with(driver.clone(), base + MS);
+            let d = driver.clone();
+            let worker = thread::spawn(move || d.process(base + MS));
+            let first = poll(&mut sleep, &waker);
+            let fired = worker.join().unwrap();
+            if first.is_ready() {
+                assert_eq!((fired, wakes(&task)), (0, 0));
+            } else {
+                assert_eq!((fired, wakes(&task)), (1, 1), "the wake was lost");
+                assert!(poll(&mut sleep, &waker).is_ready());
+            }
+            drop((sleep, waker));
+            assert_eq!(driver.live_entries(), 0);
+            assert_eq!(Arc::strong_count(&task), 1, "a waker was leaked");
+        });
+    }
+
+    /// The runtime shuts the timer down while another worker processes a
+    /// tick and a task drops one sleep and polls a new one: both workers
+    /// take `firing` then `state`, so none deadlocks; every sleep completes
+    /// (at once, or woken once), and nothing stays registered.
+    #[test]
+    fn loom_timer_shutdown_while_firing() {
+        loom::model(|| {
+            let (driver, base) = driver();
+            let (dropped, waker) = task();
+            let mut sleep = Sleep::new_with(driver.clone(), base + MS);
+            assert!(poll(&mut sleep, &waker).is_pending());
+            drop(waker);
+            let d = driver.clone();
+            let worker = thread::spawn(move || d.process(base + MS));
+            let d = driver.clone();
+            let shutdown = thread::spawn(move || d.shutdown());
+            drop(sleep);
+            let (task, waker) = task();
+            let mut late = Sleep::new_with(driver.clone(), base + 2 * MS);
+            let first = poll(&mut late, &waker);
+            worker.join().unwrap();
+            shutdown.join().unwrap();
+            assert!(wakes(&dropped) <= 1);
+            if first.is_pending() {
+                assert_eq!(wakes(&task), 1, "shutdown lost a sleep");
+            }
+            assert!(poll(&mut late, &waker).is_ready());
+            drop((late, waker));
+            assert_eq!(driver.live_entries(), 0);
+            assert_eq!(Arc::strong_count(&dropped), 1, "a waker was leaked");
+            assert_eq!(Arc::strong_count(&task), 1, "a waker was leaked");
+        });
+    }
+}

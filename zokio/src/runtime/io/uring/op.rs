@@ -25,12 +25,19 @@
 //! back: the kernel may still write into it, so it is leaked instead.
 
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, PoisonError};
 use std::task::{Poll, Waker};
 
+// From the loom shim, so the models at the bottom check these very types.
 use crate::loom::UnsafeCell;
-use crate::task::lock;
+use crate::loom::sync::atomic::{AtomicU64, Ordering};
+use crate::loom::sync::{Mutex, MutexGuard};
+
+/// Locks a mutex whose data stays consistent even if a holder panicked
+/// (every critical section here is a plain field update).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// A result code that means "failed because the runtime shut down" (never a
 /// kernel result: those are `-4095..=i32::MAX`).
@@ -108,13 +115,16 @@ const MAX_OTHERS: usize = 64;
 /// Its descriptor is then closed only once no operation is outstanding
 /// anywhere ([`close_when_idle`](Home::close_when_idle)): a count of zero
 /// means no SQE naming it waits in any queue.
-pub(super) struct Home {
+///
+/// `C` is what closing the descriptor takes: [`Closing`] in the runtime; the
+/// loom model substitutes a recorder, since no ring runs under loom.
+pub(super) struct Home<C = Closing> {
     word: AtomicU64,
     roaming: bool,
     /// A roaming home's descriptor, closed by the release that ends the
     /// last outstanding operation (through the ring of the thread that
     /// does it, see [`Closing`]).
-    closing: Mutex<Option<Closing>>,
+    closing: Mutex<Option<C>>,
 }
 
 const COUNT_MASK: u64 = u32::MAX as u64;
@@ -128,7 +138,12 @@ pub(super) struct Closing {
     pub(super) handle: Arc<crate::runtime::io::IoHandle>,
 }
 
-impl Closing {
+/// Closes a roaming home's descriptor (see [`Home`]'s `C`).
+pub(super) trait Close {
+    fn close(self);
+}
+
+impl Close for Closing {
     /// `IORING_OP_CLOSE` on the calling worker's ring (or, off the
     /// workers, one chosen round robin).
     fn close(self) {
@@ -137,8 +152,8 @@ impl Closing {
     }
 }
 
-impl Home {
-    pub(super) fn new(ring: usize) -> Home {
+impl<C: Close> Home<C> {
+    pub(super) fn new(ring: usize) -> Self {
         Home {
             word: AtomicU64::new((ring as u64) << 32),
             roaming: false,
@@ -147,10 +162,10 @@ impl Home {
     }
 
     /// A roaming home (see the type's docs) starting on ring `ring`.
-    pub(super) fn roaming(ring: usize) -> Home {
+    pub(super) fn roaming(ring: usize) -> Self {
         Home {
             roaming: true,
-            ..Home::new(ring)
+            ..Self::new(ring)
         }
     }
 
@@ -198,7 +213,7 @@ impl Home {
     /// Roaming homes: closes the descriptor now if no operation is
     /// outstanding, otherwise when the last one is released; either way
     /// through a ring (`IORING_OP_CLOSE`).
-    pub(super) fn close_when_idle(&self, closing: Closing) {
+    pub(super) fn close_when_idle(&self, closing: C) {
         debug_assert!(self.roaming);
         *lock(&self.closing) = Some(closing);
         let previous = self.word.fetch_or(CLOSING, Ordering::AcqRel);
@@ -634,11 +649,369 @@ mod home_tests {
 
     #[test]
     fn fixed_home_keeps_its_ring_while_operations_are_outstanding() {
-        let home = Home::new(0);
+        let home: Home = Home::new(0);
         assert_eq!(home.acquire(Some(1)), 1, "none outstanding: moves");
         assert_eq!(home.acquire(Some(0)), 1, "one outstanding: stays");
         home.release();
         home.release();
         assert_eq!(home.acquire(Some(0)), 0);
+    }
+}
+
+/// Model checks of an operation shared by its starter and its ring (run
+/// with `scripts/loom.sh uring`). No ring runs under loom: each model plays
+/// the ring by calling the same `OpHeader` and `Home` functions the driver
+/// calls (see `RingStandIn`), and the kernel by writing into the op's data
+/// through its `UnsafeCell`, so loom also checks that no Rust access to the
+/// data races the kernel's.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use std::sync::Arc;
+    use std::task::{Poll, Wake, Waker};
+
+    use loom::thread;
+
+    use super::*;
+    use crate::loom::sync::atomic::{AtomicBool, AtomicUsize};
+
+    /// The `user_data` and submission number the model's ring gives the op.
+    const USER_DATA: u64 = (1 << 32) | 7;
+    const SEQ: u64 = 1;
+    /// The byte count the kernel reports for a read it completes.
+    const BYTES: u32 = 5;
+
+    /// What the model observes about one op's data.
+    #[derive(Default)]
+    struct Probe {
+        /// The ring saw the op's CQE (or dropped it unsubmitted): the
+        /// kernel no longer touches the data.
+        kernel_done: AtomicBool,
+        drops: AtomicUsize,
+        unclaimed: AtomicUsize,
+    }
+
+    /// An op's data: a read's byte count, written by the "kernel". A loom
+    /// `Arc` inside, so an op that is never freed is reported as a leak.
+    struct Buf {
+        filled: u32,
+        probe: loom::sync::Arc<Probe>,
+    }
+
+    impl Drop for Buf {
+        fn drop(&mut self) {
+            assert!(
+                self.probe.kernel_done.load(Ordering::SeqCst),
+                "an operation's data freed while the kernel may write it"
+            );
+            self.probe.drops.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    impl OpData for Buf {
+        fn unclaimed(&mut self, _result: i32) {
+            self.probe.unclaimed.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A task's waker, counting its wakes where loom sees them.
+    #[derive(Default)]
+    struct Task {
+        wakes: AtomicUsize,
+    }
+
+    impl Wake for Task {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.wakes.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn task() -> (Arc<Task>, Waker) {
+        let task = Arc::new(Task::default());
+        (task.clone(), Waker::from(task))
+    }
+
+    fn wakes(task: &Task) -> usize {
+        task.wakes.load(Ordering::SeqCst)
+    }
+
+    /// An op started the way `Submitter::start` starts one: the home counts
+    /// it, the starter fills the data and registers its waker, and the ring
+    /// takes its reference (the remote queue's, then the slab's).
+    fn started(waker: &Waker) -> (Arc<Op<Buf>>, RingStandIn, loom::sync::Arc<Probe>) {
+        let probe = loom::sync::Arc::new(Probe::default());
+        let home = Arc::new(Home::new(0));
+        assert_eq!(home.acquire(Some(0)), 0);
+        let op = Op::new(
+            home,
+            Buf {
+                filled: 0,
+                probe: probe.clone(),
+            },
+        );
+        op.header().prepare(0, waker);
+        let ring = RingStandIn {
+            slab: op.clone(),
+            kernel: op.clone(),
+            probe: probe.clone(),
+        };
+        (op, ring, probe)
+    }
+
+    /// The owning ring, reduced to what it does with one op (`driver.rs`):
+    /// `queue_op` assigns it a `user_data`, `transfer` moves it to the
+    /// submission queue as number `SEQ`, the kernel runs it, and `dispatch`
+    /// completes it on its CQE and then drops the slab's reference. An op
+    /// cancelled before it reaches the kernel is completed with
+    /// `-ECANCELED` instead.
+    struct RingStandIn {
+        slab: Arc<dyn InFlight>,
+        /// The kernel's view: the data's address, from the SQE.
+        kernel: Arc<Op<Buf>>,
+        probe: loom::sync::Arc<Probe>,
+    }
+
+    impl RingStandIn {
+        /// Runs the op to its completion; `cancels` holds the `user_data`s
+        /// the starters asked this ring to cancel. Whether the op reached
+        /// the kernel.
+        fn run(self, cancels: &Mutex<Vec<u64>>) -> bool {
+            let RingStandIn {
+                slab,
+                kernel,
+                probe,
+            } = self;
+            let header = slab.header();
+            if !header.assign(USER_DATA) || !header.mark_submitted(SEQ) {
+                probe.kernel_done.store(true, Ordering::SeqCst);
+                drop(kernel);
+                header.complete(-libc::ECANCELED);
+                return false;
+            }
+            // In the kernel: a cancel asked for by now (and still meant for
+            // this op, as `drain_remote` checks) ends it early, otherwise it
+            // fills the buffer.
+            let cancelled = lock(cancels)
+                .iter()
+                .any(|&asked| header.pending_user_data() == Some(asked));
+            let result = if cancelled {
+                -libc::ECANCELED
+            } else {
+                kernel.data.with_mut(|buf| {
+                    // SAFETY: this is the kernel's access: the op is
+                    // pending, so no Rust code touches the data (which loom
+                    // checks).
+                    unsafe { (*buf).filled = BYTES };
+                });
+                BYTES as i32
+            };
+            probe.kernel_done.store(true, Ordering::SeqCst);
+            drop(kernel);
+            // The CQE.
+            header.complete(result);
+            drop(slab);
+            true
+        }
+    }
+
+    /// The starter's side of a completed read: the result, then the data.
+    fn consume(op: &Op<Buf>, result: Result<i32, Lost>) {
+        assert_eq!(result.unwrap(), BYTES as i32);
+        // SAFETY: the starter observed the result: the data is its own
+        // again (loom checks that the kernel's write happened before).
+        assert_eq!(unsafe { op.data_mut() }.filled, BYTES);
+    }
+
+    /// The future owning an in-flight op (`OneShot`) is polled once more,
+    /// from another worker (a new waker), and dropped (`Submitter::cancel`)
+    /// while its ring submits and completes the op: the data is freed
+    /// exactly once, only after the ring is done with it; a result nobody
+    /// consumed goes to `unclaimed`; a cancel that took effect wakes nobody;
+    /// and nothing leaks (the home's count, the wakers).
+    #[test]
+    fn loom_uring_op_dropped_while_in_flight() {
+        loom::model(|| {
+            let (starter, waker) = task();
+            let (op, ring, probe) = started(&waker);
+            let cancels = loom::sync::Arc::new(Mutex::new(Vec::new()));
+            let ring_cancels = cancels.clone();
+            let ring = thread::spawn(move || ring.run(&ring_cancels));
+            drop(waker);
+
+            let (moved, waker) = task();
+            let request = match op.header().poll_result(&waker) {
+                Poll::Ready(result) => {
+                    consume(&op, result);
+                    None
+                }
+                // The drop of a future whose op is in flight: mark it
+                // cancelled and ask its ring to cancel it if it may be in
+                // the kernel.
+                Poll::Pending => {
+                    let request = op.header().request_cancel();
+                    if let CancelRequest::InRing { user_data, .. } = request {
+                        lock(&cancels).push(user_data);
+                    }
+                    Some(request)
+                }
+            };
+            let home = op.header.home.clone();
+            drop((op, waker));
+
+            let reached_kernel = ring.join().unwrap();
+            let woken = (wakes(&starter), wakes(&moved));
+            match request {
+                None => {
+                    assert!(reached_kernel);
+                    assert_eq!(probe.unclaimed.load(Ordering::SeqCst), 0);
+                }
+                // Completed before the cancel: both wakers were registered.
+                Some(CancelRequest::Nothing) => assert_eq!(woken, (1, 1)),
+                Some(CancelRequest::Skipped) => {
+                    assert!(!reached_kernel, "a skipped op reached the kernel");
+                    assert_eq!(woken, (0, 0), "a cancelled op woke a task");
+                }
+                Some(CancelRequest::InRing {
+                    ring,
+                    user_data,
+                    seq,
+                }) => {
+                    assert!(reached_kernel);
+                    assert_eq!((ring, user_data, seq), (0, USER_DATA, SEQ));
+                    assert_eq!(woken, (0, 0), "a cancelled op woke a task");
+                }
+            }
+            if request.is_some() {
+                assert_eq!(probe.unclaimed.load(Ordering::SeqCst), 1);
+            }
+            assert_eq!(probe.drops.load(Ordering::SeqCst), 1);
+            assert_eq!(home.snapshot(), (0, 0), "the home still counts the op");
+            assert_eq!(Arc::strong_count(&starter), 1, "a waker was leaked");
+            assert_eq!(Arc::strong_count(&moved), 1, "a waker was leaked");
+        });
+    }
+
+    /// The completion races the starter's first `poll_result` (the waker it
+    /// registered when starting may be all there is) and a second task
+    /// waiting on the same op (`poll_finished`, as a socket slot's other
+    /// users do): every poll that returns `Pending` is followed by a wake,
+    /// and the starter reads what the kernel wrote, after it wrote it.
+    #[test]
+    fn loom_uring_op_completes_around_the_first_poll() {
+        loom::model(|| {
+            let (starter, waker) = task();
+            let (op, ring, probe) = started(&waker);
+            let cancels = Mutex::new(Vec::new());
+            let ring = thread::spawn(move || ring.run(&cancels));
+            let other_op = op.clone();
+            let other = thread::spawn(move || {
+                let (other, waker) = task();
+                let pending = other_op.header().poll_finished(&waker).is_pending();
+                (other, pending)
+            });
+
+            // The starter reads the data as soon as it sees the result,
+            // while the ring may still be running.
+            let pending = match op.header().poll_result(&waker) {
+                Poll::Ready(result) => {
+                    consume(&op, result);
+                    false
+                }
+                Poll::Pending => true,
+            };
+            assert!(ring.join().unwrap());
+            let (other, other_pending) = other.join().unwrap();
+            if other_pending {
+                assert_eq!(wakes(&other), 1, "a waiting task was not woken");
+            }
+            if pending {
+                assert_eq!(wakes(&starter), 1, "the starter was not woken");
+                let Poll::Ready(result) = op.header().poll_result(&waker) else {
+                    panic!("woken, but the op is still pending");
+                };
+                consume(&op, result);
+            }
+            drop((op, waker));
+            assert_eq!(probe.drops.load(Ordering::SeqCst), 1);
+            assert_eq!(probe.unclaimed.load(Ordering::SeqCst), 0);
+            assert_eq!(Arc::strong_count(&starter), 1, "a waker was leaked");
+            assert_eq!(Arc::strong_count(&other), 1, "a waker was leaked");
+        });
+    }
+
+    /// Stands in for [`Closing`] (the ring's `IORING_OP_CLOSE`): checks that
+    /// no operation may still name the descriptor when it is closed.
+    struct CloseProbe {
+        /// Operations whose completions were reaped.
+        reaped: loom::sync::Arc<AtomicUsize>,
+        closes: loom::sync::Arc<AtomicUsize>,
+    }
+
+    impl Close for CloseProbe {
+        fn close(self) {
+            assert_eq!(
+                self.reaped.load(Ordering::SeqCst),
+                2,
+                "the descriptor was closed while an operation was outstanding"
+            );
+            self.closes.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A file's shared part (`fs::File`'s `Inner`): the last handle to go
+    /// queues the close of the descriptor.
+    struct FileHandle {
+        home: Arc<Home<CloseProbe>>,
+        closing: Option<CloseProbe>,
+    }
+
+    impl Drop for FileHandle {
+        fn drop(&mut self) {
+            self.home
+                .close_when_idle(self.closing.take().expect("dropped once"));
+        }
+    }
+
+    /// A file's roaming home: an operation started on worker 1's ring while
+    /// the other worker's ring reaps an earlier one and the last handle goes
+    /// away: the descriptor is closed exactly once, after both completions.
+    #[test]
+    fn loom_uring_roaming_home_closes_after_the_last_operation() {
+        loom::model(|| {
+            let reaped = loom::sync::Arc::new(AtomicUsize::new(0));
+            let closes = loom::sync::Arc::new(AtomicUsize::new(0));
+            let home = Arc::new(Home::roaming(0));
+            let file = loom::sync::Arc::new(FileHandle {
+                home: home.clone(),
+                closing: Some(CloseProbe {
+                    reaped: reaped.clone(),
+                    closes: closes.clone(),
+                }),
+            });
+            // An operation started on worker 0, reaped by its ring.
+            assert_eq!(home.acquire(Some(0)), 0);
+            let (h, r) = (home.clone(), reaped.clone());
+            let ring0 = thread::spawn(move || {
+                r.fetch_add(1, Ordering::SeqCst);
+                h.release();
+            });
+            // A task on worker 1 starts one through its own handle, drops
+            // the handle, and worker 1's ring reaps the operation.
+            let (h, r, f) = (home.clone(), reaped.clone(), file.clone());
+            let worker1 = thread::spawn(move || {
+                assert_eq!(h.acquire(Some(1)), 1);
+                drop(f);
+                r.fetch_add(1, Ordering::SeqCst);
+                h.release();
+            });
+            drop(file);
+            ring0.join().unwrap();
+            worker1.join().unwrap();
+            assert_eq!(closes.load(Ordering::SeqCst), 1, "closed never or twice");
+            assert_eq!(home.snapshot().1, CLOSING as u32);
+        });
     }
 }
