@@ -14,6 +14,18 @@ pub(crate) mod sync {
     }
 }
 
+/// What a spin loop does between looks at the lock word: yield the core
+/// (under loom, a point where the model may switch threads).
+#[cfg(not(loom))]
+pub(crate) mod thread {
+    pub(crate) use std::thread::yield_now;
+}
+
+#[cfg(loom)]
+pub(crate) mod thread {
+    pub(crate) use loom::thread::yield_now;
+}
+
 #[cfg(loom)]
 #[allow(unused_imports)]
 pub(crate) mod sync {

@@ -9,6 +9,7 @@ mod join;
 mod join_set;
 pub(crate) mod owned;
 pub(crate) mod raw;
+mod spin;
 pub(crate) mod state;
 
 pub use coop::consume_budget;
