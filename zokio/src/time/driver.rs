@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 
 use super::wheel::{EntryKey, MAX_TICK, WakerUpdate, Wheel};
 // From the loom shim, so the models in `sleep.rs` check these very locks.
+use crate::loom::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use crate::loom::sync::{Mutex, MutexGuard};
 
 /// Capacity of the firing buffer kept between `process` calls.
@@ -48,6 +49,13 @@ pub(crate) struct TimeDriver {
     /// `resolution` in nanoseconds, at least 1.
     resolution_nanos: u128,
     state: Mutex<State>,
+    /// The wheel's length, stored under `state`'s lock after every change:
+    /// lets [`next_expiration`](Self::next_expiration) answer "nothing
+    /// pending" without the lock, which workers ask between every batch of
+    /// tasks. A stale non-zero only sends the caller to the lock; a stale
+    /// zero cannot hide a new deadline, because the registration that makes
+    /// the wheel non-empty always calls `unpark` after storing it.
+    pending: AtomicUsize,
     /// Serializes firing; its buffer collects the wakers due in one `process`.
     firing: Mutex<Vec<Waker>>,
     unpark: Arc<dyn Fn() + Send + Sync>,
@@ -92,6 +100,7 @@ impl TimeDriver {
                 shutdown: false,
                 registered: 0,
             }),
+            pending: AtomicUsize::new(0),
             firing: Mutex::new(Vec::new()),
             unpark,
         }
@@ -108,6 +117,9 @@ impl TimeDriver {
     /// far deadline, and keeps this call O(1)). It may be in the past: then
     /// `process` has work now.
     pub(crate) fn next_expiration(&self) -> Option<Instant> {
+        if self.pending.load(Relaxed) == 0 {
+            return None;
+        }
         let tick = lock(&self.state).wheel.next_expiration_tick()?;
         self.tick_instant(tick)
     }
@@ -118,9 +130,11 @@ impl TimeDriver {
     pub(crate) fn process(&self, now: Instant) -> usize {
         let mut due = lock(&self.firing);
         let now_tick = self.now_tick(now);
-        lock(&self.state)
-            .wheel
-            .advance(now_tick, |waker| due.push(waker));
+        {
+            let mut state = lock(&self.state);
+            state.wheel.advance(now_tick, |waker| due.push(waker));
+            self.pending.store(state.wheel.len(), Relaxed);
+        }
         wake_all(&mut due)
     }
 
@@ -143,6 +157,7 @@ impl TimeDriver {
             let mut state = lock(&self.state);
             state.shutdown = true;
             state.wheel.drain(|waker| due.push(waker));
+            self.pending.store(state.wheel.len(), Relaxed);
         }
         wake_all(&mut due);
     }
@@ -161,6 +176,7 @@ impl TimeDriver {
         let earliest = state.wheel.next_expiration_tick();
         let key = state.wheel.insert(tick, waker);
         state.registered += 1;
+        self.pending.store(state.wheel.len(), Relaxed);
         drop(state);
         if earliest.is_none_or(|earliest| tick < earliest) {
             (self.unpark)();
@@ -203,6 +219,7 @@ impl TimeDriver {
         }
         if tick <= state.wheel.elapsed() {
             let waker = state.wheel.cancel(key);
+            self.pending.store(state.wheel.len(), Relaxed);
             drop(state);
             if let Some(waker) = waker {
                 waker.wake();
@@ -220,7 +237,12 @@ impl TimeDriver {
 
     /// Removes `key`'s registration in O(1), if it is still pending.
     pub(crate) fn cancel(&self, key: EntryKey) {
-        let waker = lock(&self.state).wheel.cancel(key);
+        let waker = {
+            let mut state = lock(&self.state);
+            let waker = state.wheel.cancel(key);
+            self.pending.store(state.wheel.len(), Relaxed);
+            waker
+        };
         // Dropped outside the lock.
         drop(waker);
     }
