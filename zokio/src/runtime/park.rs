@@ -117,8 +117,11 @@ impl<D: Sleeper> Parker<D> {
             .compare_exchange(EMPTY, PARKED, SeqCst, SeqCst)
             .is_err()
         {
-            // Notified in between.
-            self.state.store(EMPTY, SeqCst);
+            // Notified in between. A swap, not a store: another unpark may
+            // have landed since the failed exchange, and only a read
+            // synchronizes with it, so that what its caller wrote before
+            // unparking is visible when this returns.
+            self.state.swap(EMPTY, SeqCst);
             return;
         }
         // An unpark that lands from here on sees PARKED and wakes the
@@ -212,5 +215,76 @@ impl Idle {
         let index = list.pop();
         self.num_idle.store(list.len(), SeqCst);
         index
+    }
+}
+
+/// Loom models of the code above; only the loops around it are written out
+/// here. A lost wake-up leaves every thread blocked, which loom reports as a
+/// deadlock.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::loom::sync::atomic::AtomicBool;
+    use crate::loom::sync::{Arc, Condvar};
+    use loom::thread;
+
+    /// Stands in for the I/O driver: a wake that lands before the sleep
+    /// stays pending, like the driver's eventfd.
+    struct Bed {
+        woken: Mutex<bool>,
+        cv: Condvar,
+    }
+
+    fn bed() -> Bed {
+        Bed {
+            woken: Mutex::new(false),
+            cv: Condvar::new(),
+        }
+    }
+
+    impl Sleeper for Bed {
+        fn sleep(&self, _timeout: Option<Duration>) {
+            let mut woken = lock(&self.woken);
+            while !*woken {
+                woken = self
+                    .cv
+                    .wait(woken)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+            *woken = false;
+        }
+
+        fn wake(&self) {
+            *lock(&self.woken) = true;
+            self.cv.notify_one();
+        }
+    }
+
+    /// The `Parker` contract: what a thread wrote before its `unpark` is
+    /// visible once the parked thread returns, even when two unparks race
+    /// with the park (the second lands while the first is being consumed).
+    /// `current_thread`'s main-future waker relies on it: a flag stored
+    /// with `Release`, then `unpark`.
+    #[test]
+    fn loom_park_unpark_publishes_prior_writes() {
+        loom::model(|| {
+            let parker = Arc::new(Parker::new(bed()));
+            let flags = Arc::new([AtomicBool::new(false), AtomicBool::new(false)]);
+            let wakers: Vec<_> = (0..2)
+                .map(|i| {
+                    let (parker, flags) = (parker.clone(), flags.clone());
+                    thread::spawn(move || {
+                        flags[i].store(true, Ordering::Release);
+                        parker.unpark();
+                    })
+                })
+                .collect();
+            while !flags.iter().all(|f| f.load(Ordering::Acquire)) {
+                parker.park(None);
+            }
+            for waker in wakers {
+                waker.join().unwrap();
+            }
+        });
     }
 }
