@@ -19,23 +19,27 @@
 //!
 //! No lost wake-ups: a worker registers as idle, then (after a `SeqCst`
 //! fence) checks every queue once more before sleeping; a producer pushes,
-//! fences, then reads the idle count. One of the two always sees the other.
+//! fences, then reads the idle count. One of the two always sees the other
+//! (`park.rs` has the protocol and its loom models).
 
 use std::cell::Cell;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use super::blocking::BlockingPool;
-use super::io::{Driver, DriverConfig, IoHandle, OwnerGuard};
+use super::io::{DriverConfig, IoHandle, OwnerGuard};
+use super::park::{Idle, Parker};
 use super::queue::Local;
-use crate::loom::UnsafeCell;
+use crate::loom::sync::Mutex;
+use crate::loom::sync::atomic::AtomicUsize;
+use crate::loom::{UnsafeCell, lock};
 use crate::metrics::{Activity, Event, Gathered, RuntimeMetrics, TaskDump, WorkerCounters};
 use crate::spec::{Flavor, MetricsMode, Spec};
+use crate::task::coop;
 use crate::task::owned::OwnedTasks;
 use crate::task::raw::{Notified, Schedule, TaskRef};
-use crate::task::{coop, lock};
 use crate::time::driver::TimeDriver;
 
 /// What a `Handle` needs from a scheduler, whatever its `Spec`.
@@ -73,20 +77,21 @@ impl Drop for WorkerGuard {
     }
 }
 
-/// The global injection queue.
-struct Inject {
-    queue: Mutex<InjectQueue>,
+/// The global injection queue. Generic and on the `crate::loom` types only
+/// for the park models, which push `usize`s through it.
+pub(super) struct Inject<T> {
+    queue: Mutex<InjectQueue<T>>,
     /// A copy of the length, read without the lock to skip empty checks.
     len: AtomicUsize,
 }
 
-struct InjectQueue {
-    tasks: VecDeque<Notified>,
+struct InjectQueue<T> {
+    tasks: VecDeque<T>,
     closed: bool,
 }
 
-impl Inject {
-    fn new() -> Self {
+impl<T> Inject<T> {
+    pub(super) fn new() -> Self {
         Inject {
             queue: Mutex::new(InjectQueue {
                 tasks: VecDeque::new(),
@@ -96,11 +101,11 @@ impl Inject {
         }
     }
 
-    fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.len.load(Ordering::Acquire) == 0
     }
 
-    fn push(&self, task: Notified) {
+    pub(super) fn push(&self, task: T) {
         let mut q = lock(&self.queue);
         if q.closed {
             // Shut down: the task was (or is being) cancelled through the
@@ -113,7 +118,7 @@ impl Inject {
         self.len.store(q.tasks.len(), Ordering::Release);
     }
 
-    fn push_batch(&self, batch: Vec<Notified>) {
+    fn push_batch(&self, batch: Vec<T>) {
         let mut q = lock(&self.queue);
         if q.closed {
             drop(q);
@@ -124,7 +129,7 @@ impl Inject {
         self.len.store(q.tasks.len(), Ordering::Release);
     }
 
-    fn pop(&self) -> Option<Notified> {
+    pub(super) fn pop(&self) -> Option<T> {
         if self.is_empty() {
             return None;
         }
@@ -136,7 +141,7 @@ impl Inject {
 
     /// Takes up to `max` tasks in one lock: the first to run now, the rest
     /// for the caller's local queue.
-    fn pop_batch(&self, max: usize, mut rest: impl FnMut(Notified)) -> Option<Notified> {
+    fn pop_batch(&self, max: usize, mut rest: impl FnMut(T)) -> Option<T> {
         if self.is_empty() {
             return None;
         }
@@ -151,74 +156,11 @@ impl Inject {
     }
 
     /// Closes the queue and returns what was in it.
-    fn close(&self) -> VecDeque<Notified> {
+    fn close(&self) -> VecDeque<T> {
         let mut q = lock(&self.queue);
         q.closed = true;
         self.len.store(0, Ordering::Release);
         std::mem::take(&mut q.tasks)
-    }
-}
-
-/// A worker's sleep, which is a wait in its I/O driver: an I/O event, a
-/// timer deadline (the timeout) or an `unpark` ends it. `unpark` on a thread
-/// that is not asleep is one atomic swap; only waking a sleeping thread
-/// costs a syscall (the driver's eventfd or waker).
-pub(crate) struct Parker {
-    state: AtomicUsize,
-    driver: Arc<Driver>,
-}
-
-const EMPTY: usize = 0;
-const PARKED: usize = 1;
-const NOTIFIED: usize = 2;
-
-impl Parker {
-    fn new(driver: Arc<Driver>) -> Self {
-        Parker {
-            state: AtomicUsize::new(EMPTY),
-            driver,
-        }
-    }
-
-    /// Sleeps until unparked, an I/O event or `timeout`; consumes the
-    /// wake-up. May return early (an I/O event that woke no task of ours).
-    pub(crate) fn park(&self, timeout: Option<Duration>) {
-        if self
-            .state
-            .compare_exchange(NOTIFIED, EMPTY, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
-        {
-            return;
-        }
-        if self
-            .state
-            .compare_exchange(EMPTY, PARKED, Ordering::SeqCst, Ordering::SeqCst)
-            .is_err()
-        {
-            // Notified in between.
-            self.state.store(EMPTY, Ordering::SeqCst);
-            return;
-        }
-        // An unpark that lands from here on sees PARKED and wakes the
-        // driver; if that happens before the driver sleeps, the driver's
-        // wake-up stays pending and its wait returns at once.
-        #[cfg(feature = "tracing")]
-        tracing::trace!(target: "zokio::park", ?timeout, "park");
-        self.driver.park(timeout);
-        self.state.swap(EMPTY, Ordering::SeqCst);
-        #[cfg(feature = "tracing")]
-        tracing::trace!(target: "zokio::park", "unparked");
-    }
-
-    /// Returns whether the thread was asleep (and is now being woken).
-    pub(crate) fn unpark(&self) -> bool {
-        let asleep = self.state.swap(NOTIFIED, Ordering::SeqCst) == PARKED;
-        if asleep {
-            #[cfg(feature = "tracing")]
-            tracing::trace!(target: "zokio::park", "unpark");
-            self.driver.unpark();
-        }
-        asleep
     }
 }
 
@@ -255,10 +197,9 @@ const SPINS_BEFORE_PARK: usize = 16;
 pub(crate) struct Shared<S: Spec> {
     flavor: Flavor,
     owned: OwnedTasks,
-    inject: Inject,
+    inject: Inject<Notified>,
     workers: Box<[Worker<S>]>,
-    idle: Mutex<Vec<usize>>,
-    num_idle: AtomicUsize,
+    idle: Idle,
     /// Workers currently trying to steal.
     num_searching: AtomicUsize,
     shutdown: AtomicBool,
@@ -325,8 +266,7 @@ impl<S: Spec> Shared<S> {
                     metrics: CountersOf::<S>::default(),
                 })
                 .collect(),
-            idle: Mutex::new(Vec::with_capacity(workers)),
-            num_idle: AtomicUsize::new(0),
+            idle: Idle::new(workers),
             num_searching: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
             driving: AtomicBool::new(false),
@@ -486,17 +426,7 @@ impl<S: Spec> Shared<S> {
         if self.flavor == Flavor::CurrentThread {
             return;
         }
-        fence(Ordering::SeqCst);
-        if self.num_idle.load(Ordering::SeqCst) == 0 {
-            return;
-        }
-        let index = {
-            let mut idle = lock(&self.idle);
-            let index = idle.pop();
-            self.num_idle.store(idle.len(), Ordering::SeqCst);
-            index
-        };
-        if let Some(index) = index {
+        if let Some(index) = self.idle.pop() {
             self.unpark(index);
         }
     }
@@ -619,14 +549,6 @@ impl<S: Spec> Shared<S> {
         !self.inject.is_empty() || self.workers.iter().any(|w| !w.queue.is_empty())
     }
 
-    fn unidle(&self, index: usize) {
-        let mut idle = lock(&self.idle);
-        if let Some(pos) = idle.iter().position(|&i| i == index) {
-            idle.swap_remove(pos);
-            self.num_idle.store(idle.len(), Ordering::SeqCst);
-        }
-    }
-
     /// After a driver pass: wake another worker only if this one now has
     /// more than it will run next (a queued task besides the LIFO slot's),
     /// like tokio's `should_notify_others`.
@@ -685,14 +607,10 @@ impl<S: Spec> Shared<S> {
                 return;
             }
         }
-        {
-            let mut idle = lock(&self.idle);
-            idle.push(index);
-            self.num_idle.store(idle.len(), Ordering::SeqCst);
-        }
-        fence(Ordering::SeqCst);
-        if self.has_stealable_work() || self.shutdown.load(Ordering::SeqCst) {
-            self.unidle(index);
+        let may_sleep = self.idle.register(index, || {
+            self.has_stealable_work() || self.shutdown.load(Ordering::SeqCst)
+        });
+        if !may_sleep {
             return;
         }
         let worker = &self.workers[index];
@@ -701,7 +619,7 @@ impl<S: Spec> Shared<S> {
         worker.parker.park(self.park_timeout());
         worker.metrics.unparked();
         self.after_driver(index);
-        self.unidle(index);
+        self.idle.unregister(index);
         self.process_timers(index);
     }
 
