@@ -30,14 +30,15 @@
 //! `process` or `shutdown` itself.
 
 use std::fmt;
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use super::wheel::{EntryKey, MAX_TICK, WakerUpdate, Wheel};
 // From the loom shim, so the models in `sleep.rs` check these very locks.
+use crate::loom::lock;
+use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use crate::loom::sync::{Mutex, MutexGuard};
 
 /// Capacity of the firing buffer kept between `process` calls.
 const KEEP_FIRING_CAPACITY: usize = 1024;
@@ -297,12 +298,6 @@ fn wake_all(due: &mut Vec<Waker>) -> usize {
         due.shrink_to(KEEP_FIRING_CAPACITY);
     }
     fired
-}
-
-/// Locks a mutex whose data stays consistent even if a holder panicked
-/// (no wheel operation calls out to user code midway).
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -773,7 +773,11 @@ impl UringDriver {
             {
                 Ok(_) => false,
                 Err(_) => {
-                    self.state.store(EMPTY, Ordering::SeqCst);
+                    // A swap, not a store: an `unpark` landing between the
+                    // failed exchange and this write is read (and its
+                    // writes acquired) instead of overwritten unseen, as in
+                    // the scheduler's `Parker` (see its loom models).
+                    self.state.swap(EMPTY, Ordering::SeqCst);
                     true
                 }
             };

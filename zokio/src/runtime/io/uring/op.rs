@@ -25,19 +25,14 @@
 //! back: the kernel may still write into it, so it is leaked instead.
 
 use std::io;
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 use std::task::{Poll, Waker};
 
 // From the loom shim, so the models at the bottom check these very types.
 use crate::loom::UnsafeCell;
+use crate::loom::lock;
+use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::{AtomicU64, Ordering};
-use crate::loom::sync::{Mutex, MutexGuard};
-
-/// Locks a mutex whose data stays consistent even if a holder panicked
-/// (every critical section here is a plain field update).
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// A result code that means "failed because the runtime shut down" (never a
 /// kernel result: those are `-4095..=i32::MAX`).
