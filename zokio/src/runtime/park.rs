@@ -67,6 +67,94 @@ pub(crate) trait Sleeper {
     fn wake(&self);
 }
 
+/// Where a worker sleeps. With a driver of its own, in that driver. With
+/// a driver all the workers share (mio `multi_thread`), in the driver if no
+/// other worker waits there, else in a bed of its own (a flag and a condvar)
+/// until a `wake`, the timeout, or the next time it parks: the one waiting in
+/// the driver takes everyone's I/O events and wakes the others when it has
+/// more work than it will run itself (the scheduler's `after_driver`).
+pub(crate) struct WorkerSleeper {
+    driver: Arc<Driver>,
+    shared: bool,
+    /// Set while this worker is, or is about to be, waiting in the driver:
+    /// a `wake` then also wakes the driver.
+    in_driver: AtomicBool,
+    /// Set by `wake`, cleared by `sleep` as it ends.
+    bed: std::sync::Mutex<bool>,
+    bed_cv: std::sync::Condvar,
+}
+
+impl WorkerSleeper {
+    pub(crate) fn new(driver: Arc<Driver>) -> Self {
+        WorkerSleeper {
+            shared: driver.is_shared(),
+            driver,
+            in_driver: AtomicBool::new(false),
+            bed: std::sync::Mutex::new(false),
+            bed_cv: std::sync::Condvar::new(),
+        }
+    }
+
+    fn bed(&self) -> std::sync::MutexGuard<'_, bool> {
+        self.bed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Sleeper for WorkerSleeper {
+    fn sleep(&self, timeout: Option<Duration>) {
+        if !self.shared {
+            self.driver.park(timeout);
+            return;
+        }
+        // Announce the driver wait before looking at the bed (both SeqCst):
+        // a `wake` either finds the flag set here or sees `in_driver` and
+        // wakes the driver.
+        self.in_driver.swap(true, Ordering::SeqCst);
+        let woken = *self.bed();
+        let waited = !woken && self.driver.park_if_free(timeout);
+        self.in_driver.store(false, Ordering::SeqCst);
+        let mut bed = self.bed();
+        if !woken && !waited {
+            // Another worker waits in the driver: sleep here instead.
+            match timeout {
+                None => {
+                    while !*bed {
+                        bed = self
+                            .bed_cv
+                            .wait(bed)
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    }
+                }
+                Some(timeout) => {
+                    bed = self
+                        .bed_cv
+                        .wait_timeout_while(bed, timeout, |woken| !*woken)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0;
+                }
+            }
+        }
+        *bed = false;
+    }
+
+    fn wake(&self) {
+        if !self.shared {
+            self.driver.unpark();
+            return;
+        }
+        *self.bed() = true;
+        self.bed_cv.notify_one();
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.in_driver.load(Ordering::SeqCst) {
+            // A wake-up for whoever waits in the driver: at worst another
+            // worker gets a spurious one.
+            self.driver.unpark();
+        }
+    }
+}
+
 /// A worker sleeps in its I/O driver, so I/O events and timers end the
 /// sleep too.
 impl Sleeper for Arc<Driver> {

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use super::blocking::BlockingPool;
 use super::io::{DriverConfig, IoHandle, OwnerGuard};
-use super::park::{Idle, Parker};
+use super::park::{Idle, Parker, WorkerSleeper};
 use super::queue::Local;
 use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::AtomicUsize;
@@ -179,7 +179,7 @@ struct Worker<S: Spec> {
     in_driver: Cell<bool>,
     /// xorshift state for picking a steal victim. Owner only.
     rng: Cell<u32>,
-    parker: Parker,
+    parker: Parker<WorkerSleeper>,
     /// Written by the owner (`add`) and, for wake-ups, by others
     /// (`add_shared`); zero-sized with metrics off.
     metrics: CountersOf<S>,
@@ -262,7 +262,7 @@ impl<S: Spec> Shared<S> {
                     lifo_streak: Cell::new(0),
                     in_driver: Cell::new(false),
                     rng: Cell::new(0x9E37_79B9 ^ (i as u32).wrapping_mul(0x85EB_CA6B) | 1),
-                    parker: Parker::new(io.driver(i).clone()),
+                    parker: Parker::new(WorkerSleeper::new(io.driver(i).clone())),
                     metrics: CountersOf::<S>::default(),
                 })
                 .collect(),
@@ -690,7 +690,7 @@ impl<S: Spec> Shared<S> {
         lifo || self.has_stealable_work()
     }
 
-    pub(crate) fn driver_parker(&self) -> &Parker {
+    pub(crate) fn driver_parker(&self) -> &Parker<WorkerSleeper> {
         &self.workers[0].parker
     }
 

@@ -49,10 +49,13 @@ pub(crate) struct MioDriver {
     /// How many resources are registered (a copy of `registered.len()`,
     /// read without the lock). See [`Driver::io_active`](super::Driver::io_active).
     count: AtomicUsize,
+    /// One driver for all the workers of a `multi_thread` runtime: at most
+    /// one waits in it, the others sleep in their `WorkerSleeper`'s bed.
+    pub(crate) shared: bool,
 }
 
 impl MioDriver {
-    pub(crate) fn new(config: DriverConfig) -> io::Result<MioDriver> {
+    pub(crate) fn new(config: DriverConfig, shared: bool) -> io::Result<MioDriver> {
         let poll = Poll::new()?;
         let registry = poll.registry().try_clone()?;
         let waker = Waker::new(poll.registry(), WAKE_TOKEN)?;
@@ -65,6 +68,7 @@ impl MioDriver {
             has_released: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
             count: AtomicUsize::new(0),
+            shared,
         })
     }
 
@@ -111,13 +115,17 @@ impl MioDriver {
 
     /// Polls for at most `timeout` and dispatches the events. `foreign`:
     /// the caller is not the driver's owner (an idle worker taking a busy
-    /// owner's events, with a zero timeout).
-    pub(crate) fn poll(&self, timeout: Option<Duration>, foreign: bool) {
+    /// owner's events, with a zero timeout). Returns `false`, without
+    /// waiting, when another thread is polling.
+    pub(crate) fn poll(&self, timeout: Option<Duration>, foreign: bool) -> bool {
         let Ok(mut guard) = self.poll.try_lock() else {
             // Another thread is polling (cannot happen for an owner), so
             // this one has nothing to dispatch.
-            return;
+            return false;
         };
+        // On a driver the workers share, the wake-up token belongs to
+        // whichever worker waits in it next: only a waiting poll takes it.
+        let foreign = foreign || (self.shared && timeout == Some(Duration::ZERO));
         let (poll, events) = &mut *guard;
         match poll.poll(events, timeout) {
             Ok(()) => {}
@@ -172,6 +180,7 @@ impl MioDriver {
             drop(released);
         }
         drop(guard);
+        true
     }
 
     pub(crate) fn io_active(&self) -> bool {

@@ -79,10 +79,28 @@ impl Driver {
     /// Sleeps until an I/O event, an [`unpark`](Self::unpark) or `timeout`,
     /// then dispatches what arrived. Called only by the driver's owner.
     pub(crate) fn park(&self, timeout: Option<Duration>) {
+        self.park_if_free(timeout);
+    }
+
+    /// [`park`](Self::park), on a driver other threads may be waiting in:
+    /// returns `false` at once, without waiting, when one is.
+    pub(crate) fn park_if_free(&self, timeout: Option<Duration>) -> bool {
         match self {
             Driver::Mio(d) => d.poll(timeout, false),
             #[cfg(target_os = "linux")]
-            Driver::Uring(d) => d.park(timeout),
+            Driver::Uring(d) => {
+                d.park(timeout);
+                true
+            }
+        }
+    }
+
+    /// Whether the workers share this driver (see [`IoHandle::new`]).
+    pub(crate) fn is_shared(&self) -> bool {
+        match self {
+            Driver::Mio(d) => d.shared,
+            #[cfg(target_os = "linux")]
+            Driver::Uring(_) => false,
         }
     }
 
@@ -92,7 +110,9 @@ impl Driver {
         #[cfg(feature = "tracing")]
         tracing::trace!(target: "zokio::driver", "poll");
         match self {
-            Driver::Mio(d) => d.poll(Some(Duration::ZERO), false),
+            Driver::Mio(d) => {
+                d.poll(Some(Duration::ZERO), false);
+            }
             #[cfg(target_os = "linux")]
             Driver::Uring(d) => d.poll_now(),
         }
@@ -106,7 +126,9 @@ impl Driver {
         #[cfg(feature = "tracing")]
         tracing::trace!(target: "zokio::driver", "poll of a busy worker's driver");
         match self {
-            Driver::Mio(d) => d.poll(Some(Duration::ZERO), true),
+            Driver::Mio(d) => {
+                d.poll(Some(Duration::ZERO), true);
+            }
             #[cfg(target_os = "linux")]
             Driver::Uring(d) => d.poll_foreign(),
         }
@@ -177,10 +199,23 @@ impl IoHandle {
         config: DriverConfig,
     ) -> io::Result<IoHandle> {
         let backend = resolve_backend(configured, &probe::KernelProbe)?;
+        // mio: one epoll for all the workers, as tokio does. One worker
+        // waits in it and takes everyone's events in one call; per-worker
+        // epolls had each worker wake for its own events in small batches
+        // (five times tokio's `epoll_wait`s per HTTP request, see
+        // benches/RESULTS.md). io_uring keeps a ring per worker.
+        if backend == ActiveBackend::Mio && count > 1 {
+            let driver = Arc::new(Driver::Mio(mio_driver::MioDriver::new(config, true)?));
+            return Ok(IoHandle {
+                backend,
+                drivers: (0..count).map(|_| driver.clone()).collect(),
+                next: AtomicUsize::new(0),
+            });
+        }
         let drivers = (0..count)
             .map(|_| {
                 let driver = match backend {
-                    ActiveBackend::Mio => Driver::Mio(mio_driver::MioDriver::new(config)?),
+                    ActiveBackend::Mio => Driver::Mio(mio_driver::MioDriver::new(config, false)?),
                     #[cfg(target_os = "linux")]
                     ActiveBackend::IoUring => Driver::Uring(uring::UringDriver::new(config)?),
                     #[cfg(not(target_os = "linux"))]
