@@ -17,8 +17,10 @@ use std::time::Duration;
 
 use super::io::Driver;
 use crate::loom::lock;
-use crate::loom::sync::Mutex;
-use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst, fence};
+use crate::loom::sync::atomic::{
+    AtomicBool as ShimAtomicBool, AtomicUsize, Ordering::SeqCst, fence,
+};
+use crate::loom::sync::{Condvar, Mutex};
 
 pub(crate) struct ThreadWaker {
     thread: Thread,
@@ -73,64 +75,113 @@ pub(crate) trait Sleeper {
 /// until a `wake`, the timeout, or the next time it parks: the one waiting in
 /// the driver takes everyone's I/O events and wakes the others when it has
 /// more work than it will run itself (the scheduler's `after_driver`).
-pub(crate) struct WorkerSleeper {
-    driver: Arc<Driver>,
+pub(crate) struct WorkerSleeper<D: SharedWait = Arc<Driver>> {
+    driver: D,
     shared: bool,
     /// Set while this worker is, or is about to be, waiting in the driver:
     /// a `wake` then also wakes the driver.
-    in_driver: AtomicBool,
+    in_driver: ShimAtomicBool,
     /// Set by `wake`, cleared by `sleep` as it ends.
-    bed: std::sync::Mutex<bool>,
-    bed_cv: std::sync::Condvar,
+    bed: Mutex<bool>,
+    bed_cv: Condvar,
 }
 
-impl WorkerSleeper {
-    pub(crate) fn new(driver: Arc<Driver>) -> Self {
+/// The driver as a [`WorkerSleeper`] sees it (a trait so the loom model can
+/// stand in for it).
+pub(crate) trait SharedWait {
+    /// Whether several workers sleep in this driver.
+    fn is_shared(&self) -> bool;
+    /// Becomes the one worker allowed to wait in the driver; `false` when
+    /// another worker is. Shared drivers only.
+    fn try_claim(&self) -> bool;
+    /// Gives the claim back.
+    fn release(&self);
+    /// Waits in the driver until an I/O event, `unpark` or `timeout`. On a
+    /// shared driver, only with the claim.
+    fn park(&self, timeout: Option<Duration>);
+    /// Ends the wait in progress, or the next one. Any thread.
+    fn unpark(&self);
+}
+
+impl SharedWait for Arc<Driver> {
+    fn is_shared(&self) -> bool {
+        Driver::is_shared(self)
+    }
+
+    #[inline]
+    fn try_claim(&self) -> bool {
+        Driver::try_claim_waiter(self)
+    }
+
+    #[inline]
+    fn release(&self) {
+        Driver::release_waiter(self);
+    }
+
+    #[inline]
+    fn park(&self, timeout: Option<Duration>) {
+        Driver::park(self, timeout);
+    }
+
+    #[inline]
+    fn unpark(&self) {
+        Driver::unpark(self);
+    }
+}
+
+impl<D: SharedWait> WorkerSleeper<D> {
+    pub(crate) fn new(driver: D) -> Self {
         WorkerSleeper {
             shared: driver.is_shared(),
             driver,
-            in_driver: AtomicBool::new(false),
-            bed: std::sync::Mutex::new(false),
-            bed_cv: std::sync::Condvar::new(),
+            in_driver: ShimAtomicBool::new(false),
+            bed: Mutex::new(false),
+            bed_cv: Condvar::new(),
         }
-    }
-
-    fn bed(&self) -> std::sync::MutexGuard<'_, bool> {
-        self.bed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
-impl Sleeper for WorkerSleeper {
+impl<D: SharedWait> Sleeper for WorkerSleeper<D> {
     fn sleep(&self, timeout: Option<Duration>) {
         if !self.shared {
             self.driver.park(timeout);
             return;
         }
-        // Announce the driver wait before looking at the bed (both SeqCst):
-        // a `wake` either finds the flag set here or sees `in_driver` and
-        // wakes the driver.
-        self.in_driver.swap(true, Ordering::SeqCst);
-        let woken = *self.bed();
-        let waited = !woken && self.driver.park_if_free(timeout);
-        self.in_driver.store(false, Ordering::SeqCst);
-        let mut bed = self.bed();
-        if !woken && !waited {
-            // Another worker waits in the driver: sleep here instead.
-            match timeout {
+        if self.driver.try_claim() {
+            // Only the claim holder waits in the driver, so the driver's
+            // wake-up is always this worker's (or a stale one, which ends
+            // one wait early). Announce it before looking at the bed (both
+            // SeqCst): a `wake` either finds the flag set here or sees
+            // `in_driver` and wakes the driver.
+            self.in_driver.swap(true, SeqCst);
+            let woken = *lock(&self.bed);
+            if !woken {
+                self.driver.park(timeout);
+            }
+            self.in_driver.store(false, SeqCst);
+            self.driver.release();
+            *lock(&self.bed) = false;
+            return;
+        }
+        // Another worker waits in the driver: sleep in the bed.
+        let mut bed = lock(&self.bed);
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        while !*bed {
+            match deadline {
                 None => {
-                    while !*bed {
-                        bed = self
-                            .bed_cv
-                            .wait(bed)
-                            .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    }
-                }
-                Some(timeout) => {
                     bed = self
                         .bed_cv
-                        .wait_timeout_while(bed, timeout, |woken| !*woken)
+                        .wait(bed)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+                Some(deadline) => {
+                    let now = std::time::Instant::now();
+                    if now >= deadline {
+                        break;
+                    }
+                    bed = self
+                        .bed_cv
+                        .wait_timeout(bed, deadline - now)
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .0;
                 }
@@ -144,12 +195,12 @@ impl Sleeper for WorkerSleeper {
             self.driver.unpark();
             return;
         }
-        *self.bed() = true;
+        *lock(&self.bed) = true;
         self.bed_cv.notify_one();
-        std::sync::atomic::fence(Ordering::SeqCst);
-        if self.in_driver.load(Ordering::SeqCst) {
-            // A wake-up for whoever waits in the driver: at worst another
-            // worker gets a spurious one.
+        fence(SeqCst);
+        if self.in_driver.load(SeqCst) {
+            // This worker holds the claim: it is (or is about to be) the
+            // one waiting in the driver.
             self.driver.unpark();
         }
     }
@@ -502,6 +553,78 @@ mod loom_tests {
                 worker.join().unwrap();
             }
             assert_eq!(rt.ran.load(SeqCst), 0);
+        });
+    }
+
+    /// Stands in for a driver the workers share: one claim at a time, and
+    /// a wake that lands before the wait stays pending, like the eventfd.
+    struct SharedDriver {
+        claimed: AtomicBool,
+        pending: Mutex<bool>,
+        cv: Condvar,
+    }
+
+    impl SharedWait for Arc<SharedDriver> {
+        fn is_shared(&self) -> bool {
+            true
+        }
+
+        fn try_claim(&self) -> bool {
+            self.claimed
+                .compare_exchange(false, true, SeqCst, SeqCst)
+                .is_ok()
+        }
+
+        fn release(&self) {
+            self.claimed.store(false, SeqCst);
+        }
+
+        fn park(&self, _timeout: Option<Duration>) {
+            let mut pending = lock(&self.pending);
+            while !*pending {
+                pending = self
+                    .cv
+                    .wait(pending)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+            *pending = false;
+        }
+
+        fn unpark(&self) {
+            *lock(&self.pending) = true;
+            self.cv.notify_all();
+        }
+    }
+
+    /// Two workers share one driver: whichever gets it waits there, the
+    /// other in its bed. A wake for each, from a third thread, must end
+    /// both sleeps wherever they happen (loom reports a deadlock if a wake
+    /// is lost: one sent to the driver while its worker went to bed, or to
+    /// the bed while it waited in the driver).
+    #[test]
+    fn loom_park_shared_driver_wakes_reach_both_workers() {
+        loom::model(|| {
+            let driver = Arc::new(SharedDriver {
+                claimed: AtomicBool::new(false),
+                pending: Mutex::new(false),
+                cv: Condvar::new(),
+            });
+            let sleepers: Vec<_> = (0..2)
+                .map(|_| Arc::new(WorkerSleeper::new(driver.clone())))
+                .collect();
+            let threads: Vec<_> = sleepers
+                .iter()
+                .map(|sleeper| {
+                    let sleeper = sleeper.clone();
+                    thread::spawn(move || sleeper.sleep(None))
+                })
+                .collect();
+            for sleeper in &sleepers {
+                sleeper.wake();
+            }
+            for t in threads {
+                t.join().unwrap();
+            }
         });
     }
 }

@@ -52,6 +52,8 @@ pub(crate) struct MioDriver {
     /// One driver for all the workers of a `multi_thread` runtime: at most
     /// one waits in it, the others sleep in their `WorkerSleeper`'s bed.
     pub(crate) shared: bool,
+    /// Held by the worker that may wait in a shared driver.
+    waiter: AtomicBool,
 }
 
 impl MioDriver {
@@ -69,6 +71,7 @@ impl MioDriver {
             shut_down: AtomicBool::new(false),
             count: AtomicUsize::new(0),
             shared,
+            waiter: AtomicBool::new(false),
         })
     }
 
@@ -181,6 +184,28 @@ impl MioDriver {
         }
         drop(guard);
         true
+    }
+
+    /// Waits for events (at most `timeout`) and dispatches them: the
+    /// owner's park, or on a shared driver the claim holder's. Takes the
+    /// poll lock even if a non-waiting poll holds it for a moment.
+    pub(crate) fn park(&self, timeout: Option<Duration>) {
+        // A non-waiting poll (a busy worker's) may hold the poll lock for
+        // a moment; the wait must still happen, or a worker holding the
+        // claim would sleep nowhere.
+        while !self.poll(timeout, false) {
+            std::thread::yield_now();
+        }
+    }
+
+    pub(crate) fn try_claim_waiter(&self) -> bool {
+        self.waiter
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    pub(crate) fn release_waiter(&self) {
+        self.waiter.store(false, Ordering::Release);
     }
 
     pub(crate) fn io_active(&self) -> bool {

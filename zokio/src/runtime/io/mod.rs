@@ -79,19 +79,29 @@ impl Driver {
     /// Sleeps until an I/O event, an [`unpark`](Self::unpark) or `timeout`,
     /// then dispatches what arrived. Called only by the driver's owner.
     pub(crate) fn park(&self, timeout: Option<Duration>) {
-        self.park_if_free(timeout);
+        match self {
+            Driver::Mio(d) => d.park(timeout),
+            #[cfg(target_os = "linux")]
+            Driver::Uring(d) => d.park(timeout),
+        }
     }
 
-    /// [`park`](Self::park), on a driver other threads may be waiting in:
-    /// returns `false` at once, without waiting, when one is.
-    pub(crate) fn park_if_free(&self, timeout: Option<Duration>) -> bool {
+    /// Becomes the one thread that may wait in a shared driver (see
+    /// `WorkerSleeper`); `false` when another holds that.
+    pub(crate) fn try_claim_waiter(&self) -> bool {
         match self {
-            Driver::Mio(d) => d.poll(timeout, false),
+            Driver::Mio(d) => d.try_claim_waiter(),
             #[cfg(target_os = "linux")]
-            Driver::Uring(d) => {
-                d.park(timeout);
-                true
-            }
+            Driver::Uring(_) => true,
+        }
+    }
+
+    /// Gives back what [`try_claim_waiter`](Self::try_claim_waiter) took.
+    pub(crate) fn release_waiter(&self) {
+        match self {
+            Driver::Mio(d) => d.release_waiter(),
+            #[cfg(target_os = "linux")]
+            Driver::Uring(_) => {}
         }
     }
 
