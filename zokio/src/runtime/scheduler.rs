@@ -209,7 +209,8 @@ pub(crate) struct Shared<S: Spec> {
     /// The timing wheel; processed by workers every `S::EVENT_INTERVAL`
     /// ticks and whenever they wake from a park timed to its next deadline.
     time: Arc<TimeDriver>,
-    /// One I/O driver per worker; each worker parks in its own.
+    /// The I/O drivers: a ring per worker on io_uring, each worker parking
+    /// in its own; on mio one epoll the workers share.
     io: Arc<IoHandle>,
     /// Counts what happens off the workers (spawns from other threads).
     remote: CountersOf<S>,

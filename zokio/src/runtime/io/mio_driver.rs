@@ -1,5 +1,8 @@
-//! The `mio` backend: one `mio::Poll` (epoll on Linux, kqueue on macOS) per
-//! worker, edge-triggered.
+//! The `mio` backend: one `mio::Poll` (epoll on Linux, kqueue on macOS),
+//! edge-triggered, shared by all the workers of a `multi_thread` runtime
+//! (one of them waits in it at a time, holding the waiter claim; see
+//! `WorkerSleeper` in `runtime/park.rs`), the only one of a `current_thread`
+//! runtime.
 //!
 //! # Tokens and lifetimes
 //!
