@@ -68,3 +68,39 @@ pub(crate) use loom::cell::UnsafeCell;
 pub(crate) fn lock<T>(m: &sync::Mutex<T>) -> sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+/// Helpers the loom models share.
+#[cfg(all(test, loom))]
+pub(crate) mod model {
+    use std::sync::Arc;
+    use std::task::{Wake, Waker};
+
+    use super::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A task's waker, counting its wakes where loom sees them.
+    #[derive(Default)]
+    pub(crate) struct Task {
+        wakes: AtomicUsize,
+    }
+
+    impl Wake for Task {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.wakes.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A counting task and a waker for it.
+    pub(crate) fn task() -> (Arc<Task>, Waker) {
+        let task = Arc::new(Task::default());
+        (task.clone(), Waker::from(task))
+    }
+
+    /// How often `task`'s waker was woken.
+    pub(crate) fn wakes(task: &Task) -> usize {
+        task.wakes.load(Ordering::SeqCst)
+    }
+}

@@ -500,40 +500,16 @@ mod tests {
 /// never decides.
 #[cfg(all(test, loom))]
 mod loom_tests {
-    use std::task::{Wake, Waker};
+    use std::task::Waker;
 
     use loom::thread;
 
     use super::*;
-    use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 
     const MS: Duration = Duration::from_millis(1);
     const HOUR: Duration = Duration::from_secs(3_600);
 
-    /// A task's waker, counting its wakes where loom sees them.
-    #[derive(Default)]
-    struct Task {
-        wakes: AtomicUsize,
-    }
-
-    impl Wake for Task {
-        fn wake(self: Arc<Self>) {
-            self.wake_by_ref();
-        }
-
-        fn wake_by_ref(self: &Arc<Self>) {
-            self.wakes.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    fn task() -> (Arc<Task>, Waker) {
-        let task = Arc::new(Task::default());
-        (task.clone(), Waker::from(task))
-    }
-
-    fn wakes(task: &Task) -> usize {
-        task.wakes.load(Ordering::SeqCst)
-    }
+    use crate::loom::model::{task, wakes};
 
     /// A driver, and the instant of its tick 0 as far as the models go.
     fn driver() -> (Arc<TimeDriver>, Instant) {

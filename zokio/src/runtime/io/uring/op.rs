@@ -662,7 +662,7 @@ mod home_tests {
 #[cfg(all(test, loom))]
 mod loom_tests {
     use std::sync::Arc;
-    use std::task::{Poll, Wake, Waker};
+    use std::task::{Poll, Waker};
 
     use loom::thread;
 
@@ -708,30 +708,7 @@ mod loom_tests {
         }
     }
 
-    /// A task's waker, counting its wakes where loom sees them.
-    #[derive(Default)]
-    struct Task {
-        wakes: AtomicUsize,
-    }
-
-    impl Wake for Task {
-        fn wake(self: Arc<Self>) {
-            self.wake_by_ref();
-        }
-
-        fn wake_by_ref(self: &Arc<Self>) {
-            self.wakes.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    fn task() -> (Arc<Task>, Waker) {
-        let task = Arc::new(Task::default());
-        (task.clone(), Waker::from(task))
-    }
-
-    fn wakes(task: &Task) -> usize {
-        task.wakes.load(Ordering::SeqCst)
-    }
+    use crate::loom::model::{task, wakes};
 
     /// An op started the way `Submitter::start` starts one: the home counts
     /// it, the starter fills the data and registers its waker, and the ring
