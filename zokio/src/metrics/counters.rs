@@ -141,12 +141,6 @@ pub(crate) fn budget_forced_yield() {
     THREAD_COUNTS.with(|c| c[3].set(c[3].get() + 1));
 }
 
-/// A worker's view of one poll, from `poll_started` to `poll_ended`.
-#[doc(hidden)]
-pub trait PollStamp: Copy {}
-impl PollStamp for () {}
-impl PollStamp for Option<Instant> {}
-
 mod sealed {
     pub trait Sealed {}
 }
@@ -155,10 +149,6 @@ mod sealed {
 /// [`MetricsMode`](crate::spec::MetricsMode). Sealed; the scheduler is the
 /// only caller.
 pub trait WorkerCounters: sealed::Sealed + Default + Send + Sync + 'static {
-    /// What `poll_started` hands to `poll_ended`.
-    #[doc(hidden)]
-    type Stamp: PollStamp;
-
     /// Adds `n` to `event`. Only the thread that is the worker calls it.
     #[doc(hidden)]
     fn add(&self, event: Event, n: u64);
@@ -167,15 +157,20 @@ pub trait WorkerCounters: sealed::Sealed + Default + Send + Sync + 'static {
     #[doc(hidden)]
     fn add_shared(&self, event: Event, n: u64);
 
-    /// A poll begins on this worker. Returns the stamp for `poll_ended`
-    /// and, with metrics on, a recent time (milliseconds since the anchor)
-    /// for the task's "last polled".
+    /// A poll begins on this worker. With metrics on, returns a recent time
+    /// (milliseconds since the anchor) for the task's "last polled" and
+    /// whether this poll is one to time (then the scheduler reports its
+    /// duration to `timed_poll`).
     #[doc(hidden)]
-    fn poll_started(&self) -> (Self::Stamp, Option<u64>);
+    fn poll_started(&self) -> Option<(u64, bool)>;
+
+    /// The sampled poll ran from `start` to `end`.
+    #[doc(hidden)]
+    fn timed_poll(&self, start: Instant, end: Instant);
 
     /// That poll ended; `completed`: the task finished.
     #[doc(hidden)]
-    fn poll_ended(&self, stamp: Self::Stamp, completed: bool);
+    fn poll_ended(&self, completed: bool);
 
     /// The worker stops running tasks to sleep.
     #[doc(hidden)]
@@ -247,8 +242,6 @@ impl Counters {
 impl sealed::Sealed for Counters {}
 
 impl WorkerCounters for Counters {
-    type Stamp = Option<Instant>;
-
     #[inline(always)]
     fn add(&self, event: Event, n: u64) {
         Self::bump(&self.events[event as usize], n);
@@ -260,30 +253,31 @@ impl WorkerCounters for Counters {
     }
 
     #[inline(always)]
-    fn poll_started(&self) -> (Option<Instant>, Option<u64>) {
+    fn poll_started(&self) -> Option<(u64, bool)> {
         let polls = self.events[Event::Polls as usize].load(Relaxed);
         self.events[Event::Polls as usize].store(polls.wrapping_add(1), Relaxed);
-        let stamp = polls.is_multiple_of(POLL_TIME_SAMPLE).then(Instant::now);
-        (stamp, Some(self.coarse_now_ms.load(Relaxed)))
+        Some((
+            self.coarse_now_ms.load(Relaxed),
+            polls.is_multiple_of(POLL_TIME_SAMPLE),
+        ))
+    }
+
+    fn timed_poll(&self, start: Instant, end: Instant) {
+        let took = u64::try_from(end.duration_since(start).as_nanos()).unwrap_or(u64::MAX);
+        let bucket = POLL_TIME_BUCKETS
+            .iter()
+            .position(|&bound| took <= bound)
+            .unwrap_or(BUCKETS - 1);
+        Self::bump(&self.poll_times[bucket], 1);
+        Self::bump(&self.poll_time_sum, took);
+        let now_ms = u64::try_from(end.duration_since(anchor()).as_millis()).unwrap_or(u64::MAX);
+        self.coarse_now_ms.store(now_ms, Relaxed);
     }
 
     #[inline(always)]
-    fn poll_ended(&self, stamp: Option<Instant>, completed: bool) {
+    fn poll_ended(&self, completed: bool) {
         if completed {
             self.add(Event::Completed, 1);
-        }
-        if let Some(start) = stamp {
-            let end = Instant::now();
-            let took = u64::try_from(end.duration_since(start).as_nanos()).unwrap_or(u64::MAX);
-            let bucket = POLL_TIME_BUCKETS
-                .iter()
-                .position(|&bound| took <= bound)
-                .unwrap_or(BUCKETS - 1);
-            Self::bump(&self.poll_times[bucket], 1);
-            Self::bump(&self.poll_time_sum, took);
-            let now_ms =
-                u64::try_from(end.duration_since(anchor()).as_millis()).unwrap_or(u64::MAX);
-            self.coarse_now_ms.store(now_ms, Relaxed);
         }
     }
 
@@ -343,8 +337,6 @@ pub struct NoCounters;
 impl sealed::Sealed for NoCounters {}
 
 impl WorkerCounters for NoCounters {
-    type Stamp = ();
-
     #[inline(always)]
     fn add(&self, _: Event, _: u64) {}
 
@@ -352,12 +344,14 @@ impl WorkerCounters for NoCounters {
     fn add_shared(&self, _: Event, _: u64) {}
 
     #[inline(always)]
-    fn poll_started(&self) -> ((), Option<u64>) {
-        ((), None)
+    fn poll_started(&self) -> Option<(u64, bool)> {
+        None
     }
 
+    fn timed_poll(&self, _: Instant, _: Instant) {}
+
     #[inline(always)]
-    fn poll_ended(&self, _: (), _: bool) {}
+    fn poll_ended(&self, _: bool) {}
 
     #[inline(always)]
     fn parking(&self) {}

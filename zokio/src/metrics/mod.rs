@@ -55,7 +55,7 @@ use std::fmt;
 use std::time::Duration;
 
 pub use counters::{
-    Counters, CountersSnapshot, Event, NoCounters, POLL_TIME_BUCKETS, POLL_TIME_SAMPLE, PollStamp,
+    Counters, CountersSnapshot, Event, NoCounters, POLL_TIME_BUCKETS, POLL_TIME_SAMPLE,
     WorkerCounters,
 };
 pub(crate) use counters::{

@@ -303,10 +303,32 @@ impl<S: Spec> Shared<S> {
     #[inline(always)]
     fn run_task(&self, index: usize, task: Notified) {
         let worker = &self.workers[index];
-        let (stamp, now) = worker.metrics.poll_started();
-        if let Some(now) = now {
-            task.task().header().record_poll(now);
+        match worker.metrics.poll_started() {
+            None => {}
+            Some((now, false)) => task.task().header().record_poll(now),
+            // One poll in `POLL_TIME_SAMPLE` is timed, out of line, so the
+            // clock reads and the histogram stay out of this loop's code.
+            Some((now, true)) => return self.run_task_timed(index, task, now),
         }
+        let completed = self.poll_task(index, task);
+        worker.metrics.poll_ended(completed);
+    }
+
+    /// [`run_task`](Self::run_task) for a poll whose duration is sampled.
+    #[cold]
+    #[inline(never)]
+    fn run_task_timed(&self, index: usize, task: Notified, now: u64) {
+        let worker = &self.workers[index];
+        task.task().header().record_poll(now);
+        let start = Instant::now();
+        let completed = self.poll_task(index, task);
+        worker.metrics.timed_poll(start, Instant::now());
+        worker.metrics.poll_ended(completed);
+    }
+
+    /// One poll of `task` with the budget and the blocked-worker record.
+    #[inline(always)]
+    fn poll_task(&self, index: usize, task: Notified) -> bool {
         if S::DETECT_BLOCKING.is_some() {
             let task = task.task();
             let header = task.header();
@@ -316,7 +338,7 @@ impl<S: Spec> Shared<S> {
         if S::DETECT_BLOCKING.is_some() {
             self.activity[index].end();
         }
-        worker.metrics.poll_ended(stamp, completed);
+        completed
     }
 
     /// Moves a local queue's overflow to the global queue.
