@@ -6,32 +6,14 @@
 //! One test function runs every flavor and backend in turn: thread counts
 //! are per process, so nothing else may run in this binary meanwhile.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use support::{assert_same_fds, open_fds};
 use zokio::io::{AsyncReadExt, AsyncWriteExt};
 use zokio::net::{TcpListener, TcpStream, UdpSocket, UnixStream};
-
-/// The process's open descriptors and what each refers to.
-fn open_fds() -> BTreeMap<i32, String> {
-    let mut fds = BTreeMap::new();
-    for entry in std::fs::read_dir("/proc/self/fd").expect("listing /proc/self/fd") {
-        let entry = entry.expect("reading /proc/self/fd");
-        let Ok(fd) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        // The listing's own descriptor no longer resolves once closed.
-        let Ok(target) = std::fs::read_link(entry.path()) else {
-            continue;
-        };
-        let target = target.to_string_lossy().into_owned();
-        if target.starts_with("/proc/") && target.ends_with("/fd") {
-            continue;
-        }
-        fds.insert(fd, target);
-    }
-    fds
-}
 
 /// The process's threads, by id, with their names, leaving out the kernel's
 /// io_uring workers (`iou-wrk-*`, `iou-sqp-*`): the kernel starts them for a
@@ -119,9 +101,10 @@ fn check<S: zokio::Spec>(what: &str, dir: &std::path::Path) {
     drop(rt);
     let fds_after = open_fds();
     let threads_after = threads();
-    assert_eq!(
-        fds_before, fds_after,
-        "{what}: file descriptors before the runtime vs after it was dropped"
+    assert_same_fds(
+        &fds_before,
+        &fds_after,
+        &format!("{what}: before the runtime vs after it was dropped"),
     );
     assert_eq!(
         threads_before, threads_after,
