@@ -8,13 +8,15 @@
 //! `mio::Waker`) all end the same sleep. A busy worker polls its driver
 //! without blocking every `S::EVENT_INTERVAL` ticks.
 //!
-//! A readiness (mio) registration belongs to one driver, chosen round robin
-//! so the events of many connections spread over the workers; its events are
-//! dispatched by that driver's worker, and the wakers they call schedule the
-//! tasks on that worker. An io_uring socket's operations go to its *home*
-//! ring, which follows the submitting worker whenever none of the socket's
-//! operations are outstanding; a completion wakes the task wherever it now
-//! runs.
+//! With mio, a `multi_thread` runtime's workers share one driver (one
+//! epoll, as in tokio): the worker holding the waiter claim waits in it and
+//! takes everyone's events, and the wakers they call schedule the tasks on
+//! that worker, for the others to steal. An io_uring socket's operations go to its *home*
+//! ring, which may move whenever none of the socket's operations are
+//! outstanding: in a `multi_thread` runtime to the primary ring (worker 0's)
+//! while its owner is attentive, so one worker takes the completions in
+//! large batches, as one epoll waiter does (see `Submitter::settle_ring`);
+//! a completion wakes the task wherever it now runs.
 //!
 //! The backend is a compile-time setting; `auto` is resolved once, when the
 //! runtime starts, by [`probe`]: io_uring where the kernel allows it, mio
@@ -244,6 +246,13 @@ impl IoHandle {
     /// The backend in use.
     pub(crate) fn backend(&self) -> ActiveBackend {
         self.backend
+    }
+
+    /// How many drivers (one per worker; shared mio: one per worker too,
+    /// all the same).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    pub(crate) fn driver_count(&self) -> usize {
+        self.drivers.len()
     }
 
     pub(crate) fn driver(&self, index: usize) -> &Arc<Driver> {

@@ -240,6 +240,26 @@ pub(crate) struct UringDriver {
     pushed: AtomicU64,
     entered: AtomicU64,
     sync_cancel: AtomicBool,
+    /// When (`clock_ns`) the owner last looked at the ring (entered it,
+    /// polled it or began to park in it), or when another thread woke it
+    /// from a park. Read by [`is_attentive`](Self::is_attentive).
+    visited: AtomicU64,
+}
+
+/// How long a ring's owner may go without looking at its ring and still
+/// count as attentive: an operation handed to it through the remote queue
+/// waits at most about this long before it reaches the kernel. A busy
+/// owner looks every `EVENT_INTERVAL` tasks, well inside this.
+const ATTENTIVE_FOR: Duration = Duration::from_millis(1);
+
+/// Nanoseconds on a monotonic clock shared by the process. It starts at
+/// 2^40 (18 minutes), so a visit stamped 0 is long past from the start.
+fn clock_ns() -> u64 {
+    static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let base = *BASE.get_or_init(Instant::now);
+    u64::try_from(base.elapsed().as_nanos())
+        .unwrap_or(u64::MAX)
+        .saturating_add(1 << 40)
 }
 
 /// Creates a ring with the optional setup flags the kernel accepts.
@@ -329,6 +349,7 @@ impl UringDriver {
             shut_down: AtomicBool::new(false),
             pushed: AtomicU64::new(0),
             entered: AtomicU64::new(0),
+            visited: AtomicU64::new(clock_ns()),
             sync_cancel: AtomicBool::new(true),
         })
     }
@@ -698,6 +719,24 @@ impl UringDriver {
         if self.submission_empty() {
             self.entered.store(ring.pushed, Ordering::SeqCst);
         }
+        self.visited.store(clock_ns(), Ordering::Relaxed);
+    }
+
+    /// Tests: as if the owner had not looked at the ring for a long time.
+    #[cfg(test)]
+    pub(super) fn forget_visit(&self) {
+        self.visited.store(0, Ordering::Relaxed);
+    }
+
+    /// Whether an operation handed to this ring from another thread would
+    /// reach the kernel soon: the owner waits in the ring (the hand-over's
+    /// `unpark` wakes it) or looked at it within [`ATTENTIVE_FOR`]. A
+    /// heuristic for choosing a ring (see `Submitter::settle_ring`); any
+    /// answer is safe.
+    pub(crate) fn is_attentive(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == PARKED
+            || clock_ns().saturating_sub(self.visited.load(Ordering::Relaxed))
+                < ATTENTIVE_FOR.as_nanos() as u64
     }
 
     // ----- completion ----------------------------------------------------
@@ -843,6 +882,8 @@ impl UringDriver {
     /// Ends a `park` in progress, or makes the next one return at once.
     pub(crate) fn unpark(&self) {
         if self.state.swap(NOTIFIED, Ordering::SeqCst) == PARKED {
+            // The owner is about to look at its ring again.
+            self.visited.store(clock_ns(), Ordering::Relaxed);
             let one: u64 = 1;
             // SAFETY: writes 8 bytes from a live local to our eventfd.
             let n = unsafe {

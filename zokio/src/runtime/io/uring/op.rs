@@ -100,9 +100,9 @@ const MAX_OTHERS: usize = 64;
 /// operation of the socket goes to the same ring, so one ring sees all of
 /// them in order (what makes closing the descriptor safe, see
 /// [`UringIo::close`](super::socket::UringIo::close)). When none is
-/// outstanding the socket moves to the ring of the thread that starts the
-/// next operation, so a task that migrated to another worker submits
-/// locally instead of through the remote queue.
+/// outstanding the socket may move: to the ring the starter picks
+/// (`Submitter::settle_ring`: in a `multi_thread` runtime the primary ring
+/// while its owner is attentive, otherwise the starter's own).
 ///
 /// A *roaming* home (files) sends every operation to the ring of the thread
 /// that starts it, even while others are outstanding elsewhere, so many
@@ -165,13 +165,15 @@ impl<C: Close> Home<C> {
     }
 
     /// Counts one more operation and returns the ring it must go to.
-    /// `mine` is the ring the calling thread owns, if any.
-    pub(super) fn acquire(&self, mine: Option<usize>) -> usize {
+    /// `mine` is the ring the calling thread owns, if any; `settle` is the
+    /// ring a home with nothing outstanding moves to (`None`: it stays).
+    pub(super) fn acquire(&self, mine: Option<usize>, settle: Option<usize>) -> usize {
         let mut current = self.word.load(Ordering::Acquire);
         loop {
             let count = current & COUNT_MASK;
-            let ring = match mine {
-                Some(mine) if count == 0 || self.roaming => mine as u64,
+            let ring = match (mine, settle) {
+                (Some(mine), _) if self.roaming => mine as u64,
+                (_, Some(settle)) if count == 0 => settle as u64,
                 _ => current >> 32,
             };
             let next = (ring << 32) | (count + 1);
@@ -586,9 +588,13 @@ mod home_tests {
     fn roaming_home_closes_through_the_ring_after_the_last_outstanding_operation() {
         let handle = handle();
         let home = Home::roaming(0);
-        assert_eq!(home.acquire(Some(1)), 1, "roaming: the starter's ring");
         assert_eq!(
-            home.acquire(Some(0)),
+            home.acquire(Some(1), Some(1)),
+            1,
+            "roaming: the starter's ring"
+        );
+        assert_eq!(
+            home.acquire(Some(0), Some(0)),
             0,
             "even with one outstanding elsewhere"
         );
@@ -619,7 +625,7 @@ mod home_tests {
     fn roaming_home_closes_at_once_when_idle() {
         let handle = handle();
         let home = Home::roaming(0);
-        home.acquire(None);
+        home.acquire(None, None);
         home.release();
         let (read, fd) = pipe();
         home.close_when_idle(Closing {
@@ -645,11 +651,11 @@ mod home_tests {
     #[test]
     fn fixed_home_keeps_its_ring_while_operations_are_outstanding() {
         let home: Home = Home::new(0);
-        assert_eq!(home.acquire(Some(1)), 1, "none outstanding: moves");
-        assert_eq!(home.acquire(Some(0)), 1, "one outstanding: stays");
+        assert_eq!(home.acquire(Some(1), Some(1)), 1, "none outstanding: moves");
+        assert_eq!(home.acquire(Some(0), Some(0)), 1, "one outstanding: stays");
         home.release();
         home.release();
-        assert_eq!(home.acquire(Some(0)), 0);
+        assert_eq!(home.acquire(Some(0), Some(0)), 0);
     }
 }
 
@@ -716,7 +722,7 @@ mod loom_tests {
     fn started(waker: &Waker) -> (Arc<Op<Buf>>, RingStandIn, loom::sync::Arc<Probe>) {
         let probe = loom::sync::Arc::new(Probe::default());
         let home = Arc::new(Home::new(0));
-        assert_eq!(home.acquire(Some(0)), 0);
+        assert_eq!(home.acquire(Some(0), Some(0)), 0);
         let op = Op::new(
             home,
             Buf {
@@ -964,7 +970,7 @@ mod loom_tests {
                 }),
             });
             // An operation started on worker 0, reaped by its ring.
-            assert_eq!(home.acquire(Some(0)), 0);
+            assert_eq!(home.acquire(Some(0), Some(0)), 0);
             let (h, r) = (home.clone(), reaped.clone());
             let ring0 = thread::spawn(move || {
                 r.fetch_add(1, Ordering::SeqCst);
@@ -974,7 +980,7 @@ mod loom_tests {
             // the handle, and worker 1's ring reaps the operation.
             let (h, r, f) = (home.clone(), reaped.clone(), file.clone());
             let worker1 = thread::spawn(move || {
-                assert_eq!(h.acquire(Some(1)), 1);
+                assert_eq!(h.acquire(Some(1), Some(1)), 1);
                 drop(f);
                 r.fetch_add(1, Ordering::SeqCst);
                 h.release();

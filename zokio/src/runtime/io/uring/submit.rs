@@ -73,6 +73,36 @@ impl Submitter {
         });
     }
 
+    /// The ring a socket with no operation outstanding moves to when the
+    /// thread owning ring `mine` (if any) starts one.
+    ///
+    /// With one ring, that ring. With several (`multi_thread`), the primary
+    /// ring, ring 0, whenever its owner is attentive (waiting in it, or
+    /// looked at it within the last millisecond), and otherwise the
+    /// starter's own ring (or, off the workers, wherever the socket is).
+    ///
+    /// Why one ring: a socket operation that waits for data completes
+    /// through work the kernel queues for the thread that submitted it, so
+    /// that thread has to run (wake up, if it sleeps) for every completion
+    /// it submitted. Spread over every worker's ring, a few connections'
+    /// completions woke each worker in turn: 0.28 context switches per TCP
+    /// echo round trip, against tokio's 0.04 with its one shared epoll.
+    /// Gathered on one ring, one worker takes every completion in large
+    /// batches, as tokio's epoll waiter does, and the others are woken only
+    /// to share the tasks it wakes (benches/RESULTS.md). The attentiveness
+    /// check keeps a primary that is stuck in a long poll from holding up
+    /// everyone's operations: they go to their starters' rings meanwhile.
+    pub(super) fn settle_ring(&self, mine: Option<usize>) -> Option<usize> {
+        const PRIMARY: usize = 0;
+        if self.handle.driver_count() == 1
+            || mine == Some(PRIMARY)
+            || self.driver(PRIMARY).is_attentive()
+        {
+            return Some(PRIMARY);
+        }
+        mine
+    }
+
     pub(super) fn driver(&self, ring: usize) -> &UringDriver {
         uring_of(self.handle.driver(ring))
     }
@@ -87,7 +117,7 @@ impl Submitter {
         build: impl FnOnce(&mut T) -> squeue::Entry,
     ) -> io::Result<()> {
         let mine = self.handle.owned_index();
-        let ring = self.home.acquire(mine);
+        let ring = self.home.acquire(mine, self.settle_ring(mine));
         let driver = self.driver(ring);
         if driver.is_shut_down() {
             self.home.release();

@@ -18,12 +18,14 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::op::LIVE_OPS;
+use super::op::{Closing, Home};
 use super::socket::WRITABLE_POLLS;
-use super::submit::SKIP_CANCEL;
+use super::submit::{SKIP_CANCEL, Submitter, uring_of};
 use super::{UringDriver, describe_setup_error, probe_ring};
 use crate::io::{AsyncReadExt, AsyncWriteExt};
 use crate::net::{TcpListener, TcpStream, UdpSocket};
-use crate::runtime::io::DriverConfig;
+use crate::runtime::io::{DriverConfig, IoHandle};
+use crate::spec::Backend;
 
 crate::runtime! { Ct { flavor = "current_thread", backend = "io_uring" } }
 crate::runtime! { Mt { flavor = "multi_thread", workers = 2, backend = "io_uring" } }
@@ -212,6 +214,56 @@ fn tcp_echo_multi_thread() {
 fn tcp_echo_through_a_ring_smaller_than_every_batch() {
     let _serial = serial();
     Tiny::block_on(echo_round_trips(16, 50));
+}
+
+/// A socket with nothing outstanding settles on ring 0 (the primary) while
+/// ring 0's owner is attentive, whichever thread starts its operation, and
+/// on the starter's own ring while it is not; a one-ring runtime has only
+/// its ring.
+#[test]
+fn sockets_settle_on_the_primary_ring_while_its_owner_is_attentive() {
+    let config = DriverConfig {
+        events_per_tick: 64,
+        uring_entries: 8,
+    };
+    let handle = Arc::new(IoHandle::new(Backend::IoUring, 2, config).expect("two rings"));
+    let primary = uring_of(handle.driver(0));
+    let sub = Submitter::new(handle.clone(), 1);
+    // A new ring counts as just looked at.
+    assert_eq!(sub.settle_ring(Some(1)), Some(0), "from worker 1");
+    assert_eq!(sub.settle_ring(None), Some(0), "from a thread with no ring");
+    assert_eq!(sub.settle_ring(Some(0)), Some(0), "from worker 0");
+
+    primary.forget_visit();
+    assert_eq!(sub.settle_ring(Some(1)), Some(1), "inattentive primary");
+    assert_eq!(sub.settle_ring(None), None, "inattentive primary, no ring");
+    assert_eq!(sub.settle_ring(Some(0)), Some(0), "the primary's own owner");
+
+    // The owner looks at its ring again (a busy worker's periodic poll).
+    primary.poll_now();
+    assert_eq!(sub.settle_ring(Some(1)), Some(0), "attentive again");
+
+    // And the home follows: it moves only with nothing outstanding.
+    let home = Home::<Closing>::new(1);
+    assert_eq!(home.acquire(Some(1), sub.settle_ring(Some(1))), 0);
+    primary.forget_visit();
+    assert_eq!(
+        home.acquire(Some(1), sub.settle_ring(Some(1))),
+        0,
+        "one outstanding: stays on the primary"
+    );
+    home.release();
+    home.release();
+    assert_eq!(home.acquire(Some(1), sub.settle_ring(Some(1))), 1);
+    home.release();
+    handle.shutdown();
+
+    let single = Arc::new(IoHandle::new(Backend::IoUring, 1, config).expect("one ring"));
+    uring_of(single.driver(0)).forget_visit();
+    let sub = Submitter::new(single.clone(), 0);
+    assert_eq!(sub.settle_ring(Some(0)), Some(0));
+    assert_eq!(sub.settle_ring(None), Some(0));
+    single.shutdown();
 }
 
 #[test]
