@@ -592,6 +592,12 @@ impl<S: Spec> Shared<S> {
     fn poll_other_drivers(&self, index: usize) -> bool {
         let n = self.workers.len();
         let worker = &self.workers[index];
+        if self.io.driver(index).is_shared() {
+            // One driver for all: parking polls it (and returns at once if
+            // events are ready), so a poll here would be a second system
+            // call for the same events.
+            return false;
+        }
         let mut polled = false;
         for k in 1..n {
             let driver = self.io.driver((index + k) % n);
@@ -619,7 +625,8 @@ impl<S: Spec> Shared<S> {
         // yield the core a few times before paying for a sleep and a wake-up.
         // Not when I/O is flowing: then the work comes as driver events, and
         // the place to wait for those is the driver.
-        let spins = if self.io.driver(index).io_active() {
+        let driver = self.io.driver(index);
+        let spins = if driver.io_active() && !driver.waiter_claimed() {
             0
         } else {
             SPINS_BEFORE_PARK

@@ -207,6 +207,11 @@ impl MioDriver {
             .is_ok()
     }
 
+    /// Whether a worker holds the waiter claim now (a snapshot).
+    pub(crate) fn waiter_claimed(&self) -> bool {
+        self.waiter.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn release_waiter(&self) {
         self.waiter.store(false, Ordering::Release);
     }

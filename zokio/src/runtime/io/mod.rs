@@ -98,6 +98,16 @@ impl Driver {
         }
     }
 
+    /// Whether another worker waits in this shared driver now (a snapshot;
+    /// always `false` for a driver of one's own).
+    pub(crate) fn waiter_claimed(&self) -> bool {
+        match self {
+            Driver::Mio(d) => d.shared && d.waiter_claimed(),
+            #[cfg(target_os = "linux")]
+            Driver::Uring(_) => false,
+        }
+    }
+
     /// Gives back what [`try_claim_waiter`](Self::try_claim_waiter) took.
     pub(crate) fn release_waiter(&self) {
         match self {
