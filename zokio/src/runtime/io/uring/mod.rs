@@ -1,4 +1,4 @@
-//! The `io_uring` backend: one ring per worker.
+//! The `io_uring` backend: one ring per worker, sockets gathered on one.
 //!
 //! # Shape
 //!
@@ -52,9 +52,15 @@
 //! # Ring affinity
 //!
 //! A socket's operations go to one ring at a time (its *home*, see
-//! [`op::Home`]): the ring of the thread that starts an operation while
-//! none is outstanding, so a task that migrated to another worker moves
-//! its sockets along and keeps submitting locally.
+//! [`op::Home`]), and the home moves only while none is outstanding. In a
+//! `multi_thread` runtime it moves to the *primary* ring, worker 0's,
+//! whenever that ring's owner is attentive (waiting in it, or looked at it
+//! within the last millisecond), and to the starting thread's own ring
+//! otherwise (`Submitter::settle_ring` says why: a waiting receive
+//! completes through work the kernel queues for the thread that submitted
+//! it, so gathering the sockets on one ring lets one worker take their
+//! completions in batches instead of waking every worker in turn). Files
+//! *roam*: each operation goes to the starting thread's ring.
 
 mod driver;
 pub(crate) mod file;
