@@ -51,6 +51,14 @@ zokio::runtime! {
     CtMetrics { flavor = "current_thread", metrics = true }
 }
 
+zokio::runtime! {
+    /// `Ct` again, metrics off: run after `CtMetrics`, so the metrics-on run
+    /// sits between two metrics-off runs. The two off runs show what "no
+    /// difference" measures as on this machine, and their mean cancels a
+    /// drift across the three.
+    CtControl { flavor = "current_thread" }
+}
+
 /// The workloads the metrics-on variants also run (issue 7's overhead
 /// budget names these two).
 const METRICS_WORKLOADS: [&str; 2] = ["spawn_many_local", "yield_many"];
@@ -432,6 +440,11 @@ fn compare<W: Workload>(c: &mut Criterion) {
             &mut g,
             "zokio_ct_metrics",
             CtMetrics::build().expect("build"),
+        );
+        W::run(
+            &mut g,
+            "zokio_ct_control",
+            CtControl::build().expect("build"),
         );
     }
     g.finish();

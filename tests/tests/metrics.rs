@@ -78,6 +78,44 @@ fn spawned_completed_and_alive_multi_thread() {
     spawned_completed_and_alive::<MtOn>();
 }
 
+/// Workers count their polls in a local and add them once per batch (and
+/// before they park): the total still comes out exact.
+fn polls_add_up_exactly<S: Spec>() {
+    const TASKS: u64 = 40;
+    const YIELDS: u64 = 9;
+    let rt = zokio::Runtime::<S>::build().unwrap();
+    let before = rt.metrics().polls();
+    rt.block_on(async {
+        let handles: Vec<_> = (0..TASKS)
+            .map(|_| {
+                zokio::spawn(async {
+                    for _ in 0..YIELDS {
+                        zokio::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.await.unwrap();
+        }
+    });
+    // Each task: one poll per yield, and the one that completes it.
+    let want = before + TASKS * (YIELDS + 1);
+    let m = settled(&rt.handle(), |m| m.polls() >= want && m.alive_tasks == 0);
+    assert_eq!(m.polls(), want, "{m}");
+    assert_eq!(m.totals().polls, want, "{m}");
+}
+
+#[test]
+fn polls_add_up_exactly_current_thread() {
+    polls_add_up_exactly::<CtOn>();
+}
+
+#[test]
+fn polls_add_up_exactly_multi_thread() {
+    polls_add_up_exactly::<MtOn>();
+}
+
 fn timers_registered_and_fired<S: Spec>() {
     let rt = zokio::Runtime::<S>::build().unwrap();
     // A sleep registers a timer when its first poll finds the deadline

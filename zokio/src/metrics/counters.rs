@@ -157,12 +157,23 @@ pub trait WorkerCounters: sealed::Sealed + Default + Send + Sync + 'static {
     #[doc(hidden)]
     fn add_shared(&self, event: Event, n: u64);
 
-    /// A poll begins on this worker. With metrics on, returns a recent time
+    /// A poll begins on this worker, the worker's poll number `nth` (its
+    /// polls before this one: [`polls`](Self::polls) plus those the
+    /// scheduler has not added yet). With metrics on, returns a recent time
     /// (milliseconds since the anchor) for the task's "last polled" and
     /// whether this poll is one to time (then the scheduler reports its
     /// duration to `timed_poll`).
     #[doc(hidden)]
-    fn poll_started(&self) -> Option<(u64, bool)>;
+    fn poll_started(&self, nth: u64) -> Option<(u64, bool)>;
+
+    /// The polls counted so far (0 with metrics off).
+    #[doc(hidden)]
+    fn polls(&self) -> u64;
+
+    /// `n` more polls ran. The scheduler counts a batch's polls in a local
+    /// and adds them once per batch.
+    #[doc(hidden)]
+    fn polls_ran(&self, n: u64);
 
     /// The sampled poll ran from `start` to `end`.
     #[doc(hidden)]
@@ -253,13 +264,21 @@ impl WorkerCounters for Counters {
     }
 
     #[inline(always)]
-    fn poll_started(&self) -> Option<(u64, bool)> {
-        let polls = self.events[Event::Polls as usize].load(Relaxed);
-        self.events[Event::Polls as usize].store(polls.wrapping_add(1), Relaxed);
+    fn poll_started(&self, nth: u64) -> Option<(u64, bool)> {
         Some((
             self.coarse_now_ms.load(Relaxed),
-            polls.is_multiple_of(POLL_TIME_SAMPLE),
+            nth.is_multiple_of(POLL_TIME_SAMPLE),
         ))
+    }
+
+    #[inline(always)]
+    fn polls(&self) -> u64 {
+        self.events[Event::Polls as usize].load(Relaxed)
+    }
+
+    #[inline(always)]
+    fn polls_ran(&self, n: u64) {
+        self.add(Event::Polls, n);
     }
 
     fn timed_poll(&self, start: Instant, end: Instant) {
@@ -344,9 +363,17 @@ impl WorkerCounters for NoCounters {
     fn add_shared(&self, _: Event, _: u64) {}
 
     #[inline(always)]
-    fn poll_started(&self) -> Option<(u64, bool)> {
+    fn poll_started(&self, _: u64) -> Option<(u64, bool)> {
         None
     }
+
+    #[inline(always)]
+    fn polls(&self) -> u64 {
+        0
+    }
+
+    #[inline(always)]
+    fn polls_ran(&self, _: u64) {}
 
     fn timed_poll(&self, _: Instant, _: Instant) {}
 

@@ -159,7 +159,9 @@ macro_rules! worker_counters {
 worker_counters! {
     /// Tasks spawned from this worker.
     spawned: Spawned,
-    /// Task polls.
+    /// Task polls. A running worker adds its polls once per batch (of up
+    /// to `scheduler.event_interval` tasks) and before it parks, so a
+    /// snapshot taken while it runs may miss up to a batch.
     polls: Polls,
     /// Polls that completed their task (with an output, a panic or a
     /// cancellation).

@@ -299,11 +299,14 @@ impl<S: Spec> Shared<S> {
     }
 
     /// Polls `task` on worker `index` (the caller is that worker), with the
-    /// budget, the counters and the blocked-worker record around it.
+    /// budget, the counters and the blocked-worker record around it. `nth`
+    /// is the worker's poll number (its polls before this one): the caller
+    /// counts its polls in a local and adds them to the counters once per
+    /// batch, so the loop keeps no per-poll counter in memory.
     #[inline(always)]
-    fn run_task(&self, index: usize, task: Notified) {
+    fn run_task(&self, index: usize, task: Notified, nth: u64) {
         let worker = &self.workers[index];
-        match worker.metrics.poll_started() {
+        match worker.metrics.poll_started(nth) {
             None => {}
             Some((now, false)) => task.task().header().record_poll(now),
             // One poll in `POLL_TIME_SAMPLE` is timed, out of line, so the
@@ -657,22 +660,39 @@ impl<S: Spec> Shared<S> {
     pub(crate) fn run_worker(&self, index: usize) {
         let _worker = self.enter_worker(index);
         self.workers[index].metrics.unparked();
+        let metrics = &self.workers[index].metrics;
         let mut tick: u32 = 0;
+        // Polls since they were last added to the counters, and the count
+        // then (both stay 0 with metrics off).
+        let mut polls: u64 = 0;
+        let mut counted = metrics.polls();
         while !self.shutdown.load(Ordering::Acquire) {
             tick = tick.wrapping_add(1);
             if tick.is_multiple_of(S::EVENT_INTERVAL) {
+                metrics.polls_ran(polls);
+                counted = counted.wrapping_add(polls);
+                polls = 0;
                 self.process_timers(index);
                 self.workers[index].in_driver.set(true);
                 self.io.driver(index).poll_now();
                 self.after_driver(index);
-                self.workers[index].metrics.harvest_thread_counts();
+                metrics.harvest_thread_counts();
             }
             match self.next_task(index, tick) {
-                Some(task) => self.run_task(index, task),
-                None => self.park_worker(index),
+                Some(task) => {
+                    self.run_task(index, task, counted.wrapping_add(polls));
+                    polls += 1;
+                }
+                None => {
+                    metrics.polls_ran(polls);
+                    counted = counted.wrapping_add(polls);
+                    polls = 0;
+                    self.park_worker(index);
+                }
             }
         }
-        self.workers[index].metrics.parking();
+        metrics.polls_ran(polls);
+        metrics.parking();
         // Shutting down: cancel this worker's share of the unfinished tasks
         // here, so their destructors run on a runtime thread with the
         // runtime still current.
@@ -691,6 +711,8 @@ impl<S: Spec> Shared<S> {
     /// `current_thread`: runs up to `S::EVENT_INTERVAL` tasks; returns
     /// whether any ran. The caller holds the driver claim.
     pub(crate) fn run_batch(&self, tick: &mut u32, stop: impl Fn() -> bool) -> bool {
+        let metrics = &self.workers[0].metrics;
+        let counted = metrics.polls();
         let mut ran = 0;
         // At least one task per batch, even when the main future is ready
         // again, so a main future that keeps yielding cannot starve tasks.
@@ -699,14 +721,15 @@ impl<S: Spec> Shared<S> {
             let Some(task) = self.next_task(0, *tick) else {
                 break;
             };
-            self.run_task(0, task);
+            self.run_task(0, task, counted.wrapping_add(u64::from(ran)));
             ran += 1;
             if stop() {
                 break;
             }
         }
         if ran > 0 {
-            self.workers[0].metrics.harvest_thread_counts();
+            metrics.polls_ran(u64::from(ran));
+            metrics.harvest_thread_counts();
         }
         ran > 0
     }
