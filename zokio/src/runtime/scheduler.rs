@@ -627,7 +627,8 @@ impl<S: Spec> Shared<S> {
         // Work often arrives a moment later (a spawn loop on another thread):
         // yield the core a few times before paying for a sleep and a wake-up.
         // Not when I/O is flowing: then the work comes as driver events, and
-        // the place to wait for those is the driver.
+        // the place to wait for those is the driver, unless another worker
+        // waits in this (shared) driver already and will get the events.
         let driver = self.io.driver(index);
         let spins = if driver.io_active() && !driver.waiter_claimed() {
             0

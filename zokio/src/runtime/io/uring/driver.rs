@@ -240,9 +240,9 @@ pub(crate) struct UringDriver {
     pushed: AtomicU64,
     entered: AtomicU64,
     sync_cancel: AtomicBool,
-    /// When (`clock_ns`) the owner last looked at the ring (entered it,
-    /// polled it or began to park in it), or when another thread woke it
-    /// from a park. Read by [`is_attentive`](Self::is_attentive).
+    /// When (`clock_ns`) the owner last looked at the ring (entered it to
+    /// submit, poll or wait), or when another thread woke it from a park.
+    /// Read by [`is_attentive`](Self::is_attentive).
     visited: AtomicU64,
 }
 
