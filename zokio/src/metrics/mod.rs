@@ -59,7 +59,7 @@ pub use counters::{
     WorkerCounters,
 };
 pub(crate) use counters::{
-    budget_forced_yield, io_completions, io_events, io_submissions, now_millis,
+    budget_forced_yield, io_completions, io_events, io_submissions, now_millis, now_nanos,
 };
 pub(crate) use detector::{Activity, Monitor};
 pub use dump::{TaskDump, TaskInfo, TaskState};

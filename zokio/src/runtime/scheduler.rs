@@ -77,6 +77,42 @@ impl Drop for WorkerGuard {
     }
 }
 
+/// A worker loop's polls not yet added to its counters: counted in a local
+/// and added once per batch, so the loop keeps no per-poll counter in
+/// memory (all zero, and compiled away, with metrics off).
+struct PollTally {
+    /// The counters' poll count at the last flush.
+    counted: u64,
+    /// Polls since.
+    pending: u64,
+}
+
+impl PollTally {
+    #[inline(always)]
+    fn new(metrics: &impl WorkerCounters) -> Self {
+        PollTally {
+            counted: metrics.polls(),
+            pending: 0,
+        }
+    }
+
+    /// Counts a poll; returns its number (the worker's polls before it).
+    #[inline(always)]
+    fn next(&mut self) -> u64 {
+        let nth = self.counted.wrapping_add(self.pending);
+        self.pending += 1;
+        nth
+    }
+
+    /// Adds the pending polls to the counters.
+    #[inline(always)]
+    fn flush(&mut self, metrics: &impl WorkerCounters) {
+        metrics.polls_ran(self.pending);
+        self.counted = self.counted.wrapping_add(self.pending);
+        self.pending = 0;
+    }
+}
+
 /// The global injection queue. Generic and on the `crate::loom` types only
 /// for the park models, which push `usize`s through it.
 pub(super) struct Inject<T> {
@@ -300,9 +336,8 @@ impl<S: Spec> Shared<S> {
 
     /// Polls `task` on worker `index` (the caller is that worker), with the
     /// budget, the counters and the blocked-worker record around it. `nth`
-    /// is the worker's poll number (its polls before this one): the caller
-    /// counts its polls in a local and adds them to the counters once per
-    /// batch, so the loop keeps no per-poll counter in memory.
+    /// is the worker's poll number (its polls before this one, from the
+    /// caller's [`PollTally`]).
     #[inline(always)]
     fn run_task(&self, index: usize, task: Notified, nth: u64) {
         let worker = &self.workers[index];
@@ -663,16 +698,11 @@ impl<S: Spec> Shared<S> {
         self.workers[index].metrics.unparked();
         let metrics = &self.workers[index].metrics;
         let mut tick: u32 = 0;
-        // Polls since they were last added to the counters, and the count
-        // then (both stay 0 with metrics off).
-        let mut polls: u64 = 0;
-        let mut counted = metrics.polls();
+        let mut polls = PollTally::new(metrics);
         while !self.shutdown.load(Ordering::Acquire) {
             tick = tick.wrapping_add(1);
             if tick.is_multiple_of(S::EVENT_INTERVAL) {
-                metrics.polls_ran(polls);
-                counted = counted.wrapping_add(polls);
-                polls = 0;
+                polls.flush(metrics);
                 self.process_timers(index);
                 self.workers[index].in_driver.set(true);
                 self.io.driver(index).poll_now();
@@ -680,19 +710,14 @@ impl<S: Spec> Shared<S> {
                 metrics.harvest_thread_counts();
             }
             match self.next_task(index, tick) {
-                Some(task) => {
-                    self.run_task(index, task, counted.wrapping_add(polls));
-                    polls += 1;
-                }
+                Some(task) => self.run_task(index, task, polls.next()),
                 None => {
-                    metrics.polls_ran(polls);
-                    counted = counted.wrapping_add(polls);
-                    polls = 0;
+                    polls.flush(metrics);
                     self.park_worker(index);
                 }
             }
         }
-        metrics.polls_ran(polls);
+        polls.flush(metrics);
         metrics.parking();
         // Shutting down: cancel this worker's share of the unfinished tasks
         // here, so their destructors run on a runtime thread with the
@@ -713,7 +738,7 @@ impl<S: Spec> Shared<S> {
     /// whether any ran. The caller holds the driver claim.
     pub(crate) fn run_batch(&self, tick: &mut u32, stop: impl Fn() -> bool) -> bool {
         let metrics = &self.workers[0].metrics;
-        let counted = metrics.polls();
+        let mut polls = PollTally::new(metrics);
         let mut ran = 0;
         // At least one task per batch, even when the main future is ready
         // again, so a main future that keeps yielding cannot starve tasks.
@@ -722,14 +747,14 @@ impl<S: Spec> Shared<S> {
             let Some(task) = self.next_task(0, *tick) else {
                 break;
             };
-            self.run_task(0, task, counted.wrapping_add(u64::from(ran)));
+            self.run_task(0, task, polls.next());
             ran += 1;
             if stop() {
                 break;
             }
         }
         if ran > 0 {
-            metrics.polls_ran(u64::from(ran));
+            polls.flush(metrics);
             metrics.harvest_thread_counts();
         }
         ran > 0

@@ -11,12 +11,13 @@
 //! With mio, a `multi_thread` runtime's workers share one driver (one
 //! epoll, as in tokio): the worker holding the waiter claim waits in it and
 //! takes everyone's events, and the wakers they call schedule the tasks on
-//! that worker, for the others to steal. An io_uring socket's operations go to its *home*
-//! ring, which may move whenever none of the socket's operations are
-//! outstanding: in a `multi_thread` runtime to the primary ring (worker 0's)
-//! while its owner is attentive, so one worker takes the completions in
-//! large batches, as one epoll waiter does (see `Submitter::settle_ring`);
-//! a completion wakes the task wherever it now runs.
+//! that worker, for the others to steal. An io_uring socket's operations go
+//! to its *home* ring, which may move whenever none of the socket's
+//! operations are outstanding: in a `multi_thread` runtime to the primary
+//! ring (worker 0's) while its owner is attentive, so one worker takes the
+//! completions in large batches, as one epoll waiter does (see
+//! `Submitter::settle_ring`); a completion wakes the task wherever it now
+//! runs.
 //!
 //! The backend is a compile-time setting; `auto` is resolved once, when the
 //! runtime starts, by [`probe`]: io_uring where the kernel allows it, mio
@@ -303,14 +304,11 @@ impl IoHandle {
         }
     }
 
-    /// The next driver round robin: where a new readiness registration
-    /// goes. Spreading registrations spreads their events over the workers'
-    /// drivers (an accept loop on one worker would otherwise put every
-    /// connection's events on that worker), and a woken task runs on the
-    /// worker whose driver woke it, so each connection's task settles where
-    /// its events arrive.
-    pub(crate) fn next_driver(&self) -> &Arc<Driver> {
-        &self.drivers[self.next_index()]
+    /// Where a readiness (mio) registration goes: the runtime's one mio
+    /// driver (shared by the workers of a `multi_thread` runtime, see
+    /// [`new`](Self::new)).
+    pub(crate) fn readiness_driver(&self) -> &Arc<Driver> {
+        &self.drivers[0]
     }
 
     fn next_index(&self) -> usize {

@@ -218,10 +218,10 @@ pub(crate) struct Registration {
 }
 
 impl Registration {
-    /// Registers `fd` for read and write readiness with the next driver,
-    /// round robin (see [`IoHandle::next_driver`]).
+    /// Registers `fd` for read and write readiness with the runtime's mio
+    /// driver (see [`IoHandle::readiness_driver`]).
     pub(crate) fn new(handle: &IoHandle, fd: std::os::fd::RawFd) -> io::Result<Registration> {
-        let driver = handle.next_driver();
+        let driver = handle.readiness_driver();
         let io = mio_of(driver).register(fd)?;
         Ok(Registration {
             io,

@@ -240,7 +240,7 @@ pub(crate) struct UringDriver {
     pushed: AtomicU64,
     entered: AtomicU64,
     sync_cancel: AtomicBool,
-    /// When (`clock_ns`) the owner last looked at the ring (entered it to
+    /// When ([`visit_stamp`]) the owner last looked at the ring (entered it to
     /// submit, poll or wait), or when another thread woke it from a park.
     /// Read by [`is_attentive`](Self::is_attentive).
     visited: AtomicU64,
@@ -252,14 +252,10 @@ pub(crate) struct UringDriver {
 /// owner looks every `EVENT_INTERVAL` tasks, well inside this.
 const ATTENTIVE_FOR: Duration = Duration::from_millis(1);
 
-/// Nanoseconds on a monotonic clock shared by the process. It starts at
-/// 2^40 (18 minutes), so a visit stamped 0 is long past from the start.
-fn clock_ns() -> u64 {
-    static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    let base = *BASE.get_or_init(Instant::now);
-    u64::try_from(base.elapsed().as_nanos())
-        .unwrap_or(u64::MAX)
-        .saturating_add(1 << 40)
+/// A stamp for `visited`: nanoseconds on the metrics clock, plus one, so
+/// that 0 can mean "never".
+fn visit_stamp() -> u64 {
+    crate::metrics::now_nanos().saturating_add(1)
 }
 
 /// Creates a ring with the optional setup flags the kernel accepts.
@@ -349,7 +345,7 @@ impl UringDriver {
             shut_down: AtomicBool::new(false),
             pushed: AtomicU64::new(0),
             entered: AtomicU64::new(0),
-            visited: AtomicU64::new(clock_ns()),
+            visited: AtomicU64::new(visit_stamp()),
             sync_cancel: AtomicBool::new(true),
         })
     }
@@ -719,10 +715,10 @@ impl UringDriver {
         if self.submission_empty() {
             self.entered.store(ring.pushed, Ordering::SeqCst);
         }
-        self.visited.store(clock_ns(), Ordering::Relaxed);
+        self.visited.store(visit_stamp(), Ordering::Relaxed);
     }
 
-    /// Tests: as if the owner had not looked at the ring for a long time.
+    /// Tests: as if the owner had never looked at the ring.
     #[cfg(test)]
     pub(super) fn forget_visit(&self) {
         self.visited.store(0, Ordering::Relaxed);
@@ -734,9 +730,11 @@ impl UringDriver {
     /// heuristic for choosing a ring (see `Submitter::settle_ring`); any
     /// answer is safe.
     pub(crate) fn is_attentive(&self) -> bool {
-        self.state.load(Ordering::Relaxed) == PARKED
-            || clock_ns().saturating_sub(self.visited.load(Ordering::Relaxed))
-                < ATTENTIVE_FOR.as_nanos() as u64
+        if self.state.load(Ordering::Relaxed) == PARKED {
+            return true;
+        }
+        let visited = self.visited.load(Ordering::Relaxed);
+        visited != 0 && visit_stamp().saturating_sub(visited) < ATTENTIVE_FOR.as_nanos() as u64
     }
 
     // ----- completion ----------------------------------------------------
@@ -883,7 +881,7 @@ impl UringDriver {
     pub(crate) fn unpark(&self) {
         if self.state.swap(NOTIFIED, Ordering::SeqCst) == PARKED {
             // The owner is about to look at its ring again.
-            self.visited.store(clock_ns(), Ordering::Relaxed);
+            self.visited.store(visit_stamp(), Ordering::Relaxed);
             let one: u64 = 1;
             // SAFETY: writes 8 bytes from a live local to our eventfd.
             let n = unsafe {

@@ -165,15 +165,25 @@ impl<C: Close> Home<C> {
     }
 
     /// Counts one more operation and returns the ring it must go to.
-    /// `mine` is the ring the calling thread owns, if any; `settle` is the
-    /// ring a home with nothing outstanding moves to (`None`: it stays).
-    pub(super) fn acquire(&self, mine: Option<usize>, settle: Option<usize>) -> usize {
+    /// `mine` is the ring the calling thread owns, if any; `settle` says
+    /// which ring a home with nothing outstanding moves to (`None`: it
+    /// stays). It is asked at most once, and only when it matters.
+    pub(super) fn acquire(
+        &self,
+        mine: Option<usize>,
+        settle: impl FnOnce() -> Option<usize>,
+    ) -> usize {
+        let mut settle = Some(settle);
+        let mut settled = None;
         let mut current = self.word.load(Ordering::Acquire);
         loop {
             let count = current & COUNT_MASK;
-            let ring = match (mine, settle) {
-                (Some(mine), _) if self.roaming => mine as u64,
-                (_, Some(settle)) if count == 0 => settle as u64,
+            let ring = match mine {
+                Some(mine) if self.roaming => mine as u64,
+                _ if count == 0 => {
+                    let to = *settled.get_or_insert_with(|| settle.take().and_then(|f| f()));
+                    to.map_or(current >> 32, |r| r as u64)
+                }
                 _ => current >> 32,
             };
             let next = (ring << 32) | (count + 1);
@@ -589,12 +599,12 @@ mod home_tests {
         let handle = handle();
         let home = Home::roaming(0);
         assert_eq!(
-            home.acquire(Some(1), Some(1)),
+            home.acquire(Some(1), || Some(1)),
             1,
             "roaming: the starter's ring"
         );
         assert_eq!(
-            home.acquire(Some(0), Some(0)),
+            home.acquire(Some(0), || Some(0)),
             0,
             "even with one outstanding elsewhere"
         );
@@ -625,7 +635,7 @@ mod home_tests {
     fn roaming_home_closes_at_once_when_idle() {
         let handle = handle();
         let home = Home::roaming(0);
-        home.acquire(None, None);
+        home.acquire(None, || None);
         home.release();
         let (read, fd) = pipe();
         home.close_when_idle(Closing {
@@ -651,11 +661,19 @@ mod home_tests {
     #[test]
     fn fixed_home_keeps_its_ring_while_operations_are_outstanding() {
         let home: Home = Home::new(0);
-        assert_eq!(home.acquire(Some(1), Some(1)), 1, "none outstanding: moves");
-        assert_eq!(home.acquire(Some(0), Some(0)), 1, "one outstanding: stays");
+        assert_eq!(
+            home.acquire(Some(1), || Some(1)),
+            1,
+            "none outstanding: moves"
+        );
+        assert_eq!(
+            home.acquire(Some(0), || Some(0)),
+            1,
+            "one outstanding: stays"
+        );
         home.release();
         home.release();
-        assert_eq!(home.acquire(Some(0), Some(0)), 0);
+        assert_eq!(home.acquire(Some(0), || Some(0)), 0);
     }
 }
 
@@ -722,7 +740,7 @@ mod loom_tests {
     fn started(waker: &Waker) -> (Arc<Op<Buf>>, RingStandIn, loom::sync::Arc<Probe>) {
         let probe = loom::sync::Arc::new(Probe::default());
         let home = Arc::new(Home::new(0));
-        assert_eq!(home.acquire(Some(0), Some(0)), 0);
+        assert_eq!(home.acquire(Some(0), || Some(0)), 0);
         let op = Op::new(
             home,
             Buf {
@@ -970,7 +988,7 @@ mod loom_tests {
                 }),
             });
             // An operation started on worker 0, reaped by its ring.
-            assert_eq!(home.acquire(Some(0), Some(0)), 0);
+            assert_eq!(home.acquire(Some(0), || Some(0)), 0);
             let (h, r) = (home.clone(), reaped.clone());
             let ring0 = thread::spawn(move || {
                 r.fetch_add(1, Ordering::SeqCst);
@@ -980,7 +998,7 @@ mod loom_tests {
             // the handle, and worker 1's ring reaps the operation.
             let (h, r, f) = (home.clone(), reaped.clone(), file.clone());
             let worker1 = thread::spawn(move || {
-                assert_eq!(h.acquire(Some(1), Some(1)), 1);
+                assert_eq!(h.acquire(Some(1), || Some(1)), 1);
                 drop(f);
                 r.fetch_add(1, Ordering::SeqCst);
                 h.release();

@@ -117,7 +117,7 @@ impl Submitter {
         build: impl FnOnce(&mut T) -> squeue::Entry,
     ) -> io::Result<()> {
         let mine = self.handle.owned_index();
-        let ring = self.home.acquire(mine, self.settle_ring(mine));
+        let ring = self.home.acquire(mine, || self.settle_ring(mine));
         let driver = self.driver(ring);
         if driver.is_shut_down() {
             self.home.release();

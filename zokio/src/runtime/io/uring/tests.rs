@@ -245,16 +245,16 @@ fn sockets_settle_on_the_primary_ring_while_its_owner_is_attentive() {
 
     // And the home follows: it moves only with nothing outstanding.
     let home = Home::<Closing>::new(1);
-    assert_eq!(home.acquire(Some(1), sub.settle_ring(Some(1))), 0);
+    assert_eq!(home.acquire(Some(1), || sub.settle_ring(Some(1))), 0);
     primary.forget_visit();
     assert_eq!(
-        home.acquire(Some(1), sub.settle_ring(Some(1))),
+        home.acquire(Some(1), || sub.settle_ring(Some(1))),
         0,
         "one outstanding: stays on the primary"
     );
     home.release();
     home.release();
-    assert_eq!(home.acquire(Some(1), sub.settle_ring(Some(1))), 1);
+    assert_eq!(home.acquire(Some(1), || sub.settle_ring(Some(1))), 1);
     home.release();
     handle.shutdown();
 
