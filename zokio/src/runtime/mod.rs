@@ -375,6 +375,10 @@ impl<S: Spec> Runtime<S> {
             "\n  backend in use        = {}",
             self.shared.io().backend().as_str()
         ));
+        let features = self.shared.io().optional_features();
+        if !features.is_empty() {
+            out.push_str(&format!(" ({})", features.join(", ")));
+        }
         out
     }
 

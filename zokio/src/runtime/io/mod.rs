@@ -270,6 +270,16 @@ impl IoHandle {
         &self.drivers[index]
     }
 
+    /// The optional kernel features the backend probed and uses (io_uring
+    /// only), for `describe()`.
+    pub(crate) fn optional_features(&self) -> Vec<&'static str> {
+        match &**self.driver(0) {
+            #[cfg(target_os = "linux")]
+            Driver::Uring(d) => d.features().names(),
+            Driver::Mio(_) => Vec::new(),
+        }
+    }
+
     fn addr(&self) -> usize {
         self as *const Self as usize
     }

@@ -240,10 +240,70 @@ pub(crate) struct UringDriver {
     pushed: AtomicU64,
     entered: AtomicU64,
     sync_cancel: AtomicBool,
+    /// The optional kernel features this ring uses (probed in `new`).
+    features: Features,
     /// When ([`visit_stamp`]) the owner last looked at the ring (entered it to
     /// submit, poll or wait), or when another thread woke it from a park.
     /// Read by [`is_attentive`](Self::is_attentive).
     visited: AtomicU64,
+}
+
+/// Optional io_uring features, probed when a ring is created and used only
+/// where present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Features {
+    /// `IORING_ACCEPT_MULTISHOT` (Linux 5.19): one accept SQE takes
+    /// connections until cancelled (or its bound is reached).
+    pub(crate) multishot_accept: bool,
+}
+
+impl Features {
+    fn probe() -> Features {
+        let release = kernel_release();
+        Features {
+            multishot_accept: release >= (5, 19),
+        }
+    }
+
+    /// The features in use, for `describe()`.
+    pub(crate) fn names(self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        if self.multishot_accept {
+            names.push("multishot accept");
+        }
+        names
+    }
+}
+
+/// Tests: create rings as if the kernel had no optional feature.
+#[cfg(test)]
+pub(super) static NO_OPTIONAL_FEATURES: AtomicBool = AtomicBool::new(false);
+
+/// The running kernel's `(major, minor)` version (`uname`), `(0, 0)` if it
+/// cannot be read. Multishot flags are not in the opcode probe (they are
+/// flags of existing opcodes, which older kernels reject with `EINVAL`),
+/// so the release decides.
+fn kernel_release() -> (u32, u32) {
+    #[cfg(test)]
+    if NO_OPTIONAL_FEATURES.load(Ordering::SeqCst) {
+        return (0, 0);
+    }
+    // SAFETY: all-zero bytes are a valid `utsname`.
+    let mut name: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `uname` fills the struct it is given.
+    if unsafe { libc::uname(&raw mut name) } != 0 {
+        return (0, 0);
+    }
+    // SAFETY: `release` is NUL-terminated by `uname`.
+    let release = unsafe { std::ffi::CStr::from_ptr(name.release.as_ptr()) };
+    parse_release(&release.to_string_lossy())
+}
+
+/// `"6.8.0-45-generic"` -> `(6, 8)`.
+fn parse_release(release: &str) -> (u32, u32) {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let mut next = || parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (next(), next())
 }
 
 /// How long a ring's owner may go without looking at its ring and still
@@ -347,7 +407,13 @@ impl UringDriver {
             entered: AtomicU64::new(0),
             visited: AtomicU64::new(visit_stamp()),
             sync_cancel: AtomicBool::new(true),
+            features: Features::probe(),
         })
+    }
+
+    /// The optional kernel features this ring uses.
+    pub(crate) fn features(&self) -> Features {
+        self.features
     }
 
     /// Tests: wait with a timeout SQE, as on kernels without `EXT_ARG`.
@@ -741,14 +807,14 @@ impl UringDriver {
 
     /// Takes every completion from the queue and dispatches it.
     fn reap(&self, ring: &mut RingState) {
-        let mut batch = [(0u64, 0i32); 32];
+        let mut batch = [(0u64, 0i32, 0u32); 32];
         loop {
             let mut n = 0;
             {
                 // SAFETY: the `ring` lock is held (exclusive queue access).
                 let mut cq = unsafe { self.uring.completion_shared() };
                 for cqe in &mut cq {
-                    batch[n] = (cqe.user_data(), cqe.result());
+                    batch[n] = (cqe.user_data(), cqe.result(), cqe.flags());
                     n += 1;
                     if n == batch.len() {
                         break;
@@ -760,20 +826,33 @@ impl UringDriver {
                 return;
             }
             crate::metrics::io_completions(n);
-            for &(user_data, result) in &batch[..n] {
-                self.dispatch(ring, user_data, result);
+            for &(user_data, result, flags) in &batch[..n] {
+                self.dispatch(ring, user_data, result, flags);
             }
             self.in_flight.store(ring.slab.len, Ordering::Relaxed);
         }
     }
 
-    fn dispatch(&self, ring: &mut RingState, user_data: u64, result: i32) {
+    fn dispatch(&self, ring: &mut RingState, user_data: u64, result: i32, flags: u32) {
         match user_data {
             EVENTFD_TAG => ring.eventfd_armed = false,
             CANCEL_TAG | CLOSE_TAG => {}
             t if t < 1 << 32 => {
                 if ring.timeout == Some(t) {
                     ring.timeout = None;
+                }
+            }
+            _ if io_uring::cqueue::more(flags) => {
+                // One item of a multishot operation; more will follow, so
+                // the slab keeps it.
+                let Some(op) = ring.slab.get(user_data) else {
+                    debug_assert!(false, "a completion for an unknown operation");
+                    return;
+                };
+                if op.header().deliver(result, flags) {
+                    // Its bound is reached: stop it until its starter has
+                    // taken what waits.
+                    self.stage(ring, cancel_sqe(user_data));
                 }
             }
             _ => {
@@ -789,7 +868,7 @@ impl UringDriver {
                 // The kernel is done with the operation's memory; the
                 // slab's reference goes when `op` drops, after the starter
                 // has been told.
-                op.header().complete(result);
+                op.header().finish(result, flags);
             }
         }
     }
@@ -1060,5 +1139,20 @@ impl Drop for UringDriver {
             // and no read is armed, so the kernel holds no pointer to it.
             drop(unsafe { Box::from_raw(ring.eventfd_buf.0.as_ptr()) });
         }
+    }
+}
+
+#[cfg(test)]
+mod release_tests {
+    use super::parse_release;
+
+    #[test]
+    fn kernel_releases_parse_to_major_and_minor() {
+        assert_eq!(parse_release("6.8.0-45-generic"), (6, 8));
+        assert_eq!(parse_release("5.19.17"), (5, 19));
+        assert_eq!(parse_release("6.1"), (6, 1));
+        assert_eq!(parse_release("garbage"), (0, 0));
+        assert!(parse_release("5.10.0") < (5, 19));
+        assert!(parse_release("6.0.0") >= (5, 19));
     }
 }

@@ -23,7 +23,31 @@
 //!
 //! `Lost` (shutdown gave up waiting for a completion) never hands the data
 //! back: the kernel may still write into it, so it is leaked instead.
+//!
+//! # Multishot operations
+//!
+//! A *multishot* operation (`IORING_ACCEPT_MULTISHOT`,
+//! `IORING_RECV_MULTISHOT`) is one SQE that completes many times: every CQE
+//! flagged `IORING_CQE_F_MORE` carries one *item* (an accepted descriptor, or
+//! a received buffer's id and length) and says more will follow; the CQE
+//! without the flag is the last. The ring queues each item in the header
+//! ([`OpHeader::deliver`]) and wakes the waiters; the operation stays
+//! `Pending` (and in the ring's slab, and counted by its home) until the last
+//! CQE, which [`OpHeader::finish`] turns into an item (when it carries one)
+//! and the end (`Done`). The starter takes items with
+//! [`OpHeader::poll_item`]; items nobody took are released by the op's data
+//! ([`OpData::unclaimed_item`]) when the op is freed, so no descriptor or
+//! buffer is lost. A multishot op's items never point into its data (the
+//! kernel writes into a provided-buffer ring, or returns a descriptor), so
+//! taking items while the op is pending touches nothing the kernel uses.
+//!
+//! A multishot op may carry a *bound*: when that many items wait untaken,
+//! the ring cancels it (`OpHeader::deliver` says so), so a producer faster
+//! than its consumer (a connection flood, a sender outrunning its reader)
+//! cannot queue without limit. The starter re-arms it once it has taken
+//! everything.
 
+use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
 use std::task::{Poll, Waker};
@@ -87,6 +111,24 @@ struct OpState {
     /// Other tasks waiting for it (several tasks accepting on one listener,
     /// or receiving on one datagram socket).
     others: Vec<Waker>,
+    /// Multishot: items delivered and not yet taken (result, CQE flags);
+    /// `bound`: how many may wait before the ring cancels the operation
+    /// (0: not multishot).
+    items: VecDeque<(i32, u32)>,
+    bound: usize,
+}
+
+/// What [`OpHeader::poll_item`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Item {
+    /// One completion of a multishot operation: its result and CQE flags.
+    Next(i32, u32),
+    /// The operation ended (every item was taken) with this result: 0, or
+    /// `-errno` (`-ECANCELED` after a cancel, its bound's included). It is
+    /// idle again and may be re-armed.
+    Ended(i32),
+    /// Lost at shutdown.
+    Lost,
 }
 
 /// More waiting tasks than this are all woken at once (they poll again and
@@ -256,14 +298,18 @@ impl OpHeader {
                 seq: 0,
                 waker: None,
                 others: Vec::new(),
+                items: VecDeque::new(),
+                bound: 0,
             }),
             home,
         }
     }
 
     /// Starter: the operation is about to be handed to ring `ring`; `waker`
-    /// is woken when it completes.
-    pub(super) fn prepare(&self, ring: usize, waker: &Waker) {
+    /// is woken when it completes. `bound` 0: a single-shot operation;
+    /// otherwise multishot, cancelled by its ring when `bound` items wait
+    /// untaken (see the module docs).
+    pub(super) fn prepare(&self, ring: usize, waker: &Waker, bound: usize) {
         let mut st = lock(&self.state);
         debug_assert_eq!(st.phase, Phase::Idle, "an operation started twice");
         st.phase = Phase::Pending;
@@ -271,9 +317,80 @@ impl OpHeader {
         st.ring = ring;
         st.user_data = 0;
         st.seq = 0;
+        st.bound = bound;
         match &st.waker {
             Some(w) if w.will_wake(waker) => {}
             _ => st.waker = Some(waker.clone()),
+        }
+    }
+
+    /// Ring: a CQE flagged `IORING_CQE_F_MORE` (`result`, `flags`) for a
+    /// multishot operation: queues the item and wakes the waiters. Returns
+    /// whether the ring must cancel the operation now (its bound is
+    /// reached, and nobody cancelled it before).
+    pub(super) fn deliver(&self, result: i32, flags: u32) -> bool {
+        let (waker, others, stop) = {
+            let mut st = lock(&self.state);
+            debug_assert_eq!(st.phase, Phase::Pending, "an item for an idle operation");
+            debug_assert!(st.bound > 0, "an item for a single-shot operation");
+            st.items.push_back((result, flags));
+            let stop = !st.cancelled && st.items.len() >= st.bound;
+            if stop {
+                // The cancel is the ring's own; the waiters stay, to take
+                // the items and then the end.
+                st.cancelled = true;
+                #[cfg(test)]
+                BOUND_STOPS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            (st.waker.clone(), std::mem::take(&mut st.others), stop)
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        for w in others {
+            w.wake();
+        }
+        stop
+    }
+
+    /// Ring: the last CQE (`result`, `flags`) of an operation, single-shot
+    /// or multishot (whose last CQE may carry one more item).
+    pub(super) fn finish(&self, result: i32, flags: u32) {
+        let end = {
+            let mut st = lock(&self.state);
+            if st.bound > 0 && (result >= 0 || io_uring::cqueue::buffer_select(flags).is_some()) {
+                // Queued before the end, so the taker sees it first.
+                st.items.push_back((result, flags));
+                0
+            } else {
+                result
+            }
+        };
+        self.complete(end);
+    }
+
+    /// Starter of a multishot operation: the next item, or its end (then it
+    /// is idle again), or `Pending` with `waker` registered.
+    pub(super) fn poll_item(&self, waker: &Waker) -> Poll<Item> {
+        let mut st = lock(&self.state);
+        if let Some((result, flags)) = st.items.pop_front() {
+            return Poll::Ready(Item::Next(result, flags));
+        }
+        match st.phase {
+            Phase::Done(end) => {
+                st.phase = Phase::Idle;
+                st.waker = None;
+                Poll::Ready(Item::Ended(end))
+            }
+            Phase::Lost => Poll::Ready(Item::Lost),
+            Phase::Pending => {
+                Self::register(&mut st, waker);
+                Poll::Pending
+            }
+            Phase::Idle => {
+                debug_assert!(false, "polled an operation that was not started");
+                Poll::Ready(Item::Lost)
+            }
         }
     }
 
@@ -438,6 +555,11 @@ impl OpHeader {
     fn phase(&self) -> Phase {
         lock(&self.state).phase
     }
+
+    /// Whether the operation was last started as multishot.
+    pub(super) fn is_multishot(&self) -> bool {
+        lock(&self.state).bound > 0
+    }
 }
 
 /// The operation was lost at shutdown (see [`Phase::Lost`]).
@@ -455,6 +577,10 @@ pub(super) trait OpData: Send + 'static {
     /// starter went away): release what the result holds (an accepted
     /// descriptor).
     fn unclaimed(&mut self, _result: i32) {}
+
+    /// A multishot operation's item (`result`, CQE `flags`) nobody took:
+    /// release what it holds (an accepted descriptor, a provided buffer).
+    fn unclaimed_item(&mut self, _result: i32, _flags: u32) {}
 }
 
 /// An operation with data `T`.
@@ -468,6 +594,11 @@ pub(super) struct Op<T: OpData> {
 // the header's mutex ordering the hand-overs; `T: Send` lets it be dropped
 // or used on whichever thread holds the last reference or the result.
 unsafe impl<T: OpData> Sync for Op<T> {}
+
+/// Tests: how many multishot operations their rings stopped at the bound.
+#[cfg(test)]
+pub(super) static BOUND_STOPS: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
 
 #[cfg(test)]
 pub(super) static LIVE_OPS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -522,16 +653,26 @@ impl<T: OpData> Drop for Op<T> {
     fn drop(&mut self) {
         #[cfg(test)]
         LIVE_OPS.fetch_sub(1, Ordering::SeqCst);
-        let phase = lock(&self.header.state).phase;
+        let (phase, items) = {
+            let mut st = lock(&self.header.state);
+            (st.phase, std::mem::take(&mut st.items))
+        };
         debug_assert!(
             !matches!(phase, Phase::Pending | Phase::Lost),
             "an operation freed while the kernel may use it"
         );
-        if let Phase::Done(result) = phase {
+        if matches!(phase, Phase::Done(_)) || !items.is_empty() {
             // SAFETY: `&mut self`: no other reference exists, and the
             // kernel completed the operation.
             let data = self.data.with_mut(|p| unsafe { &mut *p });
-            data.unclaimed(result);
+            for (result, flags) in items {
+                data.unclaimed_item(result, flags);
+            }
+            if let Phase::Done(result) = phase
+                && !self.header.is_multishot()
+            {
+                data.unclaimed(result);
+            }
         }
     }
 }
@@ -748,7 +889,7 @@ mod loom_tests {
                 probe: probe.clone(),
             },
         );
-        op.header().prepare(0, waker);
+        op.header().prepare(0, waker, 0);
         let ring = RingStandIn {
             slab: op.clone(),
             kernel: op.clone(),
@@ -935,6 +1076,118 @@ mod loom_tests {
             assert_eq!(probe.unclaimed.load(Ordering::SeqCst), 0);
             assert_eq!(Arc::strong_count(&starter), 1, "a waker was leaked");
             assert_eq!(Arc::strong_count(&other), 1, "a waker was leaked");
+        });
+    }
+
+    /// A multishot op's data: counts the items released untaken.
+    struct Items {
+        released: loom::sync::Arc<AtomicUsize>,
+    }
+
+    impl OpData for Items {
+        fn unclaimed_item(&mut self, _result: i32, _flags: u32) {
+            self.released.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A multishot op with bound 2, in the kernel, and its ring's side: two
+    /// items (the second reaches the bound, so the ring cancels it), then
+    /// the cancel's last CQE.
+    fn multishot() -> (
+        Arc<Op<Items>>,
+        thread::JoinHandle<(bool, bool)>,
+        loom::sync::Arc<AtomicUsize>,
+        Arc<crate::loom::model::Task>,
+        Waker,
+    ) {
+        let released = loom::sync::Arc::new(AtomicUsize::new(0));
+        let home = Arc::new(Home::new(0));
+        assert_eq!(home.acquire(Some(0), || Some(0)), 0);
+        let op = Op::new(
+            home,
+            Items {
+                released: released.clone(),
+            },
+        );
+        let (starter, waker) = task();
+        op.header().prepare(0, &waker, 2);
+        assert!(op.header().assign(USER_DATA) && op.header().mark_submitted(SEQ));
+        let slab: Arc<dyn InFlight> = op.clone();
+        let ring = thread::spawn(move || {
+            let header = slab.header();
+            let stops = (header.deliver(10, 0), header.deliver(11, 0));
+            header.finish(-libc::ECANCELED, 0);
+            stops
+        });
+        (op, ring, released, starter, waker)
+    }
+
+    /// The starter takes a multishot op's items while its ring delivers
+    /// them: it sees both, in order, then the end, and every `Pending` is
+    /// followed by a wake; the ring stops the op when (and only when) its
+    /// bound of items waits untaken.
+    #[test]
+    fn loom_uring_multishot_items_arrive_in_order_then_the_end() {
+        loom::model(|| {
+            let (op, ring, released, starter, waker) = multishot();
+            let mut seen = Vec::new();
+            let mut ended = None;
+            let mut pending = false;
+            for _ in 0..2 {
+                match op.header().poll_item(&waker) {
+                    Poll::Ready(Item::Next(result, _)) => seen.push(result),
+                    Poll::Ready(item) => panic!("{item:?} before the items"),
+                    Poll::Pending => {
+                        pending = true;
+                        break;
+                    }
+                }
+            }
+            let stops = ring.join().unwrap();
+            assert!(!stops.0, "stopped below its bound");
+            if seen.is_empty() {
+                // Both items waited untaken when the second arrived.
+                assert!(stops.1, "not stopped at its bound");
+            }
+            if pending {
+                assert!(wakes(&starter) >= 1, "a waiting starter was not woken");
+            }
+            while ended.is_none() {
+                match op.header().poll_item(&waker) {
+                    Poll::Ready(Item::Next(result, _)) => seen.push(result),
+                    Poll::Ready(Item::Ended(end)) => ended = Some(end),
+                    other => panic!("{other:?} after the last CQE"),
+                }
+            }
+            assert_eq!(seen, [10, 11], "items lost, repeated or reordered");
+            assert_eq!(ended, Some(-libc::ECANCELED));
+            let home = op.header.home.clone();
+            drop((op, waker));
+            assert_eq!(released.load(Ordering::SeqCst), 0);
+            assert_eq!(home.snapshot(), (0, 0), "the home still counts the op");
+            assert_eq!(Arc::strong_count(&starter), 1, "a waker was leaked");
+        });
+    }
+
+    /// The starter takes at most one item and goes away (cancelling) while
+    /// the ring delivers: every item is taken or released, exactly once.
+    #[test]
+    fn loom_uring_multishot_items_left_behind_are_released() {
+        loom::model(|| {
+            let (op, ring, released, starter, waker) = multishot();
+            let taken = match op.header().poll_item(&waker) {
+                Poll::Ready(Item::Next(..)) => 1,
+                Poll::Ready(item) => panic!("{item:?} before the items"),
+                Poll::Pending => 0,
+            };
+            // Whatever the cancel request says, the ring's last CQE comes.
+            let _ = op.header().request_cancel();
+            let home = op.header.home.clone();
+            drop((op, waker));
+            ring.join().unwrap();
+            assert_eq!(taken + released.load(Ordering::SeqCst), 2);
+            assert_eq!(home.snapshot(), (0, 0), "the home still counts the op");
+            assert_eq!(Arc::strong_count(&starter), 1, "a waker was leaked");
         });
     }
 

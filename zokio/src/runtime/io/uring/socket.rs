@@ -17,7 +17,7 @@ use io_uring::types::Fd;
 use socket2::{SockAddr, SockAddrStorage};
 use tokio::io::ReadBuf;
 
-use super::op::{InFlight, Op, OpData, result_error, to_io};
+use super::op::{InFlight, Item, Op, OpData, result_error, to_io};
 use super::submit::{OneShot, Outcome, Submitter, read_owned, write_owned};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::runtime::io::{IoHandle, shutdown_error};
@@ -26,6 +26,17 @@ use crate::task::lock;
 /// The most a slot reads or writes per operation (also the most its buffer
 /// grows to).
 const MAX_SLOT_IO: usize = 64 * 1024;
+
+/// The most connections a listener's multishot accept takes ahead of the
+/// application: when this many wait untaken, the ring cancels the accept
+/// (the rest stay in the kernel's backlog, as with a single-shot accept)
+/// and the next `accept` re-arms it once they are taken.
+pub(super) const ACCEPT_AHEAD: usize = 32;
+
+/// Tests: how many multishot accepts were armed.
+#[cfg(test)]
+pub(super) static MULTISHOT_ACCEPTS: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
 
 /// Tests: how many `POLLOUT` polls `poll_writable` started.
 #[cfg(test)]
@@ -63,6 +74,42 @@ struct Slot {
     owner: Option<Waker>,
     ident: (usize, usize),
     dest: Option<SockAddr>,
+    /// The slot's multishot operation (accepts), and whether it is armed
+    /// (started, its end not yet taken).
+    multi: Option<Arc<Op<MultiData>>>,
+    multi_armed: bool,
+}
+
+/// A multishot operation's data: nothing the kernel writes (a multishot
+/// accept passes no address buffer and returns descriptors), only what
+/// releases an item nobody took.
+struct MultiData;
+
+impl OpData for MultiData {
+    fn unclaimed_item(&mut self, result: i32, _flags: u32) {
+        if result >= 0 {
+            // SAFETY: an accepted descriptor that nobody took.
+            drop(unsafe { OwnedFd::from_raw_fd(result) });
+        }
+    }
+}
+
+/// The peer address of an accepted connection (a multishot accept does not
+/// report it).
+fn peer_address(fd: &OwnedFd) -> io::Result<SockAddr> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `getpeername` writes at most `len` bytes into the storage
+    // and sets `len` to the address's length, as `try_init` expects.
+    let ((), addr) = unsafe {
+        SockAddr::try_init(|storage, len| {
+            if libc::getpeername(fd.as_raw_fd(), storage.cast(), len) == 0 {
+                Ok(())
+            } else {
+                Err(io::Error::last_os_error())
+            }
+        })
+    }?;
+    Ok(addr)
 }
 
 /// Everything the kernel reads or writes for a slot's operation.
@@ -567,13 +614,18 @@ impl UringIo {
         }
     }
 
-    /// Accepts a connection (close-on-exec, blocking mode).
+    /// Accepts a connection (close-on-exec, blocking mode): through a
+    /// multishot accept where the kernel has it, otherwise one accept
+    /// operation per connection.
     pub(crate) fn poll_accept(
         &self,
         cx: &mut Context<'_>,
         fd: RawFd,
     ) -> Poll<io::Result<(OwnedFd, SockAddr)>> {
         let mut slot = lock(&self.read);
+        if !slot.busy && self.sub.driver(0).features().multishot_accept {
+            return self.poll_accept_multishot(&mut slot, cx, fd);
+        }
         if slot.busy {
             let Some(result) = ready!(self.poll_slot(&mut slot, cx.waker())) else {
                 return Poll::Ready(Err(shutdown_error()));
@@ -602,6 +654,64 @@ impl UringIo {
             return Poll::Ready(Err(e));
         }
         Poll::Pending
+    }
+
+    /// [`poll_accept`](Self::poll_accept) through the slot's multishot
+    /// accept: takes the next connection it accepted, re-arming it when it
+    /// ended (its bound, `EMFILE` and the like end it; the error is
+    /// returned once and the next call re-arms).
+    fn poll_accept_multishot(
+        &self,
+        slot: &mut Slot,
+        cx: &mut Context<'_>,
+        fd: RawFd,
+    ) -> Poll<io::Result<(OwnedFd, SockAddr)>> {
+        loop {
+            if slot.multi_armed {
+                let op = slot.multi.as_ref().expect("an armed slot has an op");
+                match ready!(op.header().poll_item(cx.waker())) {
+                    Item::Next(result, _) => {
+                        if result < 0 {
+                            return Poll::Ready(Err(result_error(result)));
+                        }
+                        // SAFETY: `accept4` returned this new descriptor,
+                        // and taking the item made this its only owner.
+                        let fd = unsafe { OwnedFd::from_raw_fd(result) };
+                        return Poll::Ready(peer_address(&fd).map(|addr| (fd, addr)));
+                    }
+                    Item::Ended(end) => {
+                        slot.multi_armed = false;
+                        // Cancelled at its bound (or ended with the last
+                        // connection it took): take more.
+                        if end < 0 && end != -libc::ECANCELED {
+                            return Poll::Ready(Err(result_error(end)));
+                        }
+                    }
+                    Item::Lost => {
+                        slot.multi_armed = false;
+                        slot.multi = None;
+                        return Poll::Ready(Err(shutdown_error()));
+                    }
+                }
+            }
+            let op = slot
+                .multi
+                .get_or_insert_with(|| Op::new(self.sub.home.clone(), MultiData))
+                .clone();
+            if let Err(e) = self
+                .sub
+                .start_multishot(&op, cx.waker(), ACCEPT_AHEAD, |_| {
+                    opcode::AcceptMulti::new(Fd(fd))
+                        .flags(libc::SOCK_CLOEXEC)
+                        .build()
+                })
+            {
+                return Poll::Ready(Err(e));
+            }
+            slot.multi_armed = true;
+            #[cfg(test)]
+            MULTISHOT_ACCEPTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
     }
 
     /// Connects `fd` to `addr`.
@@ -721,6 +831,11 @@ impl UringIo {
             let slot = lock(slot);
             if slot.busy
                 && let Some(op) = &slot.op
+            {
+                self.sub.cancel(op);
+            }
+            if slot.multi_armed
+                && let Some(op) = &slot.multi
             {
                 self.sub.cancel(op);
             }

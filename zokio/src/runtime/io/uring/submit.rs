@@ -116,6 +116,28 @@ impl Submitter {
         waker: &Waker,
         build: impl FnOnce(&mut T) -> squeue::Entry,
     ) -> io::Result<()> {
+        self.start_with_bound(op, waker, 0, build)
+    }
+
+    /// [`start`](Self::start) for a multishot operation, which its ring
+    /// cancels when `bound` items wait untaken (see `op`'s module docs).
+    pub(super) fn start_multishot<T: OpData>(
+        &self,
+        op: &Arc<Op<T>>,
+        waker: &Waker,
+        bound: usize,
+        build: impl FnOnce(&mut T) -> squeue::Entry,
+    ) -> io::Result<()> {
+        self.start_with_bound(op, waker, bound.max(1), build)
+    }
+
+    fn start_with_bound<T: OpData>(
+        &self,
+        op: &Arc<Op<T>>,
+        waker: &Waker,
+        bound: usize,
+        build: impl FnOnce(&mut T) -> squeue::Entry,
+    ) -> io::Result<()> {
         let mine = self.handle.owned_index();
         let ring = self.home.acquire(mine, || self.settle_ring(mine));
         let driver = self.driver(ring);
@@ -130,7 +152,7 @@ impl Submitter {
         // allocation (or its heap buffers), which the ring keeps alive
         // until the completion is reaped.
         let sqe = build(unsafe { op.data_mut() });
-        op.header().prepare(ring, waker);
+        op.header().prepare(ring, waker, bound);
         let as_dyn: Arc<dyn InFlight> = op.clone();
         if driver.submit(mine == Some(ring), as_dyn, sqe).is_err() {
             op.header().unprepare();

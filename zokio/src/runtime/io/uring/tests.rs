@@ -17,9 +17,10 @@ use std::task::{Context, Poll, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::op::LIVE_OPS;
+use super::driver::NO_OPTIONAL_FEATURES;
+use super::op::{BOUND_STOPS, LIVE_OPS};
 use super::op::{Closing, Home};
-use super::socket::WRITABLE_POLLS;
+use super::socket::{ACCEPT_AHEAD, MULTISHOT_ACCEPTS, WRITABLE_POLLS};
 use super::submit::{SKIP_CANCEL, Submitter, uring_of};
 use super::{UringDriver, describe_setup_error, probe_ring};
 use crate::io::{AsyncReadExt, AsyncWriteExt};
@@ -764,4 +765,87 @@ fn blocked_datagram_senders_all_get_through() {
         assert_eq!(received, expected);
     });
     assert_eq!(live_ops(), before);
+}
+
+/// A multishot accept takes connections ahead of the application; once
+/// `ACCEPT_AHEAD` wait untaken its ring stops it (the rest wait in the
+/// kernel's backlog) and later accepts re-arm it. Every connection is
+/// accepted exactly once, with its peer's address, and a handful of accept
+/// SQEs took them all.
+#[test]
+fn multishot_accept_stops_at_its_bound_and_loses_no_connection() {
+    let _serial = serial();
+    let before = live_ops();
+    let stops = BOUND_STOPS.load(Ordering::SeqCst);
+    let arms = MULTISHOT_ACCEPTS.load(Ordering::SeqCst);
+    let rt = crate::Runtime::<Ct>::build().unwrap();
+    assert!(
+        rt.describe().contains("multishot accept"),
+        "{}",
+        rt.describe()
+    );
+    rt.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // The first accept arms the multishot accept.
+        let first = std::net::TcpStream::connect(addr).unwrap();
+        let (_first, peer) = listener.accept().await.unwrap();
+        assert_eq!(peer, first.local_addr().unwrap());
+        // Twice the bound connect while nobody accepts: the ring queues
+        // connections until the bound, then stops the accept.
+        let clients = crate::task::spawn_blocking(move || {
+            (0..2 * ACCEPT_AHEAD)
+                .map(|_| std::net::TcpStream::connect(addr).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap();
+        eventually("the ring to stop the accept at its bound", || {
+            BOUND_STOPS.load(Ordering::SeqCst) > stops
+        })
+        .await;
+        let mut peers = Vec::new();
+        for _ in &clients {
+            let (stream, peer) = listener.accept().await.unwrap();
+            assert_eq!(stream.peer_addr().unwrap(), peer);
+            peers.push(peer);
+        }
+        let mut expected: Vec<_> = clients.iter().map(|c| c.local_addr().unwrap()).collect();
+        peers.sort();
+        expected.sort();
+        assert_eq!(peers, expected, "a connection lost or accepted twice");
+    });
+    drop(rt);
+    let armed = MULTISHOT_ACCEPTS.load(Ordering::SeqCst) - arms;
+    // Each accept SQE but the last took at least `ACCEPT_AHEAD` connections.
+    assert!(
+        (2..=1 + (2 * ACCEPT_AHEAD + 1).div_ceil(ACCEPT_AHEAD)).contains(&armed),
+        "{armed} multishot accepts armed for {} connections",
+        2 * ACCEPT_AHEAD + 1
+    );
+    assert_eq!(live_ops(), before, "operation states left after shutdown");
+}
+
+/// On a kernel without the optional features (as the probe reports them),
+/// accepts go one operation per connection, and still work.
+#[test]
+fn without_multishot_accept_each_accept_is_one_operation() {
+    let _serial = serial();
+    let arms = MULTISHOT_ACCEPTS.load(Ordering::SeqCst);
+    NO_OPTIONAL_FEATURES.store(true, Ordering::SeqCst);
+    let rt = crate::Runtime::<Mt>::build();
+    NO_OPTIONAL_FEATURES.store(false, Ordering::SeqCst);
+    let rt = rt.unwrap();
+    assert!(!rt.describe().contains("multishot"), "{}", rt.describe());
+    rt.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        for _ in 0..3 {
+            let client = TcpStream::connect(addr).await.unwrap();
+            let (mut server, peer) = listener.accept().await.unwrap();
+            assert_eq!(peer, client.local_addr().unwrap());
+            server.write_all(b"hi").await.unwrap();
+        }
+    });
+    assert_eq!(MULTISHOT_ACCEPTS.load(Ordering::SeqCst), arms);
 }
