@@ -235,7 +235,7 @@ impl IoHandle {
                 next: AtomicUsize::new(0),
             });
         }
-        let drivers = (0..count)
+        let mut drivers = (0..count)
             .map(|_| {
                 let driver = match backend {
                     ActiveBackend::Mio => Driver::Mio(mio_driver::MioDriver::new(config, false)?),
@@ -244,9 +244,12 @@ impl IoHandle {
                     #[cfg(not(target_os = "linux"))]
                     ActiveBackend::IoUring => unreachable!("resolve_backend never picks io_uring"),
                 };
-                Ok(Arc::new(driver))
+                Ok(driver)
             })
-            .collect::<io::Result<Box<[_]>>>()?;
+            .collect::<io::Result<Vec<_>>>()?;
+        #[cfg(target_os = "linux")]
+        uring::agree_on_features(&mut drivers);
+        let drivers = drivers.into_iter().map(Arc::new).collect();
         Ok(IoHandle {
             backend,
             drivers,

@@ -46,6 +46,7 @@ use std::time::{Duration, Instant};
 use io_uring::types::{CancelBuilder, Fd, SubmitArgs, Timespec};
 use io_uring::{IoUring, opcode, squeue};
 
+use super::bufring::BufRing;
 use super::op::{InFlight, SHUTDOWN_RESULT};
 use crate::runtime::io::DriverConfig;
 use crate::task::lock;
@@ -242,6 +243,9 @@ pub(crate) struct UringDriver {
     sync_cancel: AtomicBool,
     /// The optional kernel features this ring uses (probed in `new`).
     features: Features,
+    /// The provided buffers of the ring's multishot receives (with
+    /// `features.multishot_recv`).
+    buf_ring: Option<Arc<BufRing>>,
     /// When ([`visit_stamp`]) the owner last looked at the ring (entered it to
     /// submit, poll or wait), or when another thread woke it from a park.
     /// Read by [`is_attentive`](Self::is_attentive).
@@ -255,21 +259,21 @@ pub(crate) struct Features {
     /// `IORING_ACCEPT_MULTISHOT` (Linux 5.19): one accept SQE takes
     /// connections until cancelled (or its bound is reached).
     pub(crate) multishot_accept: bool,
+    /// `IORING_RECV_MULTISHOT` (Linux 6.0) into the ring's provided-buffer
+    /// ring (`IORING_REGISTER_PBUF_RING`, 5.19; see `bufring.rs`): one
+    /// receive SQE per stream socket, armed until cancelled.
+    pub(crate) multishot_recv: bool,
 }
 
 impl Features {
-    fn probe() -> Features {
-        let release = kernel_release();
-        Features {
-            multishot_accept: release >= (5, 19),
-        }
-    }
-
     /// The features in use, for `describe()`.
     pub(crate) fn names(self) -> Vec<&'static str> {
         let mut names = Vec::new();
         if self.multishot_accept {
             names.push("multishot accept");
+        }
+        if self.multishot_recv {
+            names.push("multishot recv with a provided-buffer ring");
         }
         names
     }
@@ -367,6 +371,16 @@ impl UringDriver {
     pub(crate) fn new(config: DriverConfig) -> io::Result<UringDriver> {
         let entries = config.uring_entries.max(2);
         let uring = build_ring(entries)?;
+        let release = kernel_release();
+        // Registration is the probe for provided-buffer rings; a kernel or
+        // a memory limit that refuses it leaves the receives single-shot.
+        let buf_ring = (release >= (6, 0))
+            .then(|| BufRing::register(&uring).ok().map(Arc::new))
+            .flatten();
+        let features = Features {
+            multishot_accept: release >= (5, 19),
+            multishot_recv: buf_ring.is_some(),
+        };
         // Blocking: io_uring waits on it for us (an O_NONBLOCK eventfd
         // would make the read fail with EAGAIN instead).
         // SAFETY: plain syscall; the result is checked.
@@ -407,13 +421,25 @@ impl UringDriver {
             entered: AtomicU64::new(0),
             visited: AtomicU64::new(visit_stamp()),
             sync_cancel: AtomicBool::new(true),
-            features: Features::probe(),
+            features,
+            buf_ring,
         })
     }
 
     /// The optional kernel features this ring uses.
     pub(crate) fn features(&self) -> Features {
         self.features
+    }
+
+    /// Uses only `common` of the optional features (see
+    /// `agree_on_features`).
+    pub(super) fn restrict_features(&mut self, common: Features) {
+        self.features = common;
+    }
+
+    /// The ring's provided buffers, where multishot receives are used.
+    pub(super) fn buf_ring(&self) -> Option<&Arc<BufRing>> {
+        self.buf_ring.as_ref()
     }
 
     /// Tests: wait with a timeout SQE, as on kernels without `EXT_ARG`.
@@ -1118,6 +1144,10 @@ impl UringDriver {
         for op in ring.slab.take_all() {
             op.header().lose();
             std::mem::forget(op);
+            // A lost receive may still write into a provided buffer.
+            if let Some(buf_ring) = &self.buf_ring {
+                std::mem::forget(buf_ring.clone());
+            }
         }
         self.in_flight.store(0, Ordering::Relaxed);
         if ring.eventfd_armed {

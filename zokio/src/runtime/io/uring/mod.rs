@@ -62,6 +62,7 @@
 //! completions in batches instead of waking every worker in turn). Files
 //! *roam*: each operation goes to the starting thread's ring.
 
+mod bufring;
 mod driver;
 pub(crate) mod file;
 mod op;
@@ -74,6 +75,27 @@ pub(crate) use driver::UringDriver;
 pub(crate) use socket::UringIo;
 
 use io_uring::{IoUring, Probe, opcode};
+
+/// Makes every ring of a runtime use the optional features all of them
+/// have (a provided-buffer ring may fail to register on one ring only, for
+/// lack of memory), so a socket may move between rings freely.
+pub(crate) fn agree_on_features(drivers: &mut [super::Driver]) {
+    let rings = || {
+        drivers.iter().filter_map(|d| match d {
+            super::Driver::Uring(u) => Some(u.features()),
+            super::Driver::Mio(_) => None,
+        })
+    };
+    let common = driver::Features {
+        multishot_accept: rings().all(|f| f.multishot_accept),
+        multishot_recv: rings().all(|f| f.multishot_recv),
+    };
+    for d in drivers.iter_mut() {
+        if let super::Driver::Uring(u) = d {
+            u.restrict_features(common);
+        }
+    }
+}
 
 /// Creates a tiny ring and checks the opcodes the backend needs.
 pub(crate) fn probe_ring() -> Result<(), String> {

@@ -556,6 +556,11 @@ impl OpHeader {
         lock(&self.state).phase
     }
 
+    /// The ring the operation was last handed to.
+    pub(super) fn ring(&self) -> usize {
+        lock(&self.state).ring
+    }
+
     /// Whether the operation was last started as multishot.
     pub(super) fn is_multishot(&self) -> bool {
         lock(&self.state).bound > 0
@@ -578,9 +583,10 @@ pub(super) trait OpData: Send + 'static {
     /// descriptor).
     fn unclaimed(&mut self, _result: i32) {}
 
-    /// A multishot operation's item (`result`, CQE `flags`) nobody took:
-    /// release what it holds (an accepted descriptor, a provided buffer).
-    fn unclaimed_item(&mut self, _result: i32, _flags: u32) {}
+    /// A multishot operation's item (`result`, CQE `flags`) nobody took,
+    /// from ring `ring`: release what it holds (an accepted descriptor, a
+    /// provided buffer).
+    fn unclaimed_item(&mut self, _result: i32, _flags: u32, _ring: usize) {}
 }
 
 /// An operation with data `T`.
@@ -653,9 +659,9 @@ impl<T: OpData> Drop for Op<T> {
     fn drop(&mut self) {
         #[cfg(test)]
         LIVE_OPS.fetch_sub(1, Ordering::SeqCst);
-        let (phase, items) = {
+        let (phase, items, ring) = {
             let mut st = lock(&self.header.state);
-            (st.phase, std::mem::take(&mut st.items))
+            (st.phase, std::mem::take(&mut st.items), st.ring)
         };
         debug_assert!(
             !matches!(phase, Phase::Pending | Phase::Lost),
@@ -666,7 +672,7 @@ impl<T: OpData> Drop for Op<T> {
             // kernel completed the operation.
             let data = self.data.with_mut(|p| unsafe { &mut *p });
             for (result, flags) in items {
-                data.unclaimed_item(result, flags);
+                data.unclaimed_item(result, flags, ring);
             }
             if let Phase::Done(result) = phase
                 && !self.header.is_multishot()
@@ -1085,7 +1091,7 @@ mod loom_tests {
     }
 
     impl OpData for Items {
-        fn unclaimed_item(&mut self, _result: i32, _flags: u32) {
+        fn unclaimed_item(&mut self, _result: i32, _flags: u32, _ring: usize) {
             self.released.fetch_add(1, Ordering::SeqCst);
         }
     }
@@ -1093,13 +1099,7 @@ mod loom_tests {
     /// A multishot op with bound 2, in the kernel, and its ring's side: two
     /// items (the second reaches the bound, so the ring cancels it), then
     /// the cancel's last CQE.
-    fn multishot() -> (
-        Arc<Op<Items>>,
-        thread::JoinHandle<(bool, bool)>,
-        loom::sync::Arc<AtomicUsize>,
-        Arc<crate::loom::model::Task>,
-        Waker,
-    ) {
+    fn multishot() -> Multishot {
         let released = loom::sync::Arc::new(AtomicUsize::new(0));
         let home = Arc::new(Home::new(0));
         assert_eq!(home.acquire(Some(0), || Some(0)), 0);
@@ -1119,7 +1119,23 @@ mod loom_tests {
             header.finish(-libc::ECANCELED, 0);
             stops
         });
-        (op, ring, released, starter, waker)
+        Multishot {
+            op,
+            ring,
+            released,
+            starter,
+            waker,
+        }
+    }
+
+    /// What [`multishot`] sets up.
+    struct Multishot {
+        op: Arc<Op<Items>>,
+        /// The ring's thread; returns what its two deliveries said.
+        ring: thread::JoinHandle<(bool, bool)>,
+        released: loom::sync::Arc<AtomicUsize>,
+        starter: Arc<crate::loom::model::Task>,
+        waker: Waker,
     }
 
     /// The starter takes a multishot op's items while its ring delivers
@@ -1129,7 +1145,13 @@ mod loom_tests {
     #[test]
     fn loom_uring_multishot_items_arrive_in_order_then_the_end() {
         loom::model(|| {
-            let (op, ring, released, starter, waker) = multishot();
+            let Multishot {
+                op,
+                ring,
+                released,
+                starter,
+                waker,
+            } = multishot();
             let mut seen = Vec::new();
             let mut ended = None;
             let mut pending = false;
@@ -1174,7 +1196,13 @@ mod loom_tests {
     #[test]
     fn loom_uring_multishot_items_left_behind_are_released() {
         loom::model(|| {
-            let (op, ring, released, starter, waker) = multishot();
+            let Multishot {
+                op,
+                ring,
+                released,
+                starter,
+                waker,
+            } = multishot();
             let taken = match op.header().poll_item(&waker) {
                 Poll::Ready(Item::Next(..)) => 1,
                 Poll::Ready(item) => panic!("{item:?} before the items"),

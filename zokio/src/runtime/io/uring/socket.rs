@@ -17,8 +17,9 @@ use io_uring::types::Fd;
 use socket2::{SockAddr, SockAddrStorage};
 use tokio::io::ReadBuf;
 
+use super::bufring::{BufRing, GROUP};
 use super::op::{InFlight, Item, Op, OpData, result_error, to_io};
-use super::submit::{OneShot, Outcome, Submitter, read_owned, write_owned};
+use super::submit::{OneShot, Outcome, Submitter, read_owned, uring_of, write_owned};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::runtime::io::{IoHandle, shutdown_error};
 use crate::task::lock;
@@ -33,9 +34,20 @@ const MAX_SLOT_IO: usize = 64 * 1024;
 /// and the next `accept` re-arms it once they are taken.
 pub(super) const ACCEPT_AHEAD: usize = 32;
 
+/// The most received buffers a stream's multishot receive fills ahead of
+/// the application (64 KiB of provided buffers): then the ring stops it,
+/// the kernel's socket buffer takes the rest (and the sender slows down,
+/// as with single-shot receives), and the next read re-arms it.
+pub(super) const RECV_AHEAD: usize = 16;
+
 /// Tests: how many multishot accepts were armed.
 #[cfg(test)]
 pub(super) static MULTISHOT_ACCEPTS: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
+
+/// Tests: how many multishot receives ended for want of a provided buffer.
+#[cfg(test)]
+pub(super) static RECV_FALLBACKS: std::sync::atomic::AtomicUsize =
     std::sync::atomic::AtomicUsize::new(0);
 
 /// Tests: how many `POLLOUT` polls `poll_writable` started.
@@ -74,22 +86,51 @@ struct Slot {
     owner: Option<Waker>,
     ident: (usize, usize),
     dest: Option<SockAddr>,
-    /// The slot's multishot operation (accepts), and whether it is armed
-    /// (started, its end not yet taken).
+    /// The slot's multishot operation (accepts, or stream receives), and
+    /// whether it is armed (started, its end not yet taken).
     multi: Option<Arc<Op<MultiData>>>,
     multi_armed: bool,
+    /// A provided buffer a multishot receive filled, and the bytes of it
+    /// not yet handed out.
+    held: Option<Held>,
+    /// The provided buffers ran out (`ENOBUFS`): the next receive goes into
+    /// the slot's own buffer.
+    recv_fallback: bool,
+}
+
+/// A provided buffer the slot holds: buffer `bid` of ring `ring`'s
+/// provided buffers, with its bytes `pos..end` still to hand out.
+struct Held {
+    ring: usize,
+    bid: u16,
+    pos: usize,
+    end: usize,
 }
 
 /// A multishot operation's data: nothing the kernel writes (a multishot
-/// accept passes no address buffer and returns descriptors), only what
-/// releases an item nobody took.
-struct MultiData;
+/// accept passes no address buffer and returns descriptors; a multishot
+/// receive writes into the ring's provided buffers), only what releases an
+/// item nobody took.
+enum MultiData {
+    Accept,
+    Recv(Arc<IoHandle>),
+}
 
 impl OpData for MultiData {
-    fn unclaimed_item(&mut self, result: i32, _flags: u32) {
-        if result >= 0 {
-            // SAFETY: an accepted descriptor that nobody took.
-            drop(unsafe { OwnedFd::from_raw_fd(result) });
+    fn unclaimed_item(&mut self, result: i32, flags: u32, ring: usize) {
+        match self {
+            MultiData::Accept if result >= 0 => {
+                // SAFETY: an accepted descriptor that nobody took.
+                drop(unsafe { OwnedFd::from_raw_fd(result) });
+            }
+            MultiData::Accept => {}
+            MultiData::Recv(handle) => {
+                if let Some(bid) = io_uring::cqueue::buffer_select(flags)
+                    && let Some(pool) = uring_of(handle.driver(ring)).buf_ring()
+                {
+                    pool.give_back(bid);
+                }
+            }
         }
     }
 }
@@ -359,12 +400,27 @@ impl UringIo {
     ) -> Poll<io::Result<()>> {
         let mut slot = lock(&self.read);
         loop {
+            if slot.held.is_some() {
+                // SAFETY: `buf`'s unfilled part is valid for writes of its
+                // length; `take_held` initializes the bytes it counts.
+                let n = unsafe { self.take_held(&mut slot, buf.unfilled_mut()) };
+                // SAFETY: the first `n` unfilled bytes were just written.
+                unsafe { buf.assume_init(n) };
+                buf.advance(n);
+                return Poll::Ready(Ok(()));
+            }
             if slot.pos < slot.end {
                 let n = (slot.end - slot.pos).min(buf.remaining());
                 let data = Self::slot_data(&slot);
                 buf.put_slice(&data.buf[slot.pos..slot.pos + n]);
                 slot.pos += n;
                 return Poll::Ready(Ok(()));
+            }
+            if slot.multi_armed {
+                match ready!(self.poll_multishot_recv(&mut slot, cx)) {
+                    None => continue,
+                    Some(result) => return Poll::Ready(result),
+                }
             }
             if slot.busy {
                 let Some(result) = ready!(self.poll_slot(&mut slot, cx.waker())) else {
@@ -380,6 +436,12 @@ impl UringIo {
             }
             if buf.remaining() == 0 {
                 return Poll::Ready(Ok(()));
+            }
+            if !std::mem::take(&mut slot.recv_fallback) && self.multishot_recv() {
+                if let Err(e) = self.arm_multishot_recv(&mut slot, cx.waker(), fd) {
+                    return Poll::Ready(Err(e));
+                }
+                continue;
             }
             let want = buf.remaining().min(MAX_SLOT_IO);
             if let Err(e) = self.start_slot(&mut slot, cx.waker(), |d| {
@@ -696,7 +758,7 @@ impl UringIo {
             }
             let op = slot
                 .multi
-                .get_or_insert_with(|| Op::new(self.sub.home.clone(), MultiData))
+                .get_or_insert_with(|| Op::new(self.sub.home.clone(), MultiData::Accept))
                 .clone();
             if let Err(e) = self
                 .sub
@@ -711,6 +773,128 @@ impl UringIo {
             slot.multi_armed = true;
             #[cfg(test)]
             MULTISHOT_ACCEPTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// Whether stream receives go through a multishot receive.
+    fn multishot_recv(&self) -> bool {
+        self.sub.driver(0).features().multishot_recv
+    }
+
+    /// The provided buffers of ring `ring` (which has them: the runtime's
+    /// rings agree on their features).
+    fn pool(&self, ring: usize) -> &Arc<BufRing> {
+        self.sub
+            .driver(ring)
+            .buf_ring()
+            .expect("a ring running multishot receives has provided buffers")
+    }
+
+    /// Arms the read slot's multishot receive.
+    fn arm_multishot_recv(&self, slot: &mut Slot, waker: &Waker, fd: RawFd) -> io::Result<()> {
+        let handle = &self.sub.handle;
+        let op = slot
+            .multi
+            .get_or_insert_with(|| Op::new(self.sub.home.clone(), MultiData::Recv(handle.clone())))
+            .clone();
+        self.sub.start_multishot(&op, waker, RECV_AHEAD, |_| {
+            opcode::RecvMulti::new(Fd(fd), GROUP).build()
+        })?;
+        slot.multi_armed = true;
+        Ok(())
+    }
+
+    /// Takes the next completion of the slot's armed multishot receive:
+    /// `Ready(None)` when the caller should look again (a buffer is now
+    /// held, or the receive ended and may be re-armed), `Ready(Some(_))`
+    /// for what the read returns (end of stream, or an error).
+    fn poll_multishot_recv(
+        &self,
+        slot: &mut Slot,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<io::Result<()>>> {
+        let op = slot.multi.as_ref().expect("an armed slot has an op");
+        match ready!(op.header().poll_item(cx.waker())) {
+            Item::Next(result, flags) => {
+                let ring = op.header().ring();
+                let bid = io_uring::cqueue::buffer_select(flags);
+                if result <= 0 {
+                    if let Some(bid) = bid {
+                        self.pool(ring).give_back(bid);
+                    }
+                    // 0: end of stream.
+                    return Poll::Ready(Some(to_io(result).map(drop)));
+                }
+                let Some(bid) = bid else {
+                    return Poll::Ready(Some(Err(io::Error::other(
+                        "io_uring: a multishot receive reported data without a buffer",
+                    ))));
+                };
+                slot.held = Some(Held {
+                    ring,
+                    bid,
+                    pos: 0,
+                    end: result as usize,
+                });
+                Poll::Ready(None)
+            }
+            Item::Ended(end) => {
+                slot.multi_armed = false;
+                match end {
+                    // Ended after its last item, or stopped at its bound:
+                    // re-armed by the caller.
+                    0 => Poll::Ready(None),
+                    e if e == -libc::ECANCELED => Poll::Ready(None),
+                    // No provided buffer was free: one receive into the
+                    // slot's own buffer, then multishot again.
+                    e if e == -libc::ENOBUFS => {
+                        #[cfg(test)]
+                        RECV_FALLBACKS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        slot.recv_fallback = true;
+                        Poll::Ready(None)
+                    }
+                    e => Poll::Ready(Some(Err(result_error(e)))),
+                }
+            }
+            Item::Lost => {
+                slot.multi_armed = false;
+                slot.multi = None;
+                Poll::Ready(Some(Err(shutdown_error())))
+            }
+        }
+    }
+
+    /// Copies the held buffer's next bytes into `dst` (as many as fit) and
+    /// gives the buffer back once all are out; returns the count.
+    ///
+    /// # Safety
+    ///
+    /// `dst` is valid for writes of its length (the bytes counted are
+    /// initialized on return).
+    unsafe fn take_held(&self, slot: &mut Slot, dst: &mut [MaybeUninit<u8>]) -> usize {
+        let held = slot.held.as_mut().expect("a held buffer");
+        let pool = self.pool(held.ring);
+        let n = (held.end - held.pos).min(dst.len());
+        // SAFETY: the slot holds buffer `bid` (its CQE reported `end`
+        // bytes and it was not given back), so the kernel does not write
+        // into it.
+        let bytes = unsafe { pool.bytes(held.bid, held.end) };
+        for (d, s) in dst[..n].iter_mut().zip(&bytes[held.pos..held.pos + n]) {
+            d.write(*s);
+        }
+        held.pos += n;
+        if held.pos == held.end {
+            pool.give_back(held.bid);
+            slot.held = None;
+        }
+        n
+    }
+
+    /// Gives back the provided buffer the read slot holds, if any.
+    fn release_held(&self) {
+        let mut slot = lock(&self.read);
+        if let Some(held) = slot.held.take() {
+            self.pool(held.ring).give_back(held.bid);
         }
     }
 
@@ -738,6 +922,11 @@ impl UringIo {
     ) -> Poll<Option<io::Result<usize>>> {
         let mut slot = lock(&self.read);
         loop {
+            if slot.held.is_some() {
+                // SAFETY: `dst` is valid for writes of its length.
+                let n = unsafe { self.take_held(&mut slot, dst) };
+                return Poll::Ready(Some(Ok(n)));
+            }
             if slot.pos < slot.end {
                 let n = (slot.end - slot.pos).min(dst.len());
                 let data = Self::slot_data(&slot);
@@ -746,6 +935,12 @@ impl UringIo {
                 }
                 slot.pos += n;
                 return Poll::Ready(Some(Ok(n)));
+            }
+            if slot.multi_armed {
+                match ready!(self.poll_multishot_recv(&mut slot, cx)) {
+                    None => continue,
+                    Some(result) => return Poll::Ready(Some(result.map(|()| 0))),
+                }
             }
             if !slot.busy {
                 return Poll::Ready(None);
@@ -873,6 +1068,7 @@ impl Drop for UringIo {
         // After `close` this finds nothing; after `into_std` (the
         // descriptor lives on) it stops what the slots still had pending.
         self.cancel_slots();
+        self.release_held();
     }
 }
 
