@@ -84,9 +84,11 @@ pub const POLL_TIME_BUCKETS: [u64; 11] = [
 /// Every how many polls one is timed for the poll-time histogram (and the
 /// tasks' "last polled" time refreshed). Reading the clock costs about 23 ns
 /// here, more than a short poll (`yield_many`: about 16 ns a poll): timing
-/// one poll in 16 cost 4-13% on that benchmark, one in 256 stays within the
-/// 3% budget.
-pub const POLL_TIME_SAMPLE: u64 = 256;
+/// one poll in 16 cost 4-13% on that benchmark, one in 256 about 1.5% of
+/// the 3% budget (with 1024: +2.2% in all against +3.95% for 256, in the
+/// same interleaved runs, benches/RESULTS.md). A worker's "last polled"
+/// times are then at most 1024 of its polls old, 20 µs of 16 ns polls.
+pub const POLL_TIME_SAMPLE: u64 = 1024;
 
 /// Buckets of the histogram, the overflow bucket included.
 pub(crate) const BUCKETS: usize = POLL_TIME_BUCKETS.len() + 1;

@@ -51,8 +51,10 @@ pub struct TaskInfo {
     pub state: TaskState,
     /// How many times it was polled (`None` with metrics off).
     pub polls: Option<u32>,
-    /// How long ago its last poll began, to within a few polls of its
-    /// worker (`None` with metrics off or before its first poll).
+    /// How long ago its last poll began, to within the last
+    /// [`POLL_TIME_SAMPLE`](crate::metrics::POLL_TIME_SAMPLE) polls of its
+    /// worker or its last wake-up (`None` with metrics off or before its
+    /// first poll).
     pub since_last_poll: Option<Duration>,
 }
 

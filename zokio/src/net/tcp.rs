@@ -96,6 +96,11 @@ impl TcpListener {
     }
 
     /// Gives the socket back as a std listener, in blocking mode.
+    ///
+    /// On io_uring with multishot accept, connections the listener already
+    /// took from the kernel (at most 32, only after an `accept` ran) cannot
+    /// go back to its backlog and are closed; convert a listener before
+    /// accepting on it.
     pub fn into_std(self) -> io::Result<std::net::TcpListener> {
         let fd = self.socket.into_owned_fd();
         socket2::SockRef::from(&fd).set_nonblocking(false)?;

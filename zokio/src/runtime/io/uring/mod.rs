@@ -15,7 +15,11 @@
 //!   older kernels); `unpark` writes an eventfd on which the ring keeps a
 //!   read pending.
 //! - [`op`]: one operation's state: a heap allocation shared by its starter
-//!   and the ring, holding the memory the kernel reads or writes.
+//!   and the ring, holding the memory the kernel reads or writes; a
+//!   *multishot* operation (one SQE, many completions) queues its results
+//!   there until they are taken.
+//! - [`bufring`]: a ring's provided buffers, which its multishot receives
+//!   fill.
 //! - [`socket`]: a socket's side: the `AsyncRead`/`AsyncWrite` adapters
 //!   (through per-socket buffers, since the kernel needs memory that
 //!   outlives a `poll_read` call), datagram and accept slots, one-shot
@@ -48,6 +52,45 @@
 //!    gets a shutdown error without its data.
 //!
 //! Closing a socket is the other hazard: see [`socket::UringIo::close`].
+//!
+//! Multishot receives write into the ring's provided buffers instead of an
+//! operation's own memory. Those buffers belong to a [`bufring::BufRing`]
+//! shared (`Arc`) by the driver and the sockets, so they too outlive every
+//! operation that may fill them; a buffer the kernel filled is the
+//! socket's until it gives the buffer back, and shutdown leaks the buffer
+//! ring together with any operation the kernel never completed.
+//!
+//! # Optional kernel features
+//!
+//! Probed when a ring is created, used only where present, and listed by
+//! `Runtime::describe()` (`backend in use = io_uring (multishot accept,
+//! ...)`):
+//!
+//! - **Multishot accept** (Linux 5.19): a listener keeps one accept armed,
+//!   which takes connections as they arrive, up to 32 ahead of the
+//!   application; then its ring cancels it (the rest wait in the kernel's
+//!   backlog, which is the backpressure a single-shot accept has) and the
+//!   next `accept` re-arms it.
+//! - **Multishot receive into a provided-buffer ring** (Linux 6.0; the
+//!   buffer ring is registered with `IORING_REGISTER_PBUF_RING`, whose
+//!   success is the probe): a stream socket keeps one receive armed, so a
+//!   read costs no submission. It stops at 16 filled buffers (64 KiB)
+//!   the application has not read, and falls back to one receive into
+//!   the socket's own buffer when the ring's 256 buffers are all taken.
+//!   Owned-buffer reads (`read_owned`) on a socket whose receive is armed
+//!   take its data from the provided buffers (one copy); on a socket that
+//!   only uses owned reads the kernel writes straight into the caller's
+//!   buffer.
+//! - Not used: `SQPOLL`. A kernel thread polling each ring's submission
+//!   queue needs a core of its own to pay off; with the workers already on
+//!   every core it would take CPU from them.
+//! - Setup flags (`SUBMIT_ALL`, `COOP_TASKRUN`, `TASKRUN_FLAG`): see
+//!   `driver::build_ring`.
+//!
+//! Where the kernel lacks a feature, the runtime does what it did without
+//! it (one accept or receive SQE per call). The backend's own tests run
+//! both (`tests.rs`: the runtimes built by `without_optional_features`);
+//! the `net` suite runs what this kernel has.
 //!
 //! # Ring affinity
 //!

@@ -211,6 +211,15 @@ fn tcp_echo_multi_thread() {
     Mt::block_on(echo_round_trips(16, 200));
 }
 
+/// The paths a kernel without multishot accept and receive takes: one
+/// accept and one receive operation per call.
+#[test]
+fn tcp_echo_without_optional_features() {
+    let _serial = serial();
+    without_optional_features::<Ct>().block_on(echo_round_trips(8, 100));
+    without_optional_features::<Mt>().block_on(echo_round_trips(16, 100));
+}
+
 #[test]
 fn tcp_echo_through_a_ring_smaller_than_every_batch() {
     let _serial = serial();
