@@ -116,22 +116,13 @@ impl Submitter {
         waker: &Waker,
         build: impl FnOnce(&mut T) -> squeue::Entry,
     ) -> io::Result<()> {
-        self.start_with_bound(op, waker, 0, build)
+        self.start_multishot(op, waker, 0, build)
     }
 
     /// [`start`](Self::start) for a multishot operation, which its ring
-    /// cancels when `bound` items wait untaken (see `op`'s module docs).
+    /// cancels when `bound` items wait untaken (see `op`'s module docs);
+    /// `bound` 0 starts a single-shot one.
     pub(super) fn start_multishot<T: OpData>(
-        &self,
-        op: &Arc<Op<T>>,
-        waker: &Waker,
-        bound: usize,
-        build: impl FnOnce(&mut T) -> squeue::Entry,
-    ) -> io::Result<()> {
-        self.start_with_bound(op, waker, bound.max(1), build)
-    }
-
-    fn start_with_bound<T: OpData>(
         &self,
         op: &Arc<Op<T>>,
         waker: &Waker,
