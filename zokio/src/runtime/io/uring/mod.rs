@@ -102,7 +102,10 @@
 //! otherwise (`Submitter::settle_ring` says why: a waiting receive
 //! completes through work the kernel queues for the thread that submitted
 //! it, so gathering the sockets on one ring lets one worker take their
-//! completions in batches instead of waking every worker in turn). Files
+//! completions in batches instead of waking every worker in turn). An
+//! armed multishot receive keeps its socket where it started; one started
+//! on another ring (its primary's owner was busy then) is stopped when the
+//! primary is attentive again, and re-armed there by the next read. Files
 //! *roam*: each operation goes to the starting thread's ring.
 
 mod bufring;

@@ -19,7 +19,7 @@ use tokio::io::ReadBuf;
 
 use super::bufring::{BufRing, GROUP};
 use super::op::{InFlight, Item, Op, OpData, result_error, to_io};
-use super::submit::{OneShot, Outcome, Submitter, read_owned, uring_of, write_owned};
+use super::submit::{OneShot, Outcome, PRIMARY, Submitter, read_owned, uring_of, write_owned};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::runtime::io::{IoHandle, shutdown_error};
 use crate::task::lock;
@@ -48,6 +48,12 @@ pub(super) static MULTISHOT_ACCEPTS: std::sync::atomic::AtomicUsize =
 /// Tests: how many multishot receives ended for want of a provided buffer.
 #[cfg(test)]
 pub(super) static RECV_FALLBACKS: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
+
+/// Tests: how many multishot receives were stopped to move their socket
+/// to the primary ring.
+#[cfg(test)]
+pub(super) static RECV_MOVES: std::sync::atomic::AtomicUsize =
     std::sync::atomic::AtomicUsize::new(0);
 
 /// Tests: how many `POLLOUT` polls `poll_writable` started.
@@ -90,6 +96,9 @@ struct Slot {
     /// whether it is armed (started, its end not yet taken).
     multi: Option<Arc<Op<MultiData>>>,
     multi_armed: bool,
+    /// The armed multishot receive was stopped to move the socket to the
+    /// primary ring (see `poll_multishot_recv`).
+    multi_moving: bool,
     /// A provided buffer a multishot receive filled, and the bytes of it
     /// not yet handed out.
     held: Option<Held>,
@@ -801,6 +810,7 @@ impl UringIo {
             opcode::RecvMulti::new(Fd(fd), GROUP).build()
         })?;
         slot.multi_armed = true;
+        slot.multi_moving = false;
         Ok(())
     }
 
@@ -836,6 +846,20 @@ impl UringIo {
                     pos: 0,
                     end: result as usize,
                 });
+                // An armed receive keeps its socket on the ring it started
+                // on. One started while the primary ring's owner was not
+                // attentive moves over once it is again (where a socket
+                // re-settles at every single-shot receive): stopped here,
+                // re-armed by the next read where `settle_ring` says.
+                if ring != PRIMARY
+                    && !slot.multi_moving
+                    && self.sub.settle_ring(self.sub.handle.owned_index()) == Some(PRIMARY)
+                {
+                    slot.multi_moving = true;
+                    #[cfg(test)]
+                    RECV_MOVES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    self.sub.cancel(op);
+                }
                 Poll::Ready(None)
             }
             Item::Ended(end) => {

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use super::driver::NO_OPTIONAL_FEATURES;
 use super::op::{BOUND_STOPS, LIVE_OPS};
 use super::op::{Closing, Home};
-use super::socket::{ACCEPT_AHEAD, MULTISHOT_ACCEPTS, RECV_FALLBACKS, WRITABLE_POLLS};
-use super::submit::{SKIP_CANCEL, Submitter, uring_of};
+use super::socket::{ACCEPT_AHEAD, MULTISHOT_ACCEPTS, RECV_FALLBACKS, RECV_MOVES, WRITABLE_POLLS};
+use super::submit::{FORCE_SETTLE, SKIP_CANCEL, Submitter, uring_of};
 use super::{UringDriver, describe_setup_error, probe_ring};
 use crate::io::{AsyncReadExt, AsyncWriteExt};
 use crate::net::{TcpListener, TcpStream, UdpSocket};
@@ -232,6 +232,7 @@ fn tcp_echo_through_a_ring_smaller_than_every_batch() {
 /// its ring.
 #[test]
 fn sockets_settle_on_the_primary_ring_while_its_owner_is_attentive() {
+    let _serial = serial();
     let config = DriverConfig {
         events_per_tick: 64,
         uring_entries: 8,
@@ -936,5 +937,38 @@ fn dropped_sockets_give_their_provided_buffers_back() {
         RECV_FALLBACKS.load(Ordering::SeqCst),
         fallbacks,
         "a receive found no provided buffer: some were never given back"
+    );
+}
+
+/// A multishot receive armed on a non-primary ring (as when the primary's
+/// owner was busy) is stopped once the primary is attentive again and
+/// re-armed there, without losing or reordering a byte.
+#[test]
+fn multishot_receive_moves_to_the_primary_ring() {
+    let _serial = serial();
+    let moves = RECV_MOVES.load(Ordering::SeqCst);
+    Mt::block_on(async {
+        // Sockets settle on ring 1 while this holds.
+        FORCE_SETTLE.store(1, Ordering::SeqCst);
+        let (mut client, mut server) = tcp_pair().await;
+        client.write_all(b"armed on ring 1").await.unwrap();
+        let mut buf = [0u8; 15];
+        server.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"armed on ring 1");
+        assert_eq!(RECV_MOVES.load(Ordering::SeqCst), moves);
+        // Ring 0 is the settle ring again: the next data moves the receive.
+        FORCE_SETTLE.store(usize::MAX, Ordering::SeqCst);
+        for round in 0..20u32 {
+            let message = format!("round {round:02}");
+            client.write_all(message.as_bytes()).await.unwrap();
+            let mut back = [0u8; 8];
+            server.read_exact(&mut back).await.unwrap();
+            assert_eq!(&back, message.as_bytes());
+        }
+    });
+    FORCE_SETTLE.store(usize::MAX, Ordering::SeqCst);
+    assert!(
+        RECV_MOVES.load(Ordering::SeqCst) > moves,
+        "the receive never left ring 1"
     );
 }
