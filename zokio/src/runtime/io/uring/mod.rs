@@ -67,10 +67,11 @@
 //! ...)`):
 //!
 //! - **Multishot accept** (Linux 5.19): a listener keeps one accept armed,
-//!   which takes connections as they arrive, up to 32 ahead of the
-//!   application; then its ring cancels it (the rest wait in the kernel's
-//!   backlog, which is the backpressure a single-shot accept has) and the
-//!   next `accept` re-arms it.
+//!   which takes connections as they arrive; once 32 wait untaken its ring
+//!   cancels it (what the kernel accepted before the cancel reached it
+//!   still arrives; the rest wait in the kernel's backlog, which is the
+//!   backpressure a single-shot accept has) and the next `accept` re-arms
+//!   it.
 //! - **Multishot receive into a provided-buffer ring** (Linux 6.0; the
 //!   buffer ring is registered with `IORING_REGISTER_PBUF_RING`, whose
 //!   success is the probe): a stream socket keeps one receive armed, so a

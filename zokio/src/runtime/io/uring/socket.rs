@@ -31,7 +31,9 @@ const MAX_SLOT_IO: usize = 64 * 1024;
 /// The most connections a listener's multishot accept takes ahead of the
 /// application: when this many wait untaken, the ring cancels the accept
 /// (the rest stay in the kernel's backlog, as with a single-shot accept)
-/// and the next `accept` re-arms it once they are taken.
+/// and the next `accept` re-arms it once they are taken. The bound is
+/// where the ring stops it: what the kernel accepted before the cancel
+/// reached it (one wake-up's worth of the backlog) still arrives.
 pub(super) const ACCEPT_AHEAD: usize = 32;
 
 /// The most received buffers a stream's multishot receive fills ahead of
