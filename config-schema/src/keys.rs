@@ -180,6 +180,14 @@ pub const KEYS: &[KeyDef] = &[
         doc: "Submission queue entries per io_uring, a power of two (default 256).",
     },
     KeyDef {
+        path: "io.uring_sqpoll",
+        kind: KeyKind::Duration {
+            min: Duration::from_millis(1),
+            max: Duration::from_secs(10),
+        },
+        doc: "io_uring only: a kernel thread polls the rings' submission queues (IORING_SETUP_SQPOLL, one thread shared by the runtime's rings) and sleeps after this long without work, 1ms..=10s (default: off). Worth it only with a core to spare for that thread.",
+    },
+    KeyDef {
         path: "timer",
         kind: KeyKind::Group,
         doc: "Timer tuning.",

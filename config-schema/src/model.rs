@@ -171,6 +171,9 @@ pub struct IoConfig {
     pub events_per_tick: u32,
     /// Submission queue entries of each worker's io_uring (power of two).
     pub uring_entries: u32,
+    /// io_uring submission polling: the kernel thread's idle time before it
+    /// sleeps (`None`: no polling thread).
+    pub uring_sqpoll: Option<Duration>,
 }
 
 /// The `timer(...)` group.
@@ -236,6 +239,7 @@ impl Default for RuntimeConfig {
             io: IoConfig {
                 events_per_tick: 1024,
                 uring_entries: 256,
+                uring_sqpoll: None,
             },
             timer: TimerConfig {
                 resolution: Duration::from_millis(1),
@@ -311,11 +315,15 @@ impl fmt::Display for RuntimeConfig {
             "scheduler(local_queue = {}, global_queue_interval = {}, event_interval = {}, lifo_slot = {}, budget = {})",
             s.local_queue, s.global_queue_interval, s.event_interval, s.lifo_slot, s.budget
         )?;
-        writeln!(
+        write!(
             f,
-            "io(events_per_tick = {}, uring_entries = {})",
+            "io(events_per_tick = {}, uring_entries = {}",
             self.io.events_per_tick, self.io.uring_entries
         )?;
+        if let Some(d) = self.io.uring_sqpoll {
+            write!(f, ", uring_sqpoll = {:?}", format_duration(d))?;
+        }
+        writeln!(f, ")")?;
         writeln!(
             f,
             "timer(resolution = {:?})",

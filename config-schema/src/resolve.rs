@@ -108,6 +108,21 @@ pub fn resolve<S: Clone>(
         }
         config.workers = Workers::Fixed(1);
     }
+    if config.backend == Backend::Mio
+        && let Some((_, _, span)) = typed.iter().find(|(d, _, _)| d.path == "io.uring_sqpoll")
+    {
+        problems.push(
+            Problem::new(
+                "io.uring_sqpoll",
+                "`uring_sqpoll` tunes io_uring, and `backend = \"mio\"` never creates a ring"
+                    .to_owned(),
+                Some(span.clone()),
+            )
+            .with_help(Some(
+                "remove `uring_sqpoll`, or use `backend = \"io_uring\"` (or \"auto\")".to_owned(),
+            )),
+        );
+    }
     if let (Some(os), Backend::IoUring) = (options.target_os, config.backend)
         && os != "linux"
     {
@@ -554,6 +569,7 @@ fn apply(config: &mut RuntimeConfig, name: &mut Option<String>, path: &str, valu
         ("scheduler.budget", Typed::Int(n)) => config.scheduler.budget = n,
         ("io.events_per_tick", Typed::Int(n)) => config.io.events_per_tick = n,
         ("io.uring_entries", Typed::Int(n)) => config.io.uring_entries = n,
+        ("io.uring_sqpoll", Typed::Duration(d)) => config.io.uring_sqpoll = Some(d),
         ("timer.resolution", Typed::Duration(d)) => config.timer.resolution = d,
         ("blocking.max_threads", Typed::Int(n)) => config.blocking.max_threads = n,
         ("blocking.keep_alive", Typed::Duration(d)) => config.blocking.keep_alive = d,

@@ -79,6 +79,9 @@ struct IoTable {
     /// Submission queue entries per io_uring, a power of two from 2 to 32768 (default 256).
     #[schemars(range(min = 2, max = 32768))]
     uring_entries: Option<u32>,
+    /// io_uring only: a kernel thread polls the submission queues and sleeps after this long without work, "1ms" to "10s" (default: off).
+    #[schemars(regex(pattern = r"^\s*([0-9]+(\.[0-9]+)?\s*(ns|us|µs|ms|s|m|h)\s*)+$"))]
+    uring_sqpoll: Option<String>,
 }
 
 /// Timer tuning.

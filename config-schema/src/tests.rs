@@ -452,3 +452,40 @@ fn every_env_var_name_is_distinct() {
     assert_eq!(names.len(), before);
     assert!(names.contains(&"ZOKIO_SCHEDULER_LOCAL_QUEUE".to_owned()));
 }
+
+#[test]
+fn uring_sqpoll_is_off_by_default_and_needs_a_ring() {
+    assert_eq!(RuntimeConfig::default().io.uring_sqpoll, None);
+    let r = resolve::<u32>(
+        &[group("io", vec![string("uring_sqpoll", "2ms", 2)], 1)],
+        &macro_options(),
+    )
+    .unwrap();
+    assert_eq!(r.config.io.uring_sqpoll, Some(Duration::from_millis(2)));
+    assert!(
+        r.config
+            .to_string()
+            .contains("io(events_per_tick = 1024, uring_entries = 256, uring_sqpoll = \"2ms\")"),
+        "{}",
+        r.config
+    );
+    let p = problems(&[group("io", vec![string("uring_sqpoll", "20s", 2)], 1)]);
+    assert!(
+        p[0].message
+            .starts_with("`io.uring_sqpoll = \"20s\"` is out of range"),
+        "{}",
+        p[0].message
+    );
+    let p = problems(&[
+        string("backend", "mio", 1),
+        group("io", vec![string("uring_sqpoll", "2ms", 3)], 2),
+    ]);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].message
+            .contains("`backend = \"mio\"` never creates a ring"),
+        "{}",
+        p[0].message
+    );
+    assert_eq!(p[0].span, Some(1003), "points at the setting's value");
+}

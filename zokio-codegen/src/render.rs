@@ -84,6 +84,13 @@ impl ToTokens for RuntimeItem {
         let budget = Literal::u32_suffixed(s.budget);
         let events_per_tick = Literal::usize_suffixed(c.io.events_per_tick as usize);
         let uring_entries = Literal::u32_suffixed(c.io.uring_entries);
+        let uring_sqpoll = match c.io.uring_sqpoll {
+            Some(d) => {
+                let d = duration(d);
+                quote!(::core::option::Option::Some(#d))
+            }
+            None => quote!(::core::option::Option::None),
+        };
         let resolution = duration(c.timer.resolution);
         let max_threads = Literal::usize_suffixed(c.blocking.max_threads as usize);
         let keep_alive = duration(c.blocking.keep_alive);
@@ -121,6 +128,10 @@ impl ToTokens for RuntimeItem {
             ("LIFO_SLOT", quote!(bool)),
             ("BUDGET", quote!(u32)),
             ("EVENTS_PER_TICK", quote!(usize)),
+            (
+                "URING_SQPOLL",
+                quote!(::core::option::Option<::zokio::__private::Duration>),
+            ),
             ("TIMER_RESOLUTION", quote!(::zokio::__private::Duration)),
             ("BLOCKING_MAX_THREADS", quote!(usize)),
             ("BLOCKING_KEEP_ALIVE", quote!(::zokio::__private::Duration)),
@@ -150,6 +161,7 @@ impl ToTokens for RuntimeItem {
                 const LIFO_SLOT: bool = #lifo_slot;
                 const BUDGET: u32 = #budget;
                 const EVENTS_PER_TICK: usize = #events_per_tick;
+                const URING_SQPOLL: ::core::option::Option<::zokio::__private::Duration> = #uring_sqpoll;
                 const TIMER_RESOLUTION: ::zokio::__private::Duration = #resolution;
                 const BLOCKING_MAX_THREADS: usize = #max_threads;
                 const BLOCKING_KEEP_ALIVE: ::zokio::__private::Duration = #keep_alive;

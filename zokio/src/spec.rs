@@ -190,6 +190,11 @@ pub trait Spec: Sized + Send + Sync + 'static {
     /// no detector and no monitor thread). See
     /// [`metrics`](crate::metrics#blocked-worker-detector).
     const DETECT_BLOCKING: Option<Duration> = None;
+    /// io_uring submission polling (`IORING_SETUP_SQPOLL`): a kernel thread,
+    /// shared by the runtime's rings, takes submissions without a system
+    /// call and sleeps after this long without work (`None`, the default:
+    /// no polling thread). Ignored by mio.
+    const URING_SQPOLL: Option<Duration> = None;
     /// Ticks between checks of the global injection queue.
     const GLOBAL_QUEUE_INTERVAL: u32;
     /// Ticks between polls of the I/O and timer drivers.
@@ -318,9 +323,12 @@ pub fn describe<S: Spec>() -> String {
         S::LIFO_SLOT,
         S::BUDGET
     );
+    let sqpoll = S::URING_SQPOLL.map_or_else(String::new, |d| {
+        format!(", uring_sqpoll {}", format_duration(d))
+    });
     let _ = writeln!(
         out,
-        "  io                    = events_per_tick {}, uring_entries {}",
+        "  io                    = events_per_tick {}, uring_entries {}{sqpoll}",
         S::EVENTS_PER_TICK,
         <S::UringEntries as UringCapacity>::ENTRIES
     );

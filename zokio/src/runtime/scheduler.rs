@@ -263,6 +263,7 @@ impl<S: Spec> Shared<S> {
             DriverConfig {
                 events_per_tick: S::EVENTS_PER_TICK,
                 uring_entries: <S::UringEntries as crate::spec::UringCapacity>::ENTRIES,
+                uring_sqpoll: S::URING_SQPOLL,
             },
         )?);
         Ok(Arc::new_cyclic(|me: &Weak<Self>| {

@@ -67,6 +67,10 @@ pub(crate) struct DriverConfig {
     /// Submission queue entries per io_uring.
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) uring_entries: u32,
+    /// io_uring submission polling: the kernel thread's idle time
+    /// (`Spec::URING_SQPOLL`).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    pub(crate) uring_sqpoll: Option<std::time::Duration>,
 }
 
 /// One worker's driver.
@@ -235,18 +239,25 @@ impl IoHandle {
                 next: AtomicUsize::new(0),
             });
         }
-        let mut drivers = (0..count)
-            .map(|_| {
-                let driver = match backend {
-                    ActiveBackend::Mio => Driver::Mio(mio_driver::MioDriver::new(config, false)?),
-                    #[cfg(target_os = "linux")]
-                    ActiveBackend::IoUring => Driver::Uring(uring::UringDriver::new(config)?),
-                    #[cfg(not(target_os = "linux"))]
-                    ActiveBackend::IoUring => unreachable!("resolve_backend never picks io_uring"),
-                };
-                Ok(driver)
-            })
-            .collect::<io::Result<Vec<_>>>()?;
+        let mut drivers: Vec<Driver> = Vec::with_capacity(count);
+        for _ in 0..count {
+            let driver = match backend {
+                ActiveBackend::Mio => Driver::Mio(mio_driver::MioDriver::new(config, false)?),
+                #[cfg(target_os = "linux")]
+                ActiveBackend::IoUring => {
+                    // Later rings share the first one's submission-polling
+                    // thread (with `uring_sqpoll`).
+                    let first = match drivers.first() {
+                        Some(Driver::Uring(first)) => Some(first),
+                        _ => None,
+                    };
+                    Driver::Uring(uring::UringDriver::attached(config, first)?)
+                }
+                #[cfg(not(target_os = "linux"))]
+                ActiveBackend::IoUring => unreachable!("resolve_backend never picks io_uring"),
+            };
+            drivers.push(driver);
+        }
         #[cfg(target_os = "linux")]
         uring::agree_on_features(&mut drivers);
         let drivers = drivers.into_iter().map(Arc::new).collect();
@@ -455,6 +466,7 @@ mod tests {
         let config = DriverConfig {
             events_per_tick: 64,
             uring_entries: 8,
+            uring_sqpoll: None,
         };
         let handle = Arc::new(IoHandle::new(backend, 2, config).expect("drivers"));
         for _ in 0..100 {

@@ -263,6 +263,9 @@ pub(crate) struct Features {
     /// ring (`IORING_REGISTER_PBUF_RING`, 5.19; see `bufring.rs`): one
     /// receive SQE per stream socket, armed until cancelled.
     pub(crate) multishot_recv: bool,
+    /// `SQPOLL` (`io(uring_sqpoll = ...)`, and the kernel allowed it): a
+    /// kernel thread takes the submissions.
+    pub(crate) sqpoll: bool,
 }
 
 impl Features {
@@ -274,6 +277,9 @@ impl Features {
         }
         if self.multishot_recv {
             names.push("multishot recv with a provided-buffer ring");
+        }
+        if self.sqpoll {
+            names.push("SQPOLL");
         }
         names
     }
@@ -336,7 +342,38 @@ fn visit_stamp() -> u64 {
 ///
 /// Older kernels reject unknown flags with `EINVAL`; each set is tried in
 /// turn.
-fn build_ring(entries: u32) -> io::Result<IoUring> {
+///
+/// With `sqpoll` (`io(uring_sqpoll = ...)`), first a ring whose submission
+/// queue a kernel thread polls (`SQPOLL`, sleeping after `sqpoll` without
+/// work), attached to `attach`'s thread when given (`ATTACH_WQ`: one
+/// polling thread for the runtime). `COOP_TASKRUN` does not combine with
+/// it (the polling thread runs the completion work). A kernel that refuses
+/// (before 5.11 it needs privileges, and without
+/// `IORING_FEAT_SQPOLL_NONFIXED` it only takes registered files) gets the
+/// ring below instead. Returns the ring and whether it polls.
+fn build_ring(
+    entries: u32,
+    sqpoll: Option<Duration>,
+    attach: Option<std::os::fd::RawFd>,
+) -> io::Result<(IoUring, bool)> {
+    if let Some(idle) = sqpoll {
+        let idle_ms = u32::try_from(idle.as_millis()).unwrap_or(u32::MAX).max(1);
+        for submit_all in [true, false] {
+            let mut builder = IoUring::builder();
+            builder.setup_sqpoll(idle_ms);
+            if submit_all {
+                builder.setup_submit_all();
+            }
+            if let Some(fd) = attach {
+                builder.setup_attach_wq(fd);
+            }
+            if let Ok(ring) = builder.build(entries)
+                && ring.params().is_feature_sqpoll_nonfixed()
+            {
+                return Ok((ring, true));
+            }
+        }
+    }
     let attempts: [fn(&mut io_uring::Builder); 3] = [
         |b| {
             b.setup_submit_all()
@@ -353,7 +390,7 @@ fn build_ring(entries: u32) -> io::Result<IoUring> {
         let mut builder = IoUring::builder();
         configure(&mut builder);
         match builder.build(entries) {
-            Ok(ring) => return Ok(ring),
+            Ok(ring) => return Ok((ring, false)),
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => last = Some(e),
             Err(e) => return Err(e),
         }
@@ -368,9 +405,23 @@ fn cancel_sqe(user_data: u64) -> squeue::Entry {
 }
 
 impl UringDriver {
+    /// A ring on its own (tests; runtimes create theirs with `attached`).
+    #[cfg(test)]
     pub(crate) fn new(config: DriverConfig) -> io::Result<UringDriver> {
+        Self::attached(config, None)
+    }
+
+    /// A ring whose submission-polling thread (with `uring_sqpoll`) is
+    /// `first`'s, so a runtime's rings share one.
+    pub(crate) fn attached(
+        config: DriverConfig,
+        first: Option<&UringDriver>,
+    ) -> io::Result<UringDriver> {
         let entries = config.uring_entries.max(2);
-        let uring = build_ring(entries)?;
+        let attach = first
+            .filter(|f| f.features.sqpoll)
+            .map(|f| f.uring.as_raw_fd());
+        let (uring, sqpoll) = build_ring(entries, config.uring_sqpoll, attach)?;
         let release = kernel_release();
         // Registration is the probe for provided-buffer rings; a kernel or
         // a memory limit that refuses it leaves the receives single-shot.
@@ -380,6 +431,7 @@ impl UringDriver {
         let features = Features {
             multishot_accept: release >= (5, 19),
             multishot_recv: buf_ring.is_some(),
+            sqpoll,
         };
         // Blocking: io_uring waits on it for us (an O_NONBLOCK eventfd
         // would make the read fail with EAGAIN instead).
@@ -434,7 +486,8 @@ impl UringDriver {
     /// Uses only `common` of the optional features (see
     /// `agree_on_features`).
     pub(super) fn restrict_features(&mut self, common: Features) {
-        self.features = common;
+        self.features.multishot_accept = common.multishot_accept;
+        self.features.multishot_recv = common.multishot_recv;
     }
 
     /// The ring's provided buffers, where multishot receives are used.
@@ -774,6 +827,9 @@ impl UringDriver {
     /// Enters the kernel for what the submission queue holds (or for
     /// completions the kernel holds back).
     fn enter(&self, ring: &mut RingState) {
+        if self.features.sqpoll {
+            return self.enter_polled(ring);
+        }
         for _ in 0..16 {
             let (empty, needs_enter) = {
                 // SAFETY: the `ring` lock is held (exclusive queue access).
@@ -801,6 +857,51 @@ impl UringDriver {
             }
         }
         self.note_entered(ring);
+    }
+
+    /// [`enter`](Self::enter) on an `SQPOLL` ring: the kernel thread takes
+    /// the submissions (woken by `submit` if it sleeps). Waits until it has
+    /// taken every SQE, which it issues before it moves the queue's head, so
+    /// a flush means what it means without `SQPOLL`: a cancel flushed by the
+    /// owner has run, and `entered` (which the cancel and close rules of
+    /// other threads read) stays exact. If the thread does not get to them
+    /// within `FLUSH_WAIT`, `entered` stays behind and those rules fall back
+    /// to the remote queue, as they do for a slow owner.
+    fn enter_polled(&self, ring: &mut RingState) {
+        let before = self.submission_len();
+        let mut spins = 0u32;
+        let mut deadline = None;
+        while self.submission_len() > 0 {
+            match self.uring.submitter().submit() {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY) | Some(libc::EAGAIN)) => {
+                    self.reap(ring);
+                }
+                Err(e) => {
+                    eprintln!("zokio: io_uring submission failed: {e}");
+                    break;
+                }
+            }
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+                continue;
+            }
+            let deadline = *deadline.get_or_insert_with(|| Instant::now() + FLUSH_WAIT);
+            if Instant::now() >= deadline {
+                break;
+            }
+            std::thread::yield_now();
+        }
+        crate::metrics::io_submissions(before - self.submission_len());
+        self.note_entered(ring);
+    }
+
+    /// SQEs in the submission queue that the kernel has not taken yet.
+    fn submission_len(&self) -> usize {
+        // SAFETY: called with the `ring` lock held (exclusive queue access).
+        unsafe { self.uring.submission_shared() }.len()
     }
 
     fn note_entered(&self, ring: &RingState) {

@@ -82,9 +82,17 @@
 //!   take its data from the provided buffers (one copy); on a socket that
 //!   only uses owned reads the kernel writes straight into the caller's
 //!   buffer.
-//! - Not used: `SQPOLL`. A kernel thread polling each ring's submission
-//!   queue needs a core of its own to pay off; with the workers already on
-//!   every core it would take CPU from them.
+//! - **Submission polling** (`SQPOLL`), only when asked for with
+//!   `io(uring_sqpoll = "2ms")` (the thread's idle time before it sleeps):
+//!   one kernel thread, shared by the runtime's rings (`ATTACH_WQ`), takes
+//!   their submissions without a system call. It is not the default: the
+//!   thread spins on a core of its own, which pays off only with a core to
+//!   spare, and completions then run in that thread instead of the
+//!   workers'. A kernel that refuses it (unprivileged before 5.11, or
+//!   without `IORING_FEAT_SQPOLL_NONFIXED`) gets ordinary rings, and
+//!   `describe()` does not list it. A flush still waits until the thread has
+//!   taken every submission (`driver::UringDriver::enter_polled`), so the
+//!   cancel and close rules above hold unchanged.
 //! - Setup flags (`SUBMIT_ALL`, `COOP_TASKRUN`, `TASKRUN_FLAG`): see
 //!   `driver::build_ring`.
 //!
@@ -123,9 +131,10 @@ pub(crate) use socket::UringIo;
 
 use io_uring::{IoUring, Probe, opcode};
 
-/// Makes every ring of a runtime use the optional features all of them
-/// have (a provided-buffer ring may fail to register on one ring only, for
-/// lack of memory), so a socket may move between rings freely.
+/// Makes every ring of a runtime use the optional multishot features all
+/// of them have (a provided-buffer ring may fail to register on one ring
+/// only, for lack of memory), so a socket may move between rings freely.
+/// (Whether a ring polls its submissions is its own: any mix works.)
 pub(crate) fn agree_on_features(drivers: &mut [super::Driver]) {
     let rings = || {
         drivers.iter().filter_map(|d| match d {
@@ -136,6 +145,7 @@ pub(crate) fn agree_on_features(drivers: &mut [super::Driver]) {
     let common = driver::Features {
         multishot_accept: rings().all(|f| f.multishot_accept),
         multishot_recv: rings().all(|f| f.multishot_recv),
+        sqpoll: rings().all(|f| f.sqpoll),
     };
     for d in drivers.iter_mut() {
         if let super::Driver::Uring(u) = d {

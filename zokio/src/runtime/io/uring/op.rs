@@ -737,6 +737,7 @@ mod home_tests {
         let config = DriverConfig {
             events_per_tick: 64,
             uring_entries: 8,
+            uring_sqpoll: None,
         };
         Arc::new(IoHandle::new(Backend::IoUring, 1, config).expect("an io_uring driver"))
     }

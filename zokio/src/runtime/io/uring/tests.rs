@@ -35,6 +35,14 @@ crate::runtime! {
     Tiny { flavor = "multi_thread", workers = 2, backend = "io_uring", io(uring_entries = 2) }
 }
 
+crate::runtime! {
+    /// Rings whose submissions a kernel thread polls.
+    Sq { flavor = "multi_thread", workers = 2, backend = "io_uring", io(uring_sqpoll = "2ms") }
+}
+crate::runtime! {
+    SqCt { flavor = "current_thread", backend = "io_uring", io(uring_sqpoll = "2ms") }
+}
+
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> MutexGuard<'static, ()> {
@@ -49,6 +57,7 @@ fn driver() -> UringDriver {
     UringDriver::new(DriverConfig {
         events_per_tick: 64,
         uring_entries: 8,
+        uring_sqpoll: None,
     })
     .expect("creating a ring")
 }
@@ -236,6 +245,7 @@ fn sockets_settle_on_the_primary_ring_while_its_owner_is_attentive() {
     let config = DriverConfig {
         events_per_tick: 64,
         uring_entries: 8,
+        uring_sqpoll: None,
     };
     let handle = Arc::new(IoHandle::new(Backend::IoUring, 2, config).expect("two rings"));
     let primary = uring_of(handle.driver(0));
@@ -971,4 +981,63 @@ fn multishot_receive_moves_to_the_primary_ring() {
         RECV_MOVES.load(Ordering::SeqCst) > moves,
         "the receive never left ring 1"
     );
+}
+
+/// `io(uring_sqpoll = ...)`: the rings share one submission-polling kernel
+/// thread, and everything that depends on when the kernel takes a
+/// submission (cancelling a dropped operation, closing a socket with
+/// operations queued, shutdown with operations in flight) holds as without
+/// it.
+#[test]
+fn submission_polling_rings_keep_every_guarantee() {
+    let _serial = serial();
+    for describe in [
+        crate::Runtime::<Sq>::build().unwrap().describe(),
+        crate::Runtime::<SqCt>::build().unwrap().describe(),
+    ] {
+        assert!(
+            describe.contains("uring_sqpoll 2ms") && describe.contains("SQPOLL"),
+            "this kernel refused IORING_SETUP_SQPOLL (or the runtime did not ask): {describe}"
+        );
+    }
+    Sq::block_on(echo_round_trips(16, 100));
+    SqCt::block_on(echo_round_trips(8, 100));
+    dropped_operations_are_all_released::<Sq>();
+    dropped_operations_are_all_released::<SqCt>();
+    dropping_a_socket_with_a_pending_read_closes_it::<Sq>();
+    futures_outliving_the_runtime_fail_with_the_shutdown_error::<Sq>();
+}
+
+/// Threads of this process whose name starts with `prefix`.
+fn threads_named(prefix: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with(prefix))
+        .count()
+}
+
+/// A runtime's rings share one submission-polling thread (`ATTACH_WQ`).
+#[test]
+fn submission_polling_rings_share_one_kernel_thread() {
+    let _serial = serial();
+    let config = DriverConfig {
+        events_per_tick: 64,
+        uring_entries: 8,
+        uring_sqpoll: Some(Duration::from_millis(2)),
+    };
+    let before = threads_named("iou-sqp");
+    let handle = IoHandle::new(Backend::IoUring, 3, config).expect("three rings");
+    for ring in 0..3 {
+        assert!(
+            uring_of(handle.driver(ring)).features().sqpoll,
+            "ring {ring}"
+        );
+    }
+    assert_eq!(
+        threads_named("iou-sqp") - before,
+        1,
+        "one polling thread for three rings"
+    );
+    handle.shutdown();
 }
