@@ -43,6 +43,7 @@ SERVERS = {
     "zokio-mio": ("echo_server_zokio", ["--backend", "mio"]),
     "zokio-io_uring": ("echo_server_zokio", ["--backend", "io_uring"]),
     "zokio-io_uring-owned": ("echo_server_zokio", ["--backend", "io_uring", "--owned"]),
+    "zokio-io_uring-sqpoll": ("echo_server_zokio", ["--backend", "io_uring-sqpoll"]),
     "zokio-mio-owned": ("echo_server_zokio", ["--backend", "mio", "--owned"]),
     "tokio": ("echo_server_tokio", []),
 }

@@ -1,12 +1,13 @@
 //! The TCP echo benchmark's zokio server (see `benches/README.md`).
 //!
 //! ```text
-//! echo_server_zokio [--addr 127.0.0.1:0] [--backend mio|io_uring]
+//! echo_server_zokio [--addr 127.0.0.1:0] [--backend mio|io_uring|io_uring-sqpoll]
 //!                   [--flavor multi_thread|current_thread] [--owned]
 //! ```
 //!
 //! One runtime is declared per (backend, flavor) pair; `multi_thread` has 2
-//! workers, like the tokio server. Each connection echoes with one reusable
+//! workers, like the tokio server. `io_uring-sqpoll` is io_uring with
+//! `io(uring_sqpoll = "2ms")` (`multi_thread` only). Each connection echoes with one reusable
 //! buffer: `read` then `write_all` through `AsyncReadExt`/`AsyncWriteExt`,
 //! or, with `--owned`, `read_owned` then `write_all_owned`, which hand the
 //! buffer to the runtime and back (on io_uring the kernel reads into and
@@ -28,8 +29,14 @@ zokio::runtime! { MioMultiThread { flavor = "multi_thread", workers = 2, backend
 zokio::runtime! { UringMultiThread { flavor = "multi_thread", workers = 2, backend = "io_uring" } }
 zokio::runtime! { MioCurrentThread { flavor = "current_thread", backend = "mio" } }
 zokio::runtime! { UringCurrentThread { flavor = "current_thread", backend = "io_uring" } }
+zokio::runtime! {
+    UringSqpollMultiThread {
+        flavor = "multi_thread", workers = 2, backend = "io_uring", io(uring_sqpoll = "2ms")
+    }
+}
 
-const USAGE: &str = "usage: echo_server_zokio [--addr HOST:PORT] [--backend mio|io_uring] \
+const USAGE: &str = "usage: echo_server_zokio [--addr HOST:PORT] \
+                     [--backend mio|io_uring|io_uring-sqpoll] \
                      [--flavor multi_thread|current_thread] [--owned]";
 
 async fn serve(addr: SocketAddr, owned: bool) -> io::Result<()> {
@@ -105,6 +112,7 @@ fn run<S: zokio::Spec>(addr: SocketAddr, owned: bool) -> io::Result<()> {
 fn main() -> ExitCode {
     let mut addr: SocketAddr = ([127, 0, 0, 1], 0).into();
     let mut uring = false;
+    let mut sqpoll = false;
     let mut multi_thread = true;
     let mut owned = false;
     let mut args = std::env::args().skip(1);
@@ -124,6 +132,7 @@ fn main() -> ExitCode {
             },
             ("--backend", Some("mio")) => uring = false,
             ("--backend", Some("io_uring")) => uring = true,
+            ("--backend", Some("io_uring-sqpoll")) => (uring, sqpoll) = (true, true),
             ("--flavor", Some("multi_thread")) => multi_thread = true,
             ("--flavor", Some("current_thread")) => multi_thread = false,
             _ => {
@@ -132,7 +141,12 @@ fn main() -> ExitCode {
             }
         }
     }
+    if sqpoll && !multi_thread {
+        eprintln!("echo_server_zokio: io_uring-sqpoll is multi_thread only\n{USAGE}");
+        return ExitCode::from(2);
+    }
     let result = match (uring, multi_thread) {
+        _ if sqpoll => run::<UringSqpollMultiThread>(addr, owned),
         (false, true) => run::<MioMultiThread>(addr, owned),
         (true, true) => run::<UringMultiThread>(addr, owned),
         (false, false) => run::<MioCurrentThread>(addr, owned),
