@@ -71,6 +71,33 @@ const SYNC_CANCEL_WAIT: Duration = Duration::from_millis(20);
 /// taking it) before it falls back to asking through the remote queue.
 const FLUSH_WAIT: Duration = Duration::from_millis(50);
 
+/// A short wait for another thread (or the kernel's polling thread): spins,
+/// then yields, until `FLUSH_WAIT` has passed.
+#[derive(Default)]
+struct Backoff {
+    spins: u32,
+    deadline: Option<Instant>,
+}
+
+impl Backoff {
+    /// Waits a little; `false` once `FLUSH_WAIT` has passed.
+    fn snooze(&mut self) -> bool {
+        self.spins += 1;
+        if self.spins < 64 {
+            std::hint::spin_loop();
+            return true;
+        }
+        let deadline = *self
+            .deadline
+            .get_or_insert_with(|| Instant::now() + FLUSH_WAIT);
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::yield_now();
+        true
+    }
+}
+
 /// Parker states (the same protocol as the scheduler's `Parker`).
 const EMPTY: usize = 0;
 const PARKED: usize = 1;
@@ -495,6 +522,12 @@ impl UringDriver {
         self.buf_ring.as_ref()
     }
 
+    /// Tests: the ring's descriptor (for its `fdinfo`).
+    #[cfg(test)]
+    pub(super) fn ring_fd(&self) -> std::os::fd::RawFd {
+        self.uring.as_raw_fd()
+    }
+
     /// Tests: wait with a timeout SQE, as on kernels without `EXT_ARG`.
     #[cfg(test)]
     pub(super) fn force_timeout_sqe(&self) {
@@ -595,22 +628,11 @@ impl UringDriver {
     /// is inside `flush` when it has not); `false` if that takes longer
     /// than `FLUSH_WAIT` or the driver shut down.
     fn wait_entered(&self, seq: u64) -> bool {
-        let mut deadline = None;
-        let mut spins = 0u32;
+        let mut backoff = Backoff::default();
         while self.entered.load(Ordering::SeqCst) < seq {
-            if self.shut_down.load(Ordering::Acquire) {
+            if self.shut_down.load(Ordering::Acquire) || !backoff.snooze() {
                 return false;
             }
-            spins += 1;
-            if spins < 64 {
-                std::hint::spin_loop();
-                continue;
-            }
-            let deadline = *deadline.get_or_insert_with(|| Instant::now() + FLUSH_WAIT);
-            if Instant::now() >= deadline {
-                return false;
-            }
-            std::thread::yield_now();
         }
         true
     }
@@ -869,8 +891,7 @@ impl UringDriver {
     /// to the remote queue, as they do for a slow owner.
     fn enter_polled(&self, ring: &mut RingState) {
         let before = self.submission_len();
-        let mut spins = 0u32;
-        let mut deadline = None;
+        let mut backoff = Backoff::default();
         while self.submission_len() > 0 {
             match self.uring.submitter().submit() {
                 Ok(_) => {}
@@ -883,16 +904,9 @@ impl UringDriver {
                     break;
                 }
             }
-            spins += 1;
-            if spins < 64 {
-                std::hint::spin_loop();
-                continue;
-            }
-            let deadline = *deadline.get_or_insert_with(|| Instant::now() + FLUSH_WAIT);
-            if Instant::now() >= deadline {
+            if !backoff.snooze() {
                 break;
             }
-            std::thread::yield_now();
         }
         crate::metrics::io_submissions(before - self.submission_len());
         self.note_entered(ring);

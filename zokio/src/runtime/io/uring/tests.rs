@@ -1008,16 +1008,19 @@ fn submission_polling_rings_keep_every_guarantee() {
     futures_outliving_the_runtime_fail_with_the_shutdown_error::<Sq>();
 }
 
-/// Threads of this process whose name starts with `prefix`.
-fn threads_named(prefix: &str) -> usize {
-    std::fs::read_dir("/proc/self/task")
+/// The submission-polling thread of the ring `fd` (its `fdinfo`'s
+/// `SqThread`), if it has one.
+fn sq_thread(fd: i32) -> Option<i64> {
+    std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}"))
         .unwrap()
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .filter(|name| name.starts_with(prefix))
-        .count()
+        .lines()
+        .find_map(|line| line.strip_prefix("SqThread:"))
+        .and_then(|tid| tid.trim().parse().ok())
+        .filter(|&tid| tid > 0)
 }
 
-/// A runtime's rings share one submission-polling thread (`ATTACH_WQ`).
+/// A runtime's rings share one submission-polling thread (`ATTACH_WQ`);
+/// rings without `uring_sqpoll` have none.
 #[test]
 fn submission_polling_rings_share_one_kernel_thread() {
     let _serial = serial();
@@ -1026,18 +1029,21 @@ fn submission_polling_rings_share_one_kernel_thread() {
         uring_entries: 8,
         uring_sqpoll: Some(Duration::from_millis(2)),
     };
-    let before = threads_named("iou-sqp");
     let handle = IoHandle::new(Backend::IoUring, 3, config).expect("three rings");
-    for ring in 0..3 {
-        assert!(
-            uring_of(handle.driver(ring)).features().sqpoll,
-            "ring {ring}"
-        );
-    }
-    assert_eq!(
-        threads_named("iou-sqp") - before,
-        1,
-        "one polling thread for three rings"
+    let threads: Vec<_> = (0..3)
+        .map(|ring| {
+            let driver = uring_of(handle.driver(ring));
+            assert!(driver.features().sqpoll, "ring {ring}");
+            sq_thread(driver.ring_fd())
+        })
+        .collect();
+    assert!(threads[0].is_some(), "{threads:?}");
+    assert!(
+        threads.iter().all(|t| *t == threads[0]),
+        "one polling thread for three rings: {threads:?}"
     );
     handle.shutdown();
+    let plain = driver();
+    assert_eq!(sq_thread(plain.ring_fd()), None);
+    assert!(!plain.features().sqpoll);
 }
