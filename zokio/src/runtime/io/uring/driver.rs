@@ -510,11 +510,11 @@ impl UringDriver {
         self.features
     }
 
-    /// Uses only `common` of the optional features (see
-    /// `agree_on_features`).
-    pub(super) fn restrict_features(&mut self, common: Features) {
-        self.features.multishot_accept = common.multishot_accept;
-        self.features.multishot_recv = common.multishot_recv;
+    /// Uses a multishot feature only where every ring of the runtime has
+    /// it (see `agree_on_features`).
+    pub(super) fn restrict_multishot(&mut self, accept: bool, recv: bool) {
+        self.features.multishot_accept &= accept;
+        self.features.multishot_recv &= recv;
     }
 
     /// The ring's provided buffers, where multishot receives are used.

@@ -142,14 +142,11 @@ pub(crate) fn agree_on_features(drivers: &mut [super::Driver]) {
             super::Driver::Mio(_) => None,
         })
     };
-    let common = driver::Features {
-        multishot_accept: rings().all(|f| f.multishot_accept),
-        multishot_recv: rings().all(|f| f.multishot_recv),
-        sqpoll: rings().all(|f| f.sqpoll),
-    };
+    let accept = rings().all(|f| f.multishot_accept);
+    let recv = rings().all(|f| f.multishot_recv);
     for d in drivers.iter_mut() {
         if let super::Driver::Uring(u) = d {
-            u.restrict_features(common);
+            u.restrict_multishot(accept, recv);
         }
     }
 }

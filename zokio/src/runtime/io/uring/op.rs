@@ -560,11 +560,6 @@ impl OpHeader {
     pub(super) fn ring(&self) -> usize {
         lock(&self.state).ring
     }
-
-    /// Whether the operation was last started as multishot.
-    pub(super) fn is_multishot(&self) -> bool {
-        lock(&self.state).bound > 0
-    }
 }
 
 /// The operation was lost at shutdown (see [`Phase::Lost`]).
@@ -659,9 +654,14 @@ impl<T: OpData> Drop for Op<T> {
     fn drop(&mut self) {
         #[cfg(test)]
         LIVE_OPS.fetch_sub(1, Ordering::SeqCst);
-        let (phase, items, ring) = {
+        let (phase, items, ring, multishot) = {
             let mut st = lock(&self.header.state);
-            (st.phase, std::mem::take(&mut st.items), st.ring)
+            (
+                st.phase,
+                std::mem::take(&mut st.items),
+                st.ring,
+                st.bound > 0,
+            )
         };
         debug_assert!(
             !matches!(phase, Phase::Pending | Phase::Lost),
@@ -675,7 +675,7 @@ impl<T: OpData> Drop for Op<T> {
                 data.unclaimed_item(result, flags, ring);
             }
             if let Phase::Done(result) = phase
-                && !self.header.is_multishot()
+                && !multishot
             {
                 data.unclaimed(result);
             }

@@ -98,6 +98,9 @@ struct Slot {
     /// whether it is armed (started, its end not yet taken).
     multi: Option<Arc<Op<MultiData>>>,
     multi_armed: bool,
+    /// The ring the armed multishot operation went to (it stays there
+    /// until it ends).
+    multi_ring: usize,
     /// The armed multishot receive was stopped to move the socket to the
     /// primary ring (see `poll_multishot_recv`).
     multi_moving: bool,
@@ -144,24 +147,6 @@ impl OpData for MultiData {
             }
         }
     }
-}
-
-/// The peer address of an accepted connection (a multishot accept does not
-/// report it).
-fn peer_address(fd: &OwnedFd) -> io::Result<SockAddr> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: `getpeername` writes at most `len` bytes into the storage
-    // and sets `len` to the address's length, as `try_init` expects.
-    let ((), addr) = unsafe {
-        SockAddr::try_init(|storage, len| {
-            if libc::getpeername(fd.as_raw_fd(), storage.cast(), len) == 0 {
-                Ok(())
-            } else {
-                Err(io::Error::last_os_error())
-            }
-        })
-    }?;
-    Ok(addr)
 }
 
 /// Everything the kernel reads or writes for a slot's operation.
@@ -750,7 +735,9 @@ impl UringIo {
                         // SAFETY: `accept4` returned this new descriptor,
                         // and taking the item made this its only owner.
                         let fd = unsafe { OwnedFd::from_raw_fd(result) };
-                        return Poll::Ready(peer_address(&fd).map(|addr| (fd, addr)));
+                        // A multishot accept does not report the address.
+                        let peer = socket2::SockRef::from(&fd).peer_addr();
+                        return Poll::Ready(peer.map(|addr| (fd, addr)));
                     }
                     Item::Ended(end) => {
                         slot.multi_armed = false;
@@ -812,6 +799,7 @@ impl UringIo {
             opcode::RecvMulti::new(Fd(fd), GROUP).build()
         })?;
         slot.multi_armed = true;
+        slot.multi_ring = op.header().ring();
         slot.multi_moving = false;
         Ok(())
     }
@@ -828,7 +816,7 @@ impl UringIo {
         let op = slot.multi.as_ref().expect("an armed slot has an op");
         match ready!(op.header().poll_item(cx.waker())) {
             Item::Next(result, flags) => {
-                let ring = op.header().ring();
+                let ring = slot.multi_ring;
                 let bid = io_uring::cqueue::buffer_select(flags);
                 if result <= 0 {
                     if let Some(bid) = bid {
