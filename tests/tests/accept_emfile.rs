@@ -69,37 +69,62 @@ fn child() {
     }
 }
 
+/// Runs the scenario twice: once as the descriptors fall and once with one
+/// more descriptor taken first. Each round of the fill loop takes two
+/// descriptors (the client's and the accepted one), so the two runs reach the
+/// limit at the two different points: on the client's `connect` or on the
+/// `accept`.
 async fn scenario() {
+    for extra in 0..2 {
+        let taken: Vec<_> = (0..extra)
+            .map(|_| std::fs::File::open("/dev/null").unwrap())
+            .collect();
+        one_run().await;
+        drop(taken);
+    }
+}
+
+async fn one_run() {
     let work = async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        // Fill the descriptor table with std clients (each connection is
-        // queued in the backlog without an accept).
+        // A client socket made while descriptors are free, connected only
+        // once the table is full (connecting needs no new descriptor).
+        let late_client =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        // Fill the descriptor table: one client and one accepted connection
+        // per round.
         let mut hoard = Vec::new();
         let mut accepted = Vec::new();
         let error = loop {
-            // When the table is full this fails too; the accept below then
-            // fails the same way (the kernel takes the new descriptor before
-            // it looks at the backlog).
-            if let Ok(c) = std::net::TcpStream::connect(addr) {
-                hoard.push(c);
+            assert!(hoard.len() < 1000, "never ran out of descriptors");
+            match std::net::TcpStream::connect(addr) {
+                Ok(c) => hoard.push(c),
+                Err(e) => {
+                    // The table is full and no connection waits. An accept
+                    // may fail at once (epoll) or wait for a connection
+                    // (io_uring multishot): either way, a connection that
+                    // arrives now must make it fail.
+                    assert_out_of_descriptors(&e);
+                    late_client.connect(&addr.into()).unwrap();
+                    match listener.accept().await {
+                        Ok(_) => panic!("accepted with a full descriptor table"),
+                        Err(e) => break e,
+                    }
+                }
             }
             match listener.accept().await {
                 Ok((s, _)) => accepted.push(s),
                 Err(e) => break e,
             }
-            assert!(hoard.len() < 1000, "never ran out of descriptors");
         };
-        let code = error.raw_os_error();
-        assert!(
-            code == Some(libc_emfile()) || code == Some(libc_enfile()),
-            "expected EMFILE/ENFILE, got {error:?}"
-        );
+        assert_out_of_descriptors(&error);
         // Free every descriptor the scenario took; the listener must accept
-        // again (a connection left in the backlog by the last client is
-        // accepted too and skipped: its client is gone).
+        // again (a connection left in the backlog by a client now gone is
+        // accepted too and skipped).
         accepted.clear();
         drop(hoard);
+        drop(late_client);
         let server = zokio::spawn(async move {
             loop {
                 let (mut conn, _) = listener.accept().await.unwrap();
@@ -123,10 +148,10 @@ async fn scenario() {
         .expect("the scenario hung");
 }
 
-fn libc_emfile() -> i32 {
-    24
-}
-
-fn libc_enfile() -> i32 {
-    23
+fn assert_out_of_descriptors(error: &std::io::Error) {
+    let code = error.raw_os_error();
+    assert!(
+        code == Some(libc::EMFILE) || code == Some(libc::ENFILE),
+        "expected EMFILE/ENFILE, got {error:?}"
+    );
 }

@@ -114,6 +114,12 @@ impl TcpListener {
     /// returned and a later `accept` succeeds once descriptors are free. A
     /// server loop should log such errors and continue (perhaps after a
     /// short pause), not stop.
+    ///
+    /// When the error comes differs by backend. With epoll, as with tokio,
+    /// `accept` fails at once while the descriptor table is full, even with
+    /// no connection waiting. On io_uring with multishot accept, an
+    /// `accept` already waiting fails only when the next connection
+    /// arrives, and the connection stays in the backlog for a later `accept`.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         poll_fn(|cx| self.poll_accept(cx)).await
     }
