@@ -16,7 +16,7 @@
 //! }
 //! ```
 
-pub use crate::buf::{IoBuf, IoBufMut};
+pub use crate::buf::{FixedBuf, FixedBufPool, IoBuf, IoBufMut};
 pub use tokio::io::{
     AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt, AsyncWrite,
     AsyncWriteExt, BufReader, BufStream, BufWriter, DuplexStream, Empty, ReadBuf, ReadHalf, Repeat,

@@ -219,6 +219,10 @@ unsafe impl<B: IoBuf> IoBuf for Slice<B> {
     fn bytes_total(&self) -> usize {
         self.inner.bytes_total() - self.start
     }
+    // The suffix lies in the same registered memory as `inner`.
+    fn __registered(&self) -> Option<&crate::buf::Registered> {
+        self.inner.__registered()
+    }
 }
 
 /// Runs `f` with `buf` on the blocking pool and gives the buffer back.

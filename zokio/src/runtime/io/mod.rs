@@ -205,6 +205,10 @@ pub(crate) struct IoHandle {
     drivers: Box<[Arc<Driver>]>,
     /// Round robin over the drivers for resources created off the workers.
     next: AtomicUsize,
+    /// The slots of the rings' registered-buffer tables that
+    /// `FixedBufPool`s hold (bit `i`: slot `i`; io_uring only).
+    #[cfg(target_os = "linux")]
+    fixed_slots: std::sync::Mutex<u64>,
 }
 
 /// Marks the calling thread as the owner of driver `index` until dropped.
@@ -237,6 +241,8 @@ impl IoHandle {
                 backend,
                 drivers: (0..count).map(|_| driver.clone()).collect(),
                 next: AtomicUsize::new(0),
+                #[cfg(target_os = "linux")]
+                fixed_slots: std::sync::Mutex::new(0),
             });
         }
         let mut drivers: Vec<Driver> = Vec::with_capacity(count);
@@ -265,6 +271,8 @@ impl IoHandle {
             backend,
             drivers,
             next: AtomicUsize::new(0),
+            #[cfg(target_os = "linux")]
+            fixed_slots: std::sync::Mutex::new(0),
         })
     }
 
@@ -292,6 +300,26 @@ impl IoHandle {
             Driver::Uring(d) => d.features().names(),
             Driver::Mio(_) => Vec::new(),
         }
+    }
+
+    /// Takes a free slot of the rings' registered-buffer tables.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn take_fixed_slot(&self) -> Option<u32> {
+        let mut taken = self.fixed_slots.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = (!*taken).trailing_zeros();
+        if slot >= uring::FIXED_SLOTS {
+            return None;
+        }
+        *taken |= 1 << slot;
+        Some(slot)
+    }
+
+    /// Gives back a slot [`take_fixed_slot`](Self::take_fixed_slot) took
+    /// (empty on every ring again).
+    #[cfg(target_os = "linux")]
+    pub(crate) fn release_fixed_slot(&self, slot: u32) {
+        let mut taken = self.fixed_slots.lock().unwrap_or_else(|e| e.into_inner());
+        *taken &= !(1 << slot);
     }
 
     fn addr(&self) -> usize {

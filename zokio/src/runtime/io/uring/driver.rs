@@ -293,6 +293,10 @@ pub(crate) struct Features {
     /// `SQPOLL` (`io(uring_sqpoll = ...)`, and the kernel allowed it): a
     /// kernel thread takes the submissions.
     pub(crate) sqpoll: bool,
+    /// A sparse table of [`FIXED_SLOTS`] registered buffers
+    /// (`IORING_REGISTER_BUFFERS2` with `IORING_RSRC_REGISTER_SPARSE`,
+    /// Linux 5.19), which `FixedBufPool`s fill (see `fixed.rs`).
+    pub(crate) fixed_buffers: bool,
 }
 
 impl Features {
@@ -305,12 +309,20 @@ impl Features {
         if self.multishot_recv {
             names.push("multishot recv with a provided-buffer ring");
         }
+        if self.fixed_buffers {
+            names.push("registered buffers");
+        }
         if self.sqpoll {
             names.push("SQPOLL");
         }
         names
     }
 }
+
+/// The size of every ring's registered-buffer table: how many
+/// `FixedBufPool`s a runtime can have registered at once (each takes one
+/// slot). A sparse table costs the kernel a pointer per slot.
+pub(crate) const FIXED_SLOTS: u32 = 64;
 
 /// Tests: create rings as if the kernel had no optional feature.
 #[cfg(test)]
@@ -455,10 +467,18 @@ impl UringDriver {
         let buf_ring = (release >= (6, 0))
             .then(|| BufRing::register(&uring).ok().map(Arc::new))
             .flatten();
+        // The sparse table's registration is its probe (`EINVAL` before
+        // 5.19).
+        let fixed_buffers = release >= (5, 19)
+            && uring
+                .submitter()
+                .register_buffers_sparse(FIXED_SLOTS)
+                .is_ok();
         let features = Features {
             multishot_accept: release >= (5, 19),
             multishot_recv: buf_ring.is_some(),
             sqpoll,
+            fixed_buffers,
         };
         // Blocking: io_uring waits on it for us (an O_NONBLOCK eventfd
         // would make the read fail with EAGAIN instead).
@@ -510,11 +530,33 @@ impl UringDriver {
         self.features
     }
 
-    /// Uses a multishot feature only where every ring of the runtime has
-    /// it (see `agree_on_features`).
-    pub(super) fn restrict_multishot(&mut self, accept: bool, recv: bool) {
-        self.features.multishot_accept &= accept;
-        self.features.multishot_recv &= recv;
+    /// Uses a feature only where every ring of the runtime has it (see
+    /// `agree_on_features`).
+    pub(super) fn restrict_features(&mut self, all: Features) {
+        self.features.multishot_accept &= all.multishot_accept;
+        self.features.multishot_recv &= all.multishot_recv;
+        self.features.fixed_buffers &= all.fixed_buffers;
+    }
+
+    /// Points slot `slot` of the registered-buffer table at `region` (a null
+    /// base with length 0 empties it).
+    ///
+    /// # Safety
+    ///
+    /// A non-empty `region` must be memory the caller keeps allocated, and
+    /// lets the kernel write into, for as long as operations may name the
+    /// slot (until it is emptied again, and every operation that named it
+    /// has completed).
+    pub(super) unsafe fn set_fixed(&self, slot: u32, region: libc::iovec) -> io::Result<()> {
+        // SAFETY: the caller's promise about `region`; updating the table
+        // from any thread is serialised by the kernel with the ring's
+        // submissions, and an operation already in flight keeps the
+        // buffer it started with pinned until it completes.
+        unsafe {
+            self.uring
+                .submitter()
+                .register_buffers_update(slot, &[region], None)
+        }
     }
 
     /// The ring's provided buffers, where multishot receives are used.

@@ -21,7 +21,7 @@ use io_uring::opcode;
 use io_uring::types::{Fd, FsyncFlags};
 
 use super::op::{OpData, to_io};
-use super::submit::{OneShot, Outcome, Submitter, read_owned, write_owned};
+use super::submit::{OneShot, Outcome, Submitter, naming, read_owned, write_owned};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::runtime::io::{IoHandle, shutdown_error};
 
@@ -297,8 +297,11 @@ impl UringFile {
         offset: Option<u64>,
     ) -> (io::Result<usize>, B) {
         let offset = ring_offset(offset);
-        read_owned(&self.sub, buf, move |spare, len| {
-            opcode::Read::new(Fd(fd), spare, len).offset(offset).build()
+        read_owned(&self.sub, buf, move |spare, len, fixed| match fixed {
+            Some(slot) => opcode::ReadFixed::new(Fd(fd), spare, len, naming(slot))
+                .offset(offset)
+                .build(),
+            None => opcode::Read::new(Fd(fd), spare, len).offset(offset).build(),
         })
         .await
     }
@@ -317,8 +320,11 @@ impl UringFile {
             return (Ok(0), buf);
         }
         let offset = ring_offset(offset);
-        write_owned(&self.sub, buf, true, move |data, len| {
-            opcode::Write::new(Fd(fd), data, len).offset(offset).build()
+        write_owned(&self.sub, buf, true, move |data, len, fixed| match fixed {
+            Some(slot) => opcode::WriteFixed::new(Fd(fd), data, len, naming(slot))
+                .offset(offset)
+                .build(),
+            None => opcode::Write::new(Fd(fd), data, len).offset(offset).build(),
         })
         .await
     }

@@ -120,20 +120,23 @@
 mod bufring;
 mod driver;
 pub(crate) mod file;
+pub(crate) mod fixed;
 mod op;
 mod socket;
 mod submit;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use driver::UringDriver;
+use driver::Features;
+pub(crate) use driver::{FIXED_SLOTS, UringDriver};
 pub(crate) use socket::UringIo;
 
 use io_uring::{IoUring, Probe, opcode};
 
-/// Makes every ring of a runtime use the optional multishot features all
-/// of them have (a provided-buffer ring may fail to register on one ring
-/// only, for lack of memory), so a socket may move between rings freely.
+/// Makes every ring of a runtime use the optional features all of them
+/// have (a provided-buffer ring may fail to register on one ring only, for
+/// lack of memory), so a socket may move between rings freely and a
+/// registered buffer is valid on whichever ring a file's operation goes to.
 /// (Whether a ring polls its submissions is its own: any mix works.)
 pub(crate) fn agree_on_features(drivers: &mut [super::Driver]) {
     let rings = || {
@@ -142,11 +145,15 @@ pub(crate) fn agree_on_features(drivers: &mut [super::Driver]) {
             super::Driver::Mio(_) => None,
         })
     };
-    let accept = rings().all(|f| f.multishot_accept);
-    let recv = rings().all(|f| f.multishot_recv);
+    let all = Features {
+        multishot_accept: rings().all(|f| f.multishot_accept),
+        multishot_recv: rings().all(|f| f.multishot_recv),
+        sqpoll: false,
+        fixed_buffers: rings().all(|f| f.fixed_buffers),
+    };
     for d in drivers.iter_mut() {
         if let super::Driver::Uring(u) = d {
-            u.restrict_multishot(accept, recv);
+            u.restrict_features(all);
         }
     }
 }

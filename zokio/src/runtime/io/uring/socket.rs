@@ -1003,7 +1003,9 @@ impl UringIo {
             }
             return (result, buf);
         }
-        read_owned(&self.sub, buf, |spare, len| {
+        // A registered buffer takes a plain receive: `READ_FIXED` on a
+        // non-blocking socket fails with `EAGAIN` instead of waiting.
+        read_owned(&self.sub, buf, |spare, len, _fixed| {
             opcode::Recv::new(Fd(fd), spare, len).build()
         })
         .await
@@ -1026,7 +1028,9 @@ impl UringIo {
         if len == 0 {
             return (Ok(0), buf);
         }
-        write_owned(&self.sub, buf, false, |data, len| {
+        // A registered buffer takes a plain send (`WRITE_FIXED` would not
+        // pass `MSG_NOSIGNAL`).
+        write_owned(&self.sub, buf, false, |data, len, _fixed| {
             opcode::Send::new(Fd(fd), data, len)
                 .flags(libc::MSG_NOSIGNAL)
                 .build()

@@ -21,9 +21,9 @@ use super::driver::NO_OPTIONAL_FEATURES;
 use super::op::{BOUND_STOPS, LIVE_OPS};
 use super::op::{Closing, Home};
 use super::socket::{ACCEPT_AHEAD, MULTISHOT_ACCEPTS, RECV_FALLBACKS, RECV_MOVES, WRITABLE_POLLS};
-use super::submit::{FORCE_SETTLE, SKIP_CANCEL, Submitter, uring_of};
+use super::submit::{FIXED_OPS, FORCE_SETTLE, SKIP_CANCEL, Submitter, uring_of};
 use super::{UringDriver, describe_setup_error, probe_ring};
-use crate::io::{AsyncReadExt, AsyncWriteExt};
+use crate::io::{AsyncReadExt, AsyncWriteExt, FixedBuf, FixedBufPool};
 use crate::net::{TcpListener, TcpStream, UdpSocket};
 use crate::runtime::io::{DriverConfig, IoHandle};
 use crate::spec::Backend;
@@ -407,7 +407,9 @@ fn without_optional_features<S: crate::Spec>() -> crate::Runtime<S> {
     let rt = crate::Runtime::<S>::build();
     NO_OPTIONAL_FEATURES.store(false, Ordering::SeqCst);
     let rt = rt.unwrap();
-    assert!(!rt.describe().contains("multishot"), "{}", rt.describe());
+    let describe = rt.describe();
+    assert!(!describe.contains("multishot"), "{describe}");
+    assert!(!describe.contains("registered buffers"), "{describe}");
     rt
 }
 
@@ -1046,4 +1048,286 @@ fn submission_polling_rings_share_one_kernel_thread() {
     let plain = driver();
     assert_eq!(sq_thread(plain.ring_fd()), None);
     assert!(!plain.features().sqpoll);
+}
+
+// ---------------------------------------------------------------------------
+// Registered buffers (`FixedBufPool`)
+// ---------------------------------------------------------------------------
+
+crate::runtime! { MioCt { flavor = "current_thread", backend = "mio" } }
+
+fn fixed_ops() -> usize {
+    FIXED_OPS.load(Ordering::SeqCst)
+}
+
+/// A temporary file's path, removed when dropped.
+struct TempPath(std::path::PathBuf);
+
+impl TempPath {
+    fn new(name: &str) -> TempPath {
+        TempPath(std::env::temp_dir().join(format!(
+            "zokio-uring-{name}-{}-{:?}",
+            std::process::id(),
+            thread::current().id()
+        )))
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A buffer from `pool` holding `fill` repeated.
+async fn filled(pool: &FixedBufPool, fill: u8) -> FixedBuf {
+    let mut buf = pool.get().await;
+    let size = buf.capacity();
+    buf.extend_from_slice(&vec![fill; size]);
+    buf
+}
+
+/// Writes `blocks` blocks of the pool's size through its buffers (block
+/// `i` filled with `i`) and reads them back through them, from tasks
+/// spread over the workers; returns how many operations named a
+/// registered buffer.
+async fn fixed_round_trip(pool: &FixedBufPool, path: &std::path::Path, blocks: u8) -> usize {
+    let before = fixed_ops();
+    let size = pool.buf_size();
+    let file = crate::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .await
+        .unwrap();
+    let file = Arc::new(file);
+    let mut tasks = Vec::new();
+    for i in 0..blocks {
+        let (pool, file) = (pool.clone(), file.clone());
+        tasks.push(crate::spawn(async move {
+            let buf = filled(&pool, i).await;
+            let (r, _) = file.write_all_at(buf, u64::from(i) * size as u64).await;
+            r.unwrap();
+        }));
+    }
+    for t in tasks.drain(..) {
+        t.await.unwrap();
+    }
+    for i in 0..blocks {
+        let (pool, file) = (pool.clone(), file.clone());
+        tasks.push(crate::spawn(async move {
+            let (r, buf) = file
+                .read_exact_at(pool.get().await, u64::from(i) * size as u64)
+                .await;
+            r.unwrap();
+            assert_eq!(buf.len(), size);
+            assert!(buf.iter().all(|&b| b == i), "block {i}");
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // A plain buffer reads what the registered ones wrote.
+    let (r, all) = file
+        .read_exact_at(Vec::with_capacity(size * usize::from(blocks)), 0)
+        .await;
+    r.unwrap();
+    for (i, block) in all.chunks(size).enumerate() {
+        assert!(block.iter().all(|&b| usize::from(b) == i), "block {i}");
+    }
+    fixed_ops() - before
+}
+
+/// A pool registered with every ring carries file reads and writes as
+/// `READ_FIXED`/`WRITE_FIXED`: the kernel accepts them (an address outside
+/// the registered region, or an empty slot, fails with `EFAULT`) and the
+/// bytes are right.
+#[test]
+fn registered_buffers_carry_file_reads_and_writes() {
+    let _serial = serial();
+    let path = TempPath::new("fixed");
+    let ct = crate::Runtime::<Ct>::build().unwrap();
+    let mt = crate::Runtime::<Mt>::build().unwrap();
+    for describe in [ct.describe(), mt.describe()] {
+        assert!(describe.contains("registered buffers"), "{describe}");
+    }
+    let named = ct.block_on(async {
+        let pool = FixedBufPool::new(4, 4096).unwrap();
+        assert!(pool.is_registered());
+        fixed_round_trip(&pool, &path.0, 16).await
+    });
+    assert_eq!(named, 32, "16 writes and 16 reads name the slot");
+    let named = mt.block_on(async {
+        let pool = FixedBufPool::new(8, 8192).unwrap();
+        assert!(pool.is_registered());
+        fixed_round_trip(&pool, &path.0, 32).await
+    });
+    assert!(
+        named >= 64,
+        "32 writes and 32 reads, and more for short ones: {named}"
+    );
+}
+
+/// Where a pool cannot be registered it still works, with the plain
+/// opcodes: a kernel without the table, the mio backend, and a buffer used
+/// with another runtime's files.
+#[test]
+fn unregistered_fixed_buffers_take_the_plain_opcodes() {
+    let _serial = serial();
+    let path = TempPath::new("unregistered");
+    let named = without_optional_features::<Ct>().block_on(async {
+        let pool = FixedBufPool::new(4, 4096).unwrap();
+        assert!(!pool.is_registered());
+        fixed_round_trip(&pool, &path.0, 8).await
+    });
+    assert_eq!(named, 0);
+    let named = crate::Runtime::<MioCt>::build().unwrap().block_on(async {
+        let pool = FixedBufPool::new(4, 4096).unwrap();
+        assert!(!pool.is_registered());
+        fixed_round_trip(&pool, &path.0, 8).await
+    });
+    assert_eq!(named, 0);
+    // Registered with `ct`'s rings, used on `other`'s.
+    let ct = crate::Runtime::<Ct>::build().unwrap();
+    let pool = ct.block_on(async { FixedBufPool::new(2, 4096).unwrap() });
+    assert!(pool.is_registered());
+    let other = crate::Runtime::<Ct>::build().unwrap();
+    let named = other.block_on(fixed_round_trip(&pool, &path.0, 4));
+    assert_eq!(named, 0);
+    assert_eq!(ct.block_on(fixed_round_trip(&pool, &path.0, 4)), 8);
+}
+
+/// Each live pool holds one slot of the rings' tables, until the pool and
+/// every buffer taken from it are gone; a slot given back is emptied, and
+/// a new pool's memory replaces the old in it.
+#[test]
+fn a_pool_holds_its_slot_until_it_and_its_buffers_are_gone() {
+    let _serial = serial();
+    let path = TempPath::new("slots");
+    Mt::block_on(async {
+        let mut pools: Vec<_> = (0..super::FIXED_SLOTS)
+            .map(|_| FixedBufPool::new(1, 4096).unwrap())
+            .collect();
+        assert!(pools.iter().all(FixedBufPool::is_registered));
+        let extra = FixedBufPool::new(1, 4096).unwrap();
+        assert!(!extra.is_registered(), "every slot is taken");
+        // A buffer keeps its pool's slot.
+        let kept = pools.pop().unwrap().try_get().unwrap();
+        assert!(!FixedBufPool::new(1, 4096).unwrap().is_registered());
+        drop(kept);
+        let replacement = FixedBufPool::new(2, 4096).unwrap();
+        assert!(replacement.is_registered());
+        // The slot now holds the replacement's memory.
+        assert_eq!(fixed_round_trip(&replacement, &path.0, 4).await, 8);
+        drop(pools);
+        let again: Vec<_> = (0..super::FIXED_SLOTS - 1)
+            .map(|_| FixedBufPool::new(1, 4096).unwrap())
+            .collect();
+        assert!(again.iter().all(FixedBufPool::is_registered));
+    });
+}
+
+/// A pool with every buffer taken makes `get` wait until one comes back,
+/// and rejects sizes it cannot hold with an error naming them.
+#[test]
+fn fixed_buffer_pool_get_waits_and_bad_sizes_are_errors() {
+    let _serial = serial();
+    Ct::block_on(async {
+        let pool = FixedBufPool::new(2, 16).unwrap();
+        let a = pool.try_get().unwrap();
+        let mut b = pool.try_get().unwrap();
+        assert!(pool.try_get().is_none());
+        assert_eq!(pool.available(), 0);
+        let waiter = crate::spawn({
+            let pool = pool.clone();
+            async move { pool.get().await.capacity() }
+        });
+        crate::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        drop(a);
+        assert_eq!(waiter.await.unwrap(), 16);
+        // `io::Write` appends what fits.
+        use std::io::Write;
+        assert_eq!(b.write(&[7; 20]).unwrap(), 16);
+        assert_eq!(b.write(&[7]).unwrap(), 0);
+        assert_eq!(&b[..], &[7; 16]);
+        b.truncate(3);
+        assert_eq!(b.len(), 3);
+        b.clear();
+        assert!(b.is_empty());
+        for (count, size) in [(0, 4096), (4, 0), (2, 1 << 30), (usize::MAX, 2)] {
+            let e = FixedBufPool::new(count, size).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+            assert!(e.to_string().contains(&format!("({count}, {size})")), "{e}");
+        }
+    });
+}
+
+/// Dropping pending fixed reads (on a pipe, where a read waits) cancels
+/// them and gives every buffer back once the kernel is done with it;
+/// nothing leaks.
+fn dropped_fixed_reads_give_their_buffers_back<S: crate::Spec>() {
+    const ROUNDS: usize = 2000;
+    let before_ops = live_ops();
+    let before_named = fixed_ops();
+    crate::Runtime::<S>::build().unwrap().block_on(async {
+        let (reader, mut writer) = io::pipe().unwrap();
+        let reader = Arc::new(crate::fs::File::from_std(std::fs::File::from(
+            std::os::fd::OwnedFd::from(reader),
+        )));
+        let pool = FixedBufPool::new(4, 4096).unwrap();
+        assert!(pool.is_registered());
+        for _ in 0..ROUNDS {
+            let read = pin!(reader.read_at(pool.get().await, 0));
+            assert!(poll_once(read).await.is_none(), "nothing to read yet");
+        }
+        // Every buffer comes back (`get` waits for the cancelled reads'
+        // completions).
+        let all: Vec<_> = futures_all(&pool).await;
+        assert_eq!(all.len(), pool.count());
+        drop(all);
+        // The pipe still works, and a read gets what was written after the
+        // cancellations.
+        std::io::Write::write_all(&mut writer, b"after").unwrap();
+        let (n, buf) = reader.read_at(pool.get().await, 0).await;
+        assert_eq!(&buf[..n.unwrap()], b"after");
+        // A read in flight keeps its pool's memory registered after the
+        // last `FixedBufPool` handle is gone.
+        let alone = FixedBufPool::new(1, 4096).unwrap();
+        let mut read = pin!(reader.read_at(alone.try_get().unwrap(), 0));
+        assert!(poll_once(read.as_mut()).await.is_none());
+        drop(alone);
+        std::io::Write::write_all(&mut writer, b"late").unwrap();
+        let (n, buf) = read.await;
+        assert_eq!(&buf[..n.unwrap()], b"late");
+    });
+    assert_eq!(fixed_ops() - before_named, ROUNDS + 2);
+    assert_eq!(live_ops(), before_ops, "operation states leaked");
+}
+
+/// Takes every buffer of `pool`, waiting for those still in flight.
+async fn futures_all(pool: &FixedBufPool) -> Vec<FixedBuf> {
+    let mut all = Vec::new();
+    for _ in 0..pool.count() {
+        all.push(
+            crate::time::timeout(Duration::from_secs(10), pool.get())
+                .await
+                .expect("a cancelled read never gave its buffer back"),
+        );
+    }
+    all
+}
+
+#[test]
+fn dropped_fixed_reads_give_their_buffers_back_current_thread() {
+    let _serial = serial();
+    dropped_fixed_reads_give_their_buffers_back::<Ct>();
+}
+
+#[test]
+fn dropped_fixed_reads_give_their_buffers_back_multi_thread() {
+    let _serial = serial();
+    dropped_fixed_reads_give_their_buffers_back::<Mt>();
 }

@@ -1,11 +1,16 @@
 //! Buffers handed to the runtime by value, for the owned-buffer I/O forms
-//! (`TcpStream::read_owned`, `File::read_at`).
+//! (`TcpStream::read_owned`, `File::read_at`), and the registered
+//! [`FixedBufPool`].
 //!
 //! With io_uring the kernel reads into or writes from the buffer *after* the
 //! call returns, until the operation completes. A borrowed `&mut [u8]` cannot
 //! promise that: the future holding it may be dropped while the kernel still
 //! targets the memory. An owned buffer can: the runtime keeps it until the
 //! completion arrives, then gives it back with the result.
+
+mod fixed;
+
+pub use fixed::{FixedBuf, FixedBufPool, Registered};
 
 /// A buffer the kernel may read from while the runtime owns it.
 ///
@@ -22,6 +27,14 @@ pub unsafe trait IoBuf: Unpin + Send + 'static {
     fn bytes_init(&self) -> usize;
     /// How many bytes the allocation holds.
     fn bytes_total(&self) -> usize;
+
+    /// Not part of the public API: where a [`FixedBuf`]'s memory is
+    /// registered. Only the runtime can make a [`Registered`], so other
+    /// buffers can only keep this default.
+    #[doc(hidden)]
+    fn __registered(&self) -> Option<&Registered> {
+        None
+    }
 }
 
 /// A buffer the kernel may write into while the runtime owns it. Reads fill
