@@ -36,11 +36,16 @@ PAIRS = [("zokio_mt2", "tokio_mt2"), ("zokio_ct", "tokio_ct")]
 
 ARGS = [a for a in sys.argv[1:] if a != "--fs"]
 
-# The file benchmark: group, work per iteration, unit, ids in table order.
+# The file benchmark: group, work per iteration, unit, ids in table order,
+# the tokio baseline's id.
 FS_RANDOM = ("fs_random_read", 64 * 256, "reads/s",
-             ["zokio_uring_owned", "zokio_uring_asyncread", "zokio_mio_owned", "tokio_fs",
-              "raw_uring"])
-FS_SEQ = ("fs_seq_write_1g", 1 << 30, "MiB/s", ["zokio_uring", "zokio_mio", "tokio_fs"])
+             ["zokio_uring_owned", "zokio_uring_fixed", "zokio_uring_asyncread",
+              "zokio_mio_owned", "tokio_fs", "raw_uring"], "tokio_fs")
+FS_DIRECT = ("fs_random_read_direct", 64 * 256, "reads/s",
+             ["zokio_uring_fixed", "zokio_uring_unregistered", "tokio_blocking", "raw_uring",
+              "raw_uring_fixed"], "tokio_blocking")
+FS_SEQ = ("fs_seq_write_1g", 1 << 30, "MiB/s", ["zokio_uring", "zokio_mio", "tokio_fs"],
+          "tokio_fs")
 
 
 def criterion_dir():
@@ -86,11 +91,11 @@ def fmt_cost(slow, base):
 
 def fs_tables(base):
     print(f"Medians from `{base}`.")
-    for group, work, unit, ids in (FS_RANDOM, FS_SEQ):
+    for group, work, unit, ids, tokio_id in (FS_RANDOM, FS_DIRECT, FS_SEQ):
         print()
         print(f"`{group}`:")
         print()
-        print(f"| runtime | median per iteration | {unit} | vs tokio::fs | vs raw io_uring |")
+        print(f"| runtime | median per iteration | {unit} | vs `{tokio_id}` | vs raw io_uring |")
         print("| --- | ---: | ---: | ---: | ---: |")
         medians = {i: median_ns(base, group, i) for i in ids}
         rate = {i: (work / (ns / 1e9) if ns else None) for i, ns in medians.items()}
@@ -99,7 +104,7 @@ def fs_tables(base):
         for i in ids:
             cells = [f"`{i}`", fmt_time(medians[i]),
                      f"{rate[i]:,.0f}" if rate[i] else "n/a"]
-            for base_id in ("tokio_fs", "raw_uring"):
+            for base_id in (tokio_id, "raw_uring"):
                 if rate[i] and rate.get(base_id):
                     cells.append(f"{rate[i] / rate[base_id]:.2f}×")
                 else:

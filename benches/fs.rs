@@ -14,6 +14,18 @@
 //!     tokio multi_thread with 2 workers.
 //!   - `raw_uring`: one thread, one ring, 64 `IORING_OP_READ`s kept in
 //!     flight: the limit.
+//!   - `zokio_uring_fixed`: `zokio_uring_owned` with `FixedBuf`s from a
+//!     registered `FixedBufPool` (`READ_FIXED`).
+//! - `fs_random_read_direct`: the same reads with `O_DIRECT` (page-aligned
+//!   buffers; every read goes to the device, and the kernel pins the
+//!   buffer's pages for each one unless they are registered):
+//!   - `zokio_uring_fixed`: `File::read_at` with registered `FixedBuf`s.
+//!   - `zokio_uring_unregistered`: the same code with `FixedBuf`s of a pool
+//!     made on a mio runtime, so not registered (`READ`).
+//!   - `tokio_blocking`: `spawn_blocking` + `pread` into an aligned buffer,
+//!     which is how a tokio program does `O_DIRECT`.
+//!   - `raw_uring`, `raw_uring_fixed`: one thread, one ring, 64 reads in
+//!     flight, plain and registered buffers.
 //! - `fs_seq_write_1g`: 1 GiB written sequentially in 1 MiB writes, then
 //!   `fsync`; throughput is bytes per second.
 //!
@@ -43,6 +55,7 @@ const SEQ_CHUNK: usize = 1 << 20;
 
 zokio::runtime! { UringRt { flavor = "multi_thread", workers = 2, backend = "io_uring" } }
 zokio::runtime! { MioRt { flavor = "multi_thread", workers = 2, backend = "mio" } }
+zokio::runtime! { MioCt { flavor = "current_thread", backend = "mio" } }
 
 /// A deterministic 4 KiB-aligned offset sequence per task.
 struct Offsets(u64);
@@ -103,6 +116,77 @@ fn zokio_owned<S: zokio::Spec>(rt: &zokio::Runtime<S>, file: &Arc<zokio::fs::Fil
     });
 }
 
+/// Reads done by `zokio_pooled` and `raw_uring` in this process, printed at
+/// the end of `fs_random_read_direct` when `ZOKIO_BENCH_COUNT` is set: with
+/// `perf stat -e task-clock` around a `--profile-time` run of one id, the
+/// CPU time per read (benches/RESULTS.md).
+static READS_DONE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn count_reads() {
+    READS_DONE.fetch_add(READS as u64, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// `zokio_owned` with a buffer per task from `pool` (registered or not).
+fn zokio_pooled<S: zokio::Spec>(
+    rt: &zokio::Runtime<S>,
+    file: &Arc<zokio::fs::File>,
+    pool: &zokio::io::FixedBufPool,
+    round: u64,
+) {
+    rt.block_on(async {
+        let mut tasks = zokio::task::JoinSet::new();
+        for t in 0..IN_FLIGHT {
+            let file = file.clone();
+            let mut buf = pool.try_get().expect("a buffer per task");
+            tasks.spawn(async move {
+                let mut offsets = Offsets::new(t, round);
+                for _ in 0..PER_TASK {
+                    buf.clear();
+                    let (r, b) = file.read_at(buf, offsets.next_offset()).await;
+                    assert_eq!(r.unwrap(), BLOCK);
+                    buf = black_box(b);
+                }
+            });
+        }
+        while let Some(r) = tasks.join_next().await {
+            r.unwrap();
+        }
+    });
+    count_reads();
+}
+
+/// `O_DIRECT` reads on tokio: `pread` on the blocking pool into a
+/// page-aligned block of a buffer the task owns.
+fn tokio_direct(rt: &tokio::runtime::Runtime, file: &Arc<std::fs::File>, round: u64) {
+    use std::os::unix::fs::FileExt;
+    rt.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for t in 0..IN_FLIGHT {
+            let file = file.clone();
+            tasks.spawn(async move {
+                let mut offsets = Offsets::new(t, round);
+                let mut buf = vec![0u8; 2 * BLOCK];
+                for _ in 0..PER_TASK {
+                    let offset = offsets.next_offset();
+                    let file = file.clone();
+                    let (n, b) = tokio::task::spawn_blocking(move || {
+                        let start = buf.as_ptr().align_offset(BLOCK);
+                        let n = file.read_at(&mut buf[start..start + BLOCK], offset);
+                        (n, buf)
+                    })
+                    .await
+                    .unwrap();
+                    assert_eq!(n.unwrap(), BLOCK);
+                    buf = black_box(b);
+                }
+            });
+        }
+        while let Some(r) = tasks.join_next().await {
+            r.unwrap();
+        }
+    });
+}
+
 /// `seek` + `read_exact` from a `File` per task: one body for zokio's and
 /// tokio's types (`$krate` is `zokio` or `tokio`), so both run the same code.
 macro_rules! seek_and_read {
@@ -140,18 +224,32 @@ fn tokio_fs(rt: &tokio::runtime::Runtime, path: &Path, round: u64) {
     seek_and_read!(rt, path, round, tokio)
 }
 
-/// 64 reads kept in flight on one ring, one thread: `READS` reads.
-fn raw_uring(ring: &mut io_uring::IoUring, file: &std::fs::File, bufs: &mut [Vec<u8>], round: u64) {
+/// 64 reads kept in flight on one ring, one thread: `READS` reads, into
+/// `bufs[slot]` (`BLOCK` bytes each; with `fixed`, registered at index 0
+/// as one region starting at `bufs[0]`).
+fn raw_uring(
+    ring: &mut io_uring::IoUring,
+    file: &std::fs::File,
+    bufs: &[*mut u8],
+    fixed: bool,
+    round: u64,
+) {
     use io_uring::{opcode, types};
     let fd = types::Fd(file.as_raw_fd());
     let mut offsets = Offsets::new(0, round);
     let mut started = 0;
     let mut done = 0;
-    let mut push = |ring: &mut io_uring::IoUring, slot: usize, offset: u64| {
-        let sqe = opcode::Read::new(fd, bufs[slot].as_mut_ptr(), BLOCK as u32)
-            .offset(offset)
-            .build()
-            .user_data(slot as u64);
+    let push = |ring: &mut io_uring::IoUring, slot: usize, offset: u64| {
+        let sqe = if fixed {
+            opcode::ReadFixed::new(fd, bufs[slot], BLOCK as u32, 0)
+                .offset(offset)
+                .build()
+        } else {
+            opcode::Read::new(fd, bufs[slot], BLOCK as u32)
+                .offset(offset)
+                .build()
+        }
+        .user_data(slot as u64);
         // SAFETY: the buffer of `slot` stays alive and untouched until its
         // completion is reaped below (each slot has one read in flight).
         unsafe { ring.submission().push(&sqe).expect("the ring has room") };
@@ -175,6 +273,7 @@ fn raw_uring(ring: &mut io_uring::IoUring, file: &std::fs::File, bufs: &mut [Vec
             }
         }
     }
+    count_reads();
 }
 
 fn random_read(c: &mut Criterion) {
@@ -199,6 +298,15 @@ fn random_read(c: &mut Criterion) {
             b.iter(|| {
                 round += 1;
                 zokio_asyncread(&rt, &path, round)
+            })
+        });
+        let pool = rt.block_on(async { zokio::io::FixedBufPool::new(IN_FLIGHT, BLOCK) });
+        let pool = pool.expect("a pool");
+        assert!(pool.is_registered(), "this kernel registers buffers");
+        g.bench_function("zokio_uring_fixed", |b| {
+            b.iter(|| {
+                round += 1;
+                zokio_pooled(&rt, &file, &pool, round)
             })
         });
     }
@@ -230,16 +338,131 @@ fn random_read(c: &mut Criterion) {
     {
         let mut ring = io_uring::IoUring::new(128).expect("io_uring");
         let file = std::fs::File::open(&path).unwrap();
-        let mut bufs = vec![vec![0u8; BLOCK]; IN_FLIGHT];
+        let mut region = AlignedRegion::new();
         let mut round = 0;
         g.bench_function("raw_uring", |b| {
             b.iter(|| {
                 round += 1;
-                raw_uring(&mut ring, &file, &mut bufs, round)
+                raw_uring(&mut ring, &file, &region.bufs(), false, round)
             })
         });
     }
     g.finish();
+}
+
+/// `IN_FLIGHT` page-aligned blocks in one allocation, for the raw rings.
+struct AlignedRegion {
+    memory: Vec<u8>,
+    start: usize,
+}
+
+impl AlignedRegion {
+    fn new() -> AlignedRegion {
+        let memory = vec![0u8; (IN_FLIGHT + 1) * BLOCK];
+        let start = memory.as_ptr().align_offset(BLOCK);
+        AlignedRegion { memory, start }
+    }
+
+    fn bufs(&mut self) -> Vec<*mut u8> {
+        self.memory[self.start..self.start + IN_FLIGHT * BLOCK]
+            .chunks_exact_mut(BLOCK)
+            .map(<[u8]>::as_mut_ptr)
+            .collect()
+    }
+
+    fn iovec(&mut self) -> libc::iovec {
+        libc::iovec {
+            iov_base: self.memory[self.start..].as_mut_ptr().cast(),
+            iov_len: IN_FLIGHT * BLOCK,
+        }
+    }
+}
+
+/// Opens the bench file with `O_DIRECT`.
+fn open_direct(path: &Path) -> std::fs::File {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(path)
+        .expect("O_DIRECT on the bench directory's file system")
+}
+
+fn random_read_direct(c: &mut Criterion) {
+    let path = data_file();
+    let mut g = c.benchmark_group("fs_random_read_direct");
+    g.throughput(Throughput::Elements(READS as u64))
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    {
+        let rt = UringRt::build().expect("io_uring runtime");
+        let file = Arc::new(rt.block_on(async { zokio::fs::File::from_std(open_direct(&path)) }));
+        let registered = rt.block_on(async { zokio::io::FixedBufPool::new(IN_FLIGHT, BLOCK) });
+        let registered = registered.expect("a pool");
+        assert!(registered.is_registered(), "this kernel registers buffers");
+        let plain = MioCt::build()
+            .expect("mio runtime")
+            .block_on(async { zokio::io::FixedBufPool::new(IN_FLIGHT, BLOCK) })
+            .expect("a pool");
+        assert!(!plain.is_registered());
+        let mut round = 0;
+        g.bench_function("zokio_uring_fixed", |b| {
+            b.iter(|| {
+                round += 1;
+                zokio_pooled(&rt, &file, &registered, round)
+            })
+        });
+        g.bench_function("zokio_uring_unregistered", |b| {
+            b.iter(|| {
+                round += 1;
+                zokio_pooled(&rt, &file, &plain, round)
+            })
+        });
+    }
+    {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let file = Arc::new(open_direct(&path));
+        let mut round = 0;
+        g.bench_function("tokio_blocking", |b| {
+            b.iter(|| {
+                round += 1;
+                tokio_direct(&rt, &file, round);
+                count_reads();
+            })
+        });
+    }
+    {
+        let file = open_direct(&path);
+        let mut region = AlignedRegion::new();
+        let mut ring = io_uring::IoUring::new(128).expect("io_uring");
+        let mut round = 0;
+        g.bench_function("raw_uring", |b| {
+            b.iter(|| {
+                round += 1;
+                raw_uring(&mut ring, &file, &region.bufs(), false, round)
+            })
+        });
+        // SAFETY: `region` outlives the ring (declared before it, dropped
+        // after it), and only this ring's reads write into it.
+        unsafe { ring.submitter().register_buffers(&[region.iovec()]) }
+            .expect("registering the buffers");
+        g.bench_function("raw_uring_fixed", |b| {
+            b.iter(|| {
+                round += 1;
+                raw_uring(&mut ring, &file, &region.bufs(), true, round)
+            })
+        });
+    }
+    g.finish();
+    if std::env::var_os("ZOKIO_BENCH_COUNT").is_some() {
+        let reads = READS_DONE.load(std::sync::atomic::Ordering::Relaxed);
+        eprintln!("reads done: {reads}");
+    }
 }
 
 /// The file the sequential-write benchmark rewrites.
@@ -312,5 +535,5 @@ fn seq_write(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, random_read, seq_write);
+criterion_group!(benches, random_read, random_read_direct, seq_write);
 criterion_main!(benches);

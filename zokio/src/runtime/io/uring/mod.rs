@@ -20,6 +20,8 @@
 //!   there until they are taken.
 //! - [`bufring`]: a ring's provided buffers, which its multishot receives
 //!   fill.
+//! - [`fixed`]: registered buffers (`FixedBufPool`'s memory in every ring's
+//!   registered-buffer table).
 //! - [`socket`]: a socket's side: the `AsyncRead`/`AsyncWrite` adapters
 //!   (through per-socket buffers, since the kernel needs memory that
 //!   outlives a `poll_read` call), datagram and accept slots, one-shot
@@ -82,6 +84,13 @@
 //!   take its data from the provided buffers (one copy); on a socket that
 //!   only uses owned reads the kernel writes straight into the caller's
 //!   buffer.
+//! - **Registered buffers** (a sparse table of 64 slots per ring,
+//!   `IORING_REGISTER_BUFFERS2` with `IORING_RSRC_REGISTER_SPARSE`, Linux
+//!   5.19; the registration is the probe): a `zokio::io::FixedBufPool`
+//!   puts its memory in one slot of every ring, and file reads and writes
+//!   with its buffers go out as `READ_FIXED`/`WRITE_FIXED`, which skip the
+//!   per-operation page pinning (see [`fixed`] for why the kernel can never
+//!   write into memory the pool freed). Sockets keep `RECV`/`SEND`.
 //! - **Submission polling** (`SQPOLL`), only when asked for with
 //!   `io(uring_sqpoll = "2ms")` (the thread's idle time before it sleeps):
 //!   one kernel thread, shared by the runtime's rings (`ATTACH_WQ`), takes
