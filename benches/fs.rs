@@ -30,7 +30,7 @@
 //!   `fsync`; throughput is bytes per second.
 //!
 //! Run: `cargo bench -p zokio-benches --bench fs`, then
-//! `python3 benches/compare_fs.py`.
+//! `python3 benches/compare.py --fs`.
 
 use std::hint::black_box;
 use std::os::fd::AsRawFd;
