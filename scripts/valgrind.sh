@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs a reduced stress workload (tests/tests/valgrind_workload.rs: tasks
 # woken from another thread and aborted, echoed TCP connections, timers,
-# owned-buffer file I/O, blocking-pool jobs, then shutdown with socket reads,
-# an accept and file reads in flight) under valgrind's memcheck, one runtime
+# owned-buffer file I/O (plain and registered buffers), blocking-pool jobs,
+# then shutdown with socket reads, an accept and file reads in flight)
+# under valgrind's memcheck, one runtime
 # configuration at a time, and prints valgrind's summary for each.
 #
 #   scripts/valgrind.sh      all four: {current,multi}_thread x {mio,io_uring}

@@ -161,6 +161,16 @@ async fn files_and_blocking_jobs(dir: &std::path::Path) {
             "bytes at {offset} differ"
         );
     }
+    // The same through registered buffers (`READ_FIXED` on io_uring).
+    let pool = zokio::io::FixedBufPool::new(4, 4096).unwrap();
+    for offset in (0..data.len()).step_by(4096) {
+        let (read, buf) = file.read_exact_at(pool.get().await, offset as u64).await;
+        read.unwrap();
+        assert!(
+            buf[..] == data[offset..offset + 4096],
+            "bytes at {offset} differ (registered buffer)"
+        );
+    }
     let sums: Vec<_> = (0..8u64)
         .map(|i| zokio::task::spawn_blocking(move || (0..1000).map(|j| j * i).sum::<u64>()))
         .collect();
@@ -171,7 +181,8 @@ async fn files_and_blocking_jobs(dir: &std::path::Path) {
 
 /// Leaves tasks waiting in I/O when the runtime is dropped: reads on
 /// connections whose peer never writes, an accept nobody connects to, and
-/// owned-buffer file reads racing the shutdown.
+/// owned-buffer file reads (some into registered buffers) racing the
+/// shutdown.
 async fn io_in_flight(dir: &std::path::Path) -> Vec<std::net::TcpStream> {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -196,6 +207,16 @@ async fn io_in_flight(dir: &std::path::Path) -> Vec<std::net::TcpStream> {
         zokio::spawn(async move {
             loop {
                 let (read, _) = file.read_at(zeroed_spare(4096), i * 4096).await;
+                read.unwrap();
+            }
+        });
+    }
+    let pool = zokio::io::FixedBufPool::new(4, 4096).unwrap();
+    for i in 0..4u64 {
+        let (file, pool) = (file.clone(), pool.clone());
+        zokio::spawn(async move {
+            loop {
+                let (read, _) = file.read_at(pool.get().await, i * 4096).await;
                 read.unwrap();
             }
         });

@@ -127,12 +127,14 @@ pub(crate) fn io_events(n: usize) {
 
 /// Counts `n` io_uring submissions made on this thread.
 #[inline]
+#[cfg(target_os = "linux")]
 pub(crate) fn io_submissions(n: usize) {
     THREAD_COUNTS.with(|c| c[1].set(c[1].get() + n as u64));
 }
 
 /// Counts `n` io_uring completions taken on this thread.
 #[inline]
+#[cfg(target_os = "linux")]
 pub(crate) fn io_completions(n: usize) {
     THREAD_COUNTS.with(|c| c[2].set(c[2].get() + n as u64));
 }

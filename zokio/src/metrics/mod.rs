@@ -58,9 +58,10 @@ pub use counters::{
     Counters, CountersSnapshot, Event, NoCounters, POLL_TIME_BUCKETS, POLL_TIME_SAMPLE,
     WorkerCounters,
 };
-pub(crate) use counters::{
-    budget_forced_yield, io_completions, io_events, io_submissions, now_millis, now_nanos,
-};
+pub(crate) use counters::{budget_forced_yield, io_events, now_millis};
+// Used by the io_uring driver only.
+#[cfg(target_os = "linux")]
+pub(crate) use counters::{io_completions, io_submissions, now_nanos};
 pub(crate) use detector::{Activity, Monitor};
 pub use dump::{TaskDump, TaskInfo, TaskState};
 #[cfg(feature = "prometheus")]
