@@ -276,6 +276,11 @@ const MAX_IOVECS: usize = 1024;
 /// (the socket is in blocking mode; the flag makes this one call
 /// non-blocking) and without `SIGPIPE`.
 fn send_vectored_now(fd: RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    // One slice (most writes): `send`, which copies no `msghdr` and imports
+    // no `iovec` array, as the mio backend does.
+    if let [buf] = bufs {
+        return send_now(fd, buf, None);
+    }
     let bufs = &bufs[..bufs.len().min(MAX_IOVECS)];
     // SAFETY: all-zero bytes are a valid `msghdr` (no name, no control).
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
