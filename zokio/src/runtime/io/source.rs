@@ -320,10 +320,42 @@ fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
 /// rest of a longer list waits for the next write, as with `writev` in std.
 const MAX_IOVECS: usize = 1024;
 
-/// `sendmsg` of `bufs` (at most [`MAX_IOVECS`] of them) with [`SEND_FLAGS`].
+/// `sendmsg` of `bufs` (at most [`MAX_IOVECS`] of them) with [`SEND_FLAGS`],
+/// or `send` when they fit one small buffer (see [`contiguous`]).
 fn send_vectored(fd: RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    let mut scratch = [0u8; GATHER_LIMIT];
+    if let Some(buf) = contiguous(bufs, &mut scratch) {
+        return send(fd, buf);
+    }
     let bufs = &bufs[..bufs.len().min(MAX_IOVECS)];
     with_sock(fd, |s| s.send_vectored_with_flags(bufs, SEND_FLAGS))
+}
+
+/// The largest gathered write [`contiguous`] copies into one buffer.
+pub(crate) const GATHER_LIMIT: usize = 1024;
+
+/// `bufs` as one slice, when sending them takes no `sendmsg`: a single
+/// slice as it is, or several totalling at most [`GATHER_LIMIT`] bytes
+/// copied into `scratch` (an HTTP response's head and small body, say).
+/// `send` of one buffer skips the `msghdr` copy and `iovec` import that
+/// `sendmsg` makes the kernel do, which costs more than copying a few
+/// hundred bytes (benches/RESULTS.md). `None`: use `sendmsg`.
+pub(crate) fn contiguous<'a>(
+    bufs: &'a [IoSlice<'a>],
+    scratch: &'a mut [u8; GATHER_LIMIT],
+) -> Option<&'a [u8]> {
+    if let [buf] = bufs {
+        return Some(buf);
+    }
+    let total = bufs.iter().try_fold(0usize, |sum, b| {
+        Some(sum + b.len()).filter(|&t| t <= GATHER_LIMIT)
+    })?;
+    let mut at = 0;
+    for b in bufs {
+        scratch[at..at + b.len()].copy_from_slice(b);
+        at += b.len();
+    }
+    Some(&scratch[..total])
 }
 
 #[cfg(not(target_vendor = "apple"))]
@@ -473,5 +505,34 @@ impl Drop for Socket {
 impl AsRawFd for Socket {
     fn as_raw_fd(&self) -> RawFd {
         self.raw()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{GATHER_LIMIT, contiguous};
+    use std::io::IoSlice;
+
+    #[test]
+    fn contiguous_gathers_only_small_writes() {
+        let mut scratch = [0u8; GATHER_LIMIT];
+        // One slice is used in place, whatever its size.
+        let big = vec![7u8; 4 * GATHER_LIMIT];
+        let one = [IoSlice::new(&big)];
+        let got = contiguous(&one, &mut scratch).unwrap();
+        assert_eq!(got.as_ptr(), big.as_ptr());
+        assert_eq!(got.len(), big.len());
+        // Several totalling the limit are copied, in order.
+        let head = vec![1u8; GATHER_LIMIT - 3];
+        let parts = [IoSlice::new(&head), IoSlice::new(b""), IoSlice::new(b"end")];
+        let got = contiguous(&parts, &mut scratch).unwrap();
+        assert_eq!(got.len(), GATHER_LIMIT);
+        assert_eq!(&got[..GATHER_LIMIT - 3], &head[..]);
+        assert_eq!(&got[GATHER_LIMIT - 3..], b"end");
+        // One byte more takes `sendmsg`.
+        let parts = [IoSlice::new(&head), IoSlice::new(b"ends")];
+        assert!(contiguous(&parts, &mut scratch).is_none());
+        // Nothing at all is an empty write.
+        assert_eq!(contiguous(&[], &mut scratch), Some(&[][..]));
     }
 }
