@@ -171,7 +171,7 @@ impl Handle {
 
     /// The tasks alive now: id, spawn location, state and (with metrics on)
     /// poll count and time since the last poll. See
-    /// [`TaskDump`](crate::metrics::TaskDump).
+    /// [`TaskDump`].
     pub fn dump(&self) -> TaskDump {
         self.shared.dump()
     }
