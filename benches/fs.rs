@@ -94,16 +94,24 @@ fn data_file() -> PathBuf {
     path
 }
 
-fn zokio_owned<S: zokio::Spec>(rt: &zokio::Runtime<S>, file: &Arc<zokio::fs::File>, round: u64) {
+/// `IN_FLIGHT` tasks, each doing `PER_TASK` `File::read_at`s of `BLOCK`
+/// bytes into its own buffer from `make` (emptied by `clear` before each).
+fn zokio_reads<S: zokio::Spec, B: zokio::io::IoBufMut>(
+    rt: &zokio::Runtime<S>,
+    file: &Arc<zokio::fs::File>,
+    round: u64,
+    mut make: impl FnMut() -> B,
+    clear: fn(&mut B),
+) {
     rt.block_on(async {
         let mut tasks = zokio::task::JoinSet::new();
         for t in 0..IN_FLIGHT {
             let file = file.clone();
+            let mut buf = make();
             tasks.spawn(async move {
                 let mut offsets = Offsets::new(t, round);
-                let mut buf = Vec::with_capacity(BLOCK);
                 for _ in 0..PER_TASK {
-                    buf.clear();
+                    clear(&mut buf);
                     let (r, b) = file.read_at(buf, offsets.next_offset()).await;
                     assert_eq!(r.unwrap(), BLOCK);
                     buf = black_box(b);
@@ -114,6 +122,11 @@ fn zokio_owned<S: zokio::Spec>(rt: &zokio::Runtime<S>, file: &Arc<zokio::fs::Fil
             r.unwrap();
         }
     });
+}
+
+/// [`zokio_reads`] into a `Vec` per task.
+fn zokio_owned<S: zokio::Spec>(rt: &zokio::Runtime<S>, file: &Arc<zokio::fs::File>, round: u64) {
+    zokio_reads(rt, file, round, || Vec::with_capacity(BLOCK), Vec::clear);
 }
 
 /// Reads done by `zokio_pooled` and `raw_uring` in this process, printed at
@@ -126,32 +139,15 @@ fn count_reads() {
     READS_DONE.fetch_add(READS as u64, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// `zokio_owned` with a buffer per task from `pool` (registered or not).
+/// [`zokio_reads`] into a buffer per task from `pool` (registered or not).
 fn zokio_pooled<S: zokio::Spec>(
     rt: &zokio::Runtime<S>,
     file: &Arc<zokio::fs::File>,
     pool: &zokio::io::FixedBufPool,
     round: u64,
 ) {
-    rt.block_on(async {
-        let mut tasks = zokio::task::JoinSet::new();
-        for t in 0..IN_FLIGHT {
-            let file = file.clone();
-            let mut buf = pool.try_get().expect("a buffer per task");
-            tasks.spawn(async move {
-                let mut offsets = Offsets::new(t, round);
-                for _ in 0..PER_TASK {
-                    buf.clear();
-                    let (r, b) = file.read_at(buf, offsets.next_offset()).await;
-                    assert_eq!(r.unwrap(), BLOCK);
-                    buf = black_box(b);
-                }
-            });
-        }
-        while let Some(r) = tasks.join_next().await {
-            r.unwrap();
-        }
-    });
+    let make = || pool.try_get().expect("a buffer per task");
+    zokio_reads(rt, file, round, make, zokio::io::FixedBuf::clear);
     count_reads();
 }
 
@@ -339,11 +335,12 @@ fn random_read(c: &mut Criterion) {
         let mut ring = io_uring::IoUring::new(128).expect("io_uring");
         let file = std::fs::File::open(&path).unwrap();
         let mut region = AlignedRegion::new();
+        let bufs = region.bufs();
         let mut round = 0;
         g.bench_function("raw_uring", |b| {
             b.iter(|| {
                 round += 1;
-                raw_uring(&mut ring, &file, &region.bufs(), false, round)
+                raw_uring(&mut ring, &file, &bufs, false, round)
             })
         });
     }
@@ -439,12 +436,13 @@ fn random_read_direct(c: &mut Criterion) {
     {
         let file = open_direct(&path);
         let mut region = AlignedRegion::new();
+        let bufs = region.bufs();
         let mut ring = io_uring::IoUring::new(128).expect("io_uring");
         let mut round = 0;
         g.bench_function("raw_uring", |b| {
             b.iter(|| {
                 round += 1;
-                raw_uring(&mut ring, &file, &region.bufs(), false, round)
+                raw_uring(&mut ring, &file, &bufs, false, round)
             })
         });
         // SAFETY: `region` outlives the ring (declared before it, dropped
@@ -454,7 +452,7 @@ fn random_read_direct(c: &mut Criterion) {
         g.bench_function("raw_uring_fixed", |b| {
             b.iter(|| {
                 round += 1;
-                raw_uring(&mut ring, &file, &region.bufs(), true, round)
+                raw_uring(&mut ring, &file, &bufs, true, round)
             })
         });
     }

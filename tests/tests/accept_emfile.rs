@@ -1,8 +1,9 @@
 //! Accept robustness: running out of file descriptors (`EMFILE`) makes
-//! `accept` return an error, and the listener works again once descriptors
-//! are free. The descriptor limit is per process, so each case re-runs this
-//! test binary under `ulimit -n` with the case's name; the child does the
-//! work and the parent checks that it passed.
+//! `accept` return an error, whether the accept was already waiting when
+//! the table filled or the connection was, and the listener works again
+//! once descriptors are free. The descriptor limit is per process, so each
+//! case re-runs this test binary under `ulimit -n` with the case's name;
+//! the child does the work and the parent checks that it passed.
 
 use std::process::Command;
 use std::time::Duration;
@@ -59,93 +60,113 @@ fn child() {
     let Ok(case) = std::env::var(CASE) else {
         return;
     };
-    let scenario = scenario();
     match case.as_str() {
-        "mio" => MioRt::build().unwrap().block_on(scenario),
-        "io_uring" => UringRt::build().unwrap().block_on(scenario),
-        "mio_mt" => MioMt::build().unwrap().block_on(scenario),
-        "io_uring_mt" => UringMt::build().unwrap().block_on(scenario),
+        "mio" => both_ways::<MioRt>(),
+        "io_uring" => both_ways::<UringRt>(),
+        "mio_mt" => both_ways::<MioMt>(),
+        "io_uring_mt" => both_ways::<UringMt>(),
         other => panic!("unknown case {other}"),
     }
 }
 
-/// Runs the scenario twice: once as the descriptors fall and once with one
-/// more descriptor taken first. Each round of the fill loop takes two
-/// descriptors (the client's and the accepted one), so the two runs reach the
-/// limit at the two different points: on the client's `connect` or on the
-/// `accept`.
-async fn scenario() {
-    for extra in 0..2 {
-        let taken: Vec<_> = (0..extra)
-            .map(|_| std::fs::File::open("/dev/null").unwrap())
-            .collect();
-        one_run().await;
-        drop(taken);
-    }
+/// The two ways an accept meets a full descriptor table, each on a runtime
+/// of its own (so every descriptor the first closed is closed before the
+/// second starts).
+fn both_ways<S: zokio::Spec>() {
+    let rt = zokio::Runtime::<S>::build().unwrap();
+    rt.block_on(bounded(a_connection_arrives_while_the_table_is_full()));
+    drop(rt);
+    let rt = zokio::Runtime::<S>::build().unwrap();
+    rt.block_on(bounded(the_table_fills_with_a_connection_waiting()));
 }
 
-async fn one_run() {
-    let work = async {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        // A client socket made while descriptors are free, connected only
-        // once the table is full (connecting needs no new descriptor).
-        let late_client =
-            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-        // Fill the descriptor table: one client and one accepted connection
-        // per round.
-        let mut hoard = Vec::new();
-        let mut accepted = Vec::new();
-        let error = loop {
-            assert!(hoard.len() < 1000, "never ran out of descriptors");
-            match std::net::TcpStream::connect(addr) {
-                Ok(c) => hoard.push(c),
-                Err(e) => {
-                    // The table is full and no connection waits. An accept
-                    // may fail at once (epoll) or wait for a connection
-                    // (io_uring multishot): either way, a connection that
-                    // arrives now must make it fail.
-                    assert_out_of_descriptors(&e);
-                    late_client.connect(&addr.into()).unwrap();
-                    match listener.accept().await {
-                        Ok(_) => panic!("accepted with a full descriptor table"),
-                        Err(e) => break e,
-                    }
-                }
-            }
-            match listener.accept().await {
-                Ok((s, _)) => accepted.push(s),
-                Err(e) => break e,
-            }
-        };
-        assert_out_of_descriptors(&error);
-        // Free every descriptor the scenario took; the listener must accept
-        // again (a connection left in the backlog by a client now gone is
-        // accepted too and skipped).
-        accepted.clear();
-        drop(hoard);
-        drop(late_client);
-        let server = zokio::spawn(async move {
-            loop {
-                let (mut conn, _) = listener.accept().await.unwrap();
-                let mut buf = [0; 4];
-                // Skip backlog leftovers, whose clients are gone.
-                if conn.read_exact(&mut buf).await.is_ok() {
-                    conn.write_all(&buf).await.unwrap();
-                    return;
-                }
-            }
-        });
-        let mut client = TcpStream::connect(addr).await.unwrap();
-        client.write_all(b"ping").await.unwrap();
-        let mut buf = [0; 4];
-        client.read_exact(&mut buf).await.unwrap();
-        assert_eq!(&buf, b"ping");
-        server.await.unwrap();
-    };
+async fn bounded(work: impl std::future::Future<Output = ()>) {
     zokio::time::timeout(Duration::from_secs(30), work)
         .await
         .expect("the scenario hung");
+}
+
+/// Opens `/dev/null` until the process is out of descriptors.
+fn fill_the_table() -> Vec<std::fs::File> {
+    let mut hoard = Vec::new();
+    loop {
+        match std::fs::File::open("/dev/null") {
+            Ok(f) => hoard.push(f),
+            Err(e) => {
+                assert_out_of_descriptors(&e);
+                return hoard;
+            }
+        }
+        assert!(hoard.len() < 10_000, "never ran out of descriptors");
+    }
+}
+
+/// An accept already waiting (on io_uring, the multishot accept the first
+/// connection armed, which stays armed) when the table fills fails once a
+/// connection arrives. (Before this was tested on its own, it hung: the
+/// armed accept waits for a connection, where `accept4` fails at once.)
+async fn a_connection_arrives_while_the_table_is_full() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let first_client = std::net::TcpStream::connect(addr).unwrap();
+    let (first, _) = listener.accept().await.unwrap();
+    // A client socket made while descriptors are free; connecting it takes
+    // none.
+    let late_client =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let hoard = fill_the_table();
+    late_client.connect(&addr.into()).unwrap();
+    let error = listener
+        .accept()
+        .await
+        .expect_err("accepted with a full descriptor table");
+    assert_out_of_descriptors(&error);
+    drop(hoard);
+    drop((first, first_client, late_client));
+    listener_recovers(listener).await;
+}
+
+/// The table fills with a connection waiting in the backlog: `accept`
+/// fails (the kernel takes the new descriptor before it looks at the
+/// backlog).
+async fn the_table_fills_with_a_connection_waiting() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut hoard = fill_the_table();
+    // One descriptor for the client's socket: the table is full again.
+    hoard.pop();
+    let client = std::net::TcpStream::connect(addr).unwrap();
+    let error = listener
+        .accept()
+        .await
+        .expect_err("accepted with a full descriptor table");
+    assert_out_of_descriptors(&error);
+    drop(hoard);
+    drop(client);
+    listener_recovers(listener).await;
+}
+
+/// With descriptors free again, the listener accepts and serves a
+/// connection (connections left in the backlog by clients now gone are
+/// accepted too and skipped).
+async fn listener_recovers(listener: TcpListener) {
+    let addr = listener.local_addr().unwrap();
+    let server = zokio::spawn(async move {
+        loop {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut buf = [0; 4];
+            if conn.read_exact(&mut buf).await.is_ok() {
+                conn.write_all(&buf).await.unwrap();
+                return;
+            }
+        }
+    });
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    client.write_all(b"ping").await.unwrap();
+    let mut buf = [0; 4];
+    client.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"ping");
+    server.await.unwrap();
 }
 
 fn assert_out_of_descriptors(error: &std::io::Error) {

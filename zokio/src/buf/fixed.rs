@@ -37,6 +37,9 @@ impl fmt::Debug for Registered {
 /// entry, and a pool takes one.
 const MAX_POOL_BYTES: usize = 1 << 30;
 
+/// The most buffers in one pool (the free list keeps an index per buffer).
+const MAX_COUNT: usize = 1 << 16;
+
 /// Buffers are laid out on page boundaries (when their size is a multiple
 /// of the page size), as `O_DIRECT` needs.
 const ALIGN: usize = 4096;
@@ -59,10 +62,17 @@ const ALIGN: usize = 4096;
 /// for the ordinary opcodes. A buffer used with another runtime's files is
 /// ordinary memory there too.
 ///
-/// The memory is one allocation of `count × size` bytes (at most 1 GiB),
-/// each buffer starting at a multiple of `size` from a 4096-byte-aligned
-/// base, freed (and unregistered) when the pool and every buffer taken
-/// from it are gone. Cloning the pool shares it.
+/// The memory is one allocation of `count × size` bytes (at most 1 GiB,
+/// and at most 65,536 buffers), each buffer starting at a multiple of
+/// `size` from a 4096-byte-aligned base, freed (and unregistered) when the
+/// pool and every buffer taken from it are gone. Cloning the pool shares
+/// it.
+///
+/// Costs to plan for: the kernel pins the memory and, for a process
+/// without `CAP_IPC_LOCK`, charges it against `RLIMIT_MEMLOCK` once per
+/// ring, so a pool costs `count × size × workers` of the locked-memory
+/// limit. A pool keeps its runtime's rings (not its workers) open until it
+/// is dropped, even after the runtime has shut down.
 ///
 /// ```
 /// use zokio::io::FixedBufPool;
@@ -133,9 +143,9 @@ impl FixedBufPool {
     /// Allocates `count` buffers of `size` bytes and registers them with
     /// the current runtime's rings.
     ///
-    /// Fails with `InvalidInput` when `count` or `size` is 0 or the pool
-    /// would exceed 1 GiB, and with `OutOfMemory` when the allocation
-    /// fails. Not being able to register is not an error (see the type's
+    /// Fails with `InvalidInput` when `count` or `size` is 0, `count` is
+    /// above 65,536 or the pool would exceed 1 GiB, and with `OutOfMemory`
+    /// when the allocation fails. Not being able to register is not an error (see the type's
     /// docs).
     ///
     /// # Panics
@@ -146,13 +156,14 @@ impl FixedBufPool {
         let io = crate::runtime::io::current_io();
         let total = count
             .checked_mul(size)
-            .filter(|&t| t > 0 && t <= MAX_POOL_BYTES)
+            .filter(|&t| t > 0 && t <= MAX_POOL_BYTES && count <= MAX_COUNT)
             .ok_or_else(|| {
                 io::Error::new(
                     io::ErrorKind::InvalidInput,
                     format!(
-                        "FixedBufPool::new({count}, {size}): count and size must be at least 1 \
-                         and count × size at most 1 GiB ({MAX_POOL_BYTES} bytes)"
+                        "FixedBufPool::new({count}, {size}): count and size must be at least 1, \
+                         count at most {MAX_COUNT} and count × size at most 1 GiB \
+                         ({MAX_POOL_BYTES} bytes)"
                     ),
                 )
             })?;

@@ -321,41 +321,39 @@ fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
 const MAX_IOVECS: usize = 1024;
 
 /// `sendmsg` of `bufs` (at most [`MAX_IOVECS`] of them) with [`SEND_FLAGS`],
-/// or `send` when they fit one small buffer (see [`contiguous`]).
+/// or `send` when they fit one small buffer (see [`with_contiguous`]).
 fn send_vectored(fd: RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-    let mut scratch = [0u8; GATHER_LIMIT];
-    if let Some(buf) = contiguous(bufs, &mut scratch) {
-        return send(fd, buf);
+    if let Some(result) = with_contiguous(bufs, |buf| send(fd, buf)) {
+        return result;
     }
     let bufs = &bufs[..bufs.len().min(MAX_IOVECS)];
     with_sock(fd, |s| s.send_vectored_with_flags(bufs, SEND_FLAGS))
 }
 
-/// The largest gathered write [`contiguous`] copies into one buffer.
+/// The largest gathered write [`with_contiguous`] copies into one buffer.
 pub(crate) const GATHER_LIMIT: usize = 1024;
 
-/// `bufs` as one slice, when sending them takes no `sendmsg`: a single
-/// slice as it is, or several totalling at most [`GATHER_LIMIT`] bytes
-/// copied into `scratch` (an HTTP response's head and small body, say).
-/// `send` of one buffer skips the `msghdr` copy and `iovec` import that
-/// `sendmsg` makes the kernel do, which costs more than copying a few
-/// hundred bytes (benches/RESULTS.md). `None`: use `sendmsg`.
-pub(crate) fn contiguous<'a>(
-    bufs: &'a [IoSlice<'a>],
-    scratch: &'a mut [u8; GATHER_LIMIT],
-) -> Option<&'a [u8]> {
+/// Calls `send` with `bufs` as one slice when sending them needs no
+/// `sendmsg`: a single slice as it is, or several totalling at most
+/// [`GATHER_LIMIT`] bytes copied, in order, into a buffer on the stack (an
+/// HTTP response's head and small body, say). `send` of one buffer skips
+/// the `msghdr` copy and `iovec` import that `sendmsg` makes the kernel do,
+/// which costs more than copying a few hundred bytes (benches/RESULTS.md).
+/// `None` (without calling `send`): use `sendmsg`.
+pub(crate) fn with_contiguous<R>(bufs: &[IoSlice<'_>], send: impl FnOnce(&[u8]) -> R) -> Option<R> {
     if let [buf] = bufs {
-        return Some(buf);
+        return Some(send(buf));
     }
     let total = bufs.iter().try_fold(0usize, |sum, b| {
         Some(sum + b.len()).filter(|&t| t <= GATHER_LIMIT)
     })?;
+    let mut scratch = [0u8; GATHER_LIMIT];
     let mut at = 0;
     for b in bufs {
         scratch[at..at + b.len()].copy_from_slice(b);
         at += b.len();
     }
-    Some(&scratch[..total])
+    Some(send(&scratch[..total]))
 }
 
 #[cfg(not(target_vendor = "apple"))]
@@ -510,29 +508,27 @@ impl AsRawFd for Socket {
 
 #[cfg(test)]
 mod tests {
-    use super::{GATHER_LIMIT, contiguous};
+    use super::{GATHER_LIMIT, with_contiguous};
     use std::io::IoSlice;
 
     #[test]
     fn contiguous_gathers_only_small_writes() {
-        let mut scratch = [0u8; GATHER_LIMIT];
+        let copy = |bufs: &[IoSlice<'_>]| with_contiguous(bufs, |b| (b.as_ptr(), b.to_vec()));
         // One slice is used in place, whatever its size.
         let big = vec![7u8; 4 * GATHER_LIMIT];
-        let one = [IoSlice::new(&big)];
-        let got = contiguous(&one, &mut scratch).unwrap();
-        assert_eq!(got.as_ptr(), big.as_ptr());
-        assert_eq!(got.len(), big.len());
+        let (ptr, got) = copy(&[IoSlice::new(&big)]).unwrap();
+        assert_eq!(ptr, big.as_ptr());
+        assert_eq!(got, big);
         // Several totalling the limit are copied, in order.
         let head = vec![1u8; GATHER_LIMIT - 3];
-        let parts = [IoSlice::new(&head), IoSlice::new(b""), IoSlice::new(b"end")];
-        let got = contiguous(&parts, &mut scratch).unwrap();
+        let (_, got) =
+            copy(&[IoSlice::new(&head), IoSlice::new(b""), IoSlice::new(b"end")]).unwrap();
         assert_eq!(got.len(), GATHER_LIMIT);
         assert_eq!(&got[..GATHER_LIMIT - 3], &head[..]);
         assert_eq!(&got[GATHER_LIMIT - 3..], b"end");
         // One byte more takes `sendmsg`.
-        let parts = [IoSlice::new(&head), IoSlice::new(b"ends")];
-        assert!(contiguous(&parts, &mut scratch).is_none());
+        assert!(copy(&[IoSlice::new(&head), IoSlice::new(b"ends")]).is_none());
         // Nothing at all is an empty write.
-        assert_eq!(contiguous(&[], &mut scratch), Some(&[][..]));
+        assert_eq!(copy(&[]).unwrap().1, b"");
     }
 }

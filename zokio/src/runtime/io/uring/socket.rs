@@ -21,7 +21,7 @@ use super::bufring::{BufRing, GROUP};
 use super::op::{InFlight, Item, Op, OpData, result_error, to_io};
 use super::submit::{OneShot, Outcome, PRIMARY, Submitter, read_owned, uring_of, write_owned};
 use crate::buf::{IoBuf, IoBufMut};
-use crate::runtime::io::source::{GATHER_LIMIT, contiguous};
+use crate::runtime::io::source::with_contiguous;
 use crate::runtime::io::{IoHandle, shutdown_error};
 use crate::task::lock;
 
@@ -277,10 +277,9 @@ const MAX_IOVECS: usize = 1024;
 /// (the socket is in blocking mode; the flag makes this one call
 /// non-blocking) and without `SIGPIPE`.
 fn send_vectored_now(fd: RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-    // One slice, or a few small ones: `send` (see `contiguous`).
-    let mut scratch = [0u8; GATHER_LIMIT];
-    if let Some(buf) = contiguous(bufs, &mut scratch) {
-        return send_now(fd, buf, None);
+    // One slice, or a few small ones: `send` (see `with_contiguous`).
+    if let Some(result) = with_contiguous(bufs, |buf| send_now(fd, buf, None)) {
+        return result;
     }
     let bufs = &bufs[..bufs.len().min(MAX_IOVECS)];
     // SAFETY: all-zero bytes are a valid `msghdr` (no name, no control).
