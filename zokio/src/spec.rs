@@ -304,7 +304,7 @@ pub fn describe<S: Spec>() -> String {
         Backend::Auto => {
             use crate::runtime::io::probe::{KernelProbe, Probe};
             match KernelProbe.io_uring() {
-                Ok(()) => "auto (io_uring on this machine)".to_owned(),
+                Ok(()) => "auto (the kernel allows io_uring here; see `backend in use`)".to_owned(),
                 Err(why) => format!("auto (mio on this machine: {why})"),
             }
         }

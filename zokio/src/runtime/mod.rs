@@ -379,6 +379,9 @@ impl<S: Spec> Runtime<S> {
         if !features.is_empty() {
             out.push_str(&format!(" ({})", features.join(", ")));
         }
+        if let Some(why) = self.shared.io().fallback() {
+            out.push_str(&format!(" (io_uring rings could not be created: {why})"));
+        }
         out
     }
 

@@ -209,6 +209,9 @@ pub(crate) struct IoHandle {
     /// `FixedBufPool`s hold (bit `i`: slot `i`; io_uring only).
     #[cfg(target_os = "linux")]
     fixed_slots: std::sync::Mutex<u64>,
+    /// Why `auto` runs on mio although the probe allowed io_uring (the
+    /// runtime's rings could not be created), for `describe()`.
+    fallback: Option<String>,
 }
 
 /// Marks the calling thread as the owner of driver `index` until dropped.
@@ -230,50 +233,72 @@ impl IoHandle {
         config: DriverConfig,
     ) -> io::Result<IoHandle> {
         let backend = resolve_backend(configured, &probe::KernelProbe)?;
+        // Off Linux the probe never allows io_uring.
+        #[cfg(not(target_os = "linux"))]
+        debug_assert_eq!(backend, ActiveBackend::Mio);
+        #[cfg(target_os = "linux")]
+        if backend == ActiveBackend::IoUring {
+            match uring_drivers(count, config) {
+                Ok(drivers) => {
+                    return Ok(IoHandle::with_drivers(
+                        ActiveBackend::IoUring,
+                        drivers.into_iter().map(Arc::new).collect(),
+                    ));
+                }
+                // The probe's tiny ring worked, but the runtime's rings
+                // did not (most often the locked-memory limit, which the
+                // kernel charges for ring memory): `auto` falls back to
+                // mio, `io_uring` says why and what to do.
+                Err(why) if configured == Backend::Auto => {
+                    log_choice("mio", &why);
+                    let mut handle = IoHandle::new(Backend::Mio, count, config)?;
+                    handle.fallback = Some(why);
+                    return Ok(handle);
+                }
+                Err(why) => {
+                    return Err(io::Error::other(format!(
+                        "the runtime is configured with `backend = \"io_uring\"`, but its \
+                         io_uring rings cannot be created: {why}; use `backend = \"auto\"` to \
+                         fall back to mio when that happens, `backend = \"mio\"`, or fewer \
+                         workers or a smaller `io(uring_entries = ...)`"
+                    )));
+                }
+            }
+        }
         // mio: one epoll for all the workers, as tokio does. One worker
         // waits in it and takes everyone's events in one call; per-worker
         // epolls had each worker wake for its own events in small batches
         // (five times tokio's `epoll_wait`s per HTTP request, see
-        // benches/RESULTS.md). io_uring keeps a ring per worker.
-        if backend == ActiveBackend::Mio && count > 1 {
+        // benches/RESULTS.md).
+        if count > 1 {
             let driver = Arc::new(Driver::Mio(mio_driver::MioDriver::new(config, true)?));
-            return Ok(IoHandle {
-                backend,
-                drivers: (0..count).map(|_| driver.clone()).collect(),
-                next: AtomicUsize::new(0),
-                #[cfg(target_os = "linux")]
-                fixed_slots: std::sync::Mutex::new(0),
-            });
+            return Ok(IoHandle::with_drivers(
+                ActiveBackend::Mio,
+                (0..count).map(|_| driver.clone()).collect(),
+            ));
         }
-        let mut drivers: Vec<Driver> = Vec::with_capacity(count);
-        for _ in 0..count {
-            let driver = match backend {
-                ActiveBackend::Mio => Driver::Mio(mio_driver::MioDriver::new(config, false)?),
-                #[cfg(target_os = "linux")]
-                ActiveBackend::IoUring => {
-                    // Later rings share the first one's submission-polling
-                    // thread (with `uring_sqpoll`).
-                    let first = match drivers.first() {
-                        Some(Driver::Uring(first)) => Some(first),
-                        _ => None,
-                    };
-                    Driver::Uring(uring::UringDriver::attached(config, first)?)
-                }
-                #[cfg(not(target_os = "linux"))]
-                ActiveBackend::IoUring => unreachable!("resolve_backend never picks io_uring"),
-            };
-            drivers.push(driver);
-        }
-        #[cfg(target_os = "linux")]
-        uring::agree_on_features(&mut drivers);
-        let drivers = drivers.into_iter().map(Arc::new).collect();
-        Ok(IoHandle {
+        let driver = Driver::Mio(mio_driver::MioDriver::new(config, false)?);
+        Ok(IoHandle::with_drivers(
+            ActiveBackend::Mio,
+            Box::new([Arc::new(driver)]),
+        ))
+    }
+
+    fn with_drivers(backend: ActiveBackend, drivers: Box<[Arc<Driver>]>) -> IoHandle {
+        IoHandle {
             backend,
             drivers,
             next: AtomicUsize::new(0),
             #[cfg(target_os = "linux")]
             fixed_slots: std::sync::Mutex::new(0),
-        })
+            fallback: None,
+        }
+    }
+
+    /// Why `backend = "auto"` runs on mio although the kernel allows
+    /// io_uring, if it does.
+    pub(crate) fn fallback(&self) -> Option<&str> {
+        self.fallback.as_deref()
     }
 
     /// The backend in use.
@@ -424,6 +449,32 @@ pub(crate) fn resolve_backend(
     }
 }
 
+/// A ring per worker (io_uring keeps one per worker; see
+/// `uring::Submitter::settle_ring` for how sockets gather on one), agreeing
+/// on their optional features; the error says which ring failed and why.
+#[cfg(target_os = "linux")]
+fn uring_drivers(count: usize, config: DriverConfig) -> Result<Vec<Driver>, String> {
+    let mut drivers: Vec<Driver> = Vec::with_capacity(count);
+    for i in 0..count {
+        // Later rings share the first one's submission-polling thread
+        // (with `uring_sqpoll`).
+        let first = match drivers.first() {
+            Some(Driver::Uring(first)) => Some(first),
+            _ => None,
+        };
+        let driver = uring::UringDriver::attached(config, first).map_err(|e| {
+            format!(
+                "creating ring {} of {count} ({} entries): {e}",
+                i + 1,
+                config.uring_entries
+            )
+        })?;
+        drivers.push(Driver::Uring(driver));
+    }
+    uring::agree_on_features(&mut drivers);
+    Ok(drivers)
+}
+
 /// Says which backend `auto` chose, as a `log` record (target `zokio`), so
 /// any `log` or `tracing` subscriber shows it.
 fn log_choice(backend: &str, why: &str) {
@@ -441,6 +492,40 @@ mod tests {
         fn io_uring(&self) -> Result<(), String> {
             self.0.clone()
         }
+    }
+
+    /// The probe's tiny ring worked but the runtime's rings cannot be
+    /// created (as with a low `RLIMIT_MEMLOCK`): `auto` builds on mio, and
+    /// `io_uring` fails with an error naming the ring, the likely cause and
+    /// what to configure instead.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn rings_that_cannot_be_created_make_auto_use_mio_and_io_uring_say_why() {
+        let config = DriverConfig {
+            events_per_tick: 64,
+            uring_entries: 256,
+            uring_sqpoll: None,
+        };
+        uring::FAIL_RING_SETUP.set(true);
+        let auto = IoHandle::new(Backend::Auto, 2, config);
+        let forced = IoHandle::new(Backend::IoUring, 2, config);
+        uring::FAIL_RING_SETUP.set(false);
+        let auto = auto.expect("auto falls back to mio");
+        assert_eq!(auto.backend(), ActiveBackend::Mio);
+        assert_eq!(auto.driver_count(), 2);
+        assert!(auto.fallback().unwrap().contains("RLIMIT_MEMLOCK"));
+        let msg = forced.err().expect("a forced io_uring fails").to_string();
+        for part in [
+            "creating ring 1 of 2 (256 entries)",
+            "RLIMIT_MEMLOCK",
+            "backend = \"auto\"",
+            "backend = \"mio\"",
+        ] {
+            assert!(msg.contains(part), "{part:?} missing from: {msg}");
+        }
+        // Without the failure, both use io_uring.
+        let auto = IoHandle::new(Backend::Auto, 2, config).unwrap();
+        assert_eq!(auto.backend(), ActiveBackend::IoUring);
     }
 
     #[test]

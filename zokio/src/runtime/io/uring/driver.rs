@@ -324,6 +324,14 @@ impl Features {
 /// slot). A sparse table costs the kernel a pointer per slot.
 pub(crate) const FIXED_SLOTS: u32 = 64;
 
+// Tests: ring creation fails as it does when the locked-memory limit is
+// too low (`ENOMEM`). Per thread: runtimes create their rings on the
+// thread that builds them, so tests running in parallel are not affected.
+#[cfg(test)]
+thread_local! {
+    pub(crate) static FAIL_RING_SETUP: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Tests: create rings as if the kernel had no optional feature.
 #[cfg(test)]
 pub(super) static NO_OPTIONAL_FEATURES: AtomicBool = AtomicBool::new(false);
@@ -460,7 +468,13 @@ impl UringDriver {
         let attach = first
             .filter(|f| f.features.sqpoll)
             .map(|f| f.uring.as_raw_fd());
-        let (uring, sqpoll) = build_ring(entries, config.uring_sqpoll, attach)?;
+        #[cfg(test)]
+        if FAIL_RING_SETUP.get() {
+            let e = io::Error::from_raw_os_error(libc::ENOMEM);
+            return Err(io::Error::new(e.kind(), super::describe_setup_error(&e)));
+        }
+        let (uring, sqpoll) = build_ring(entries, config.uring_sqpoll, attach)
+            .map_err(|e| io::Error::new(e.kind(), super::describe_setup_error(&e)))?;
         let release = kernel_release();
         // Registration is the probe for provided-buffer rings; a kernel or
         // a memory limit that refuses it leaves the receives single-shot.
@@ -485,7 +499,8 @@ impl UringDriver {
         // SAFETY: plain syscall; the result is checked.
         let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
         if efd < 0 {
-            return Err(io::Error::last_os_error());
+            let e = io::Error::last_os_error();
+            return Err(io::Error::new(e.kind(), format!("eventfd failed: {e}")));
         }
         // SAFETY: `eventfd` returned a new descriptor nothing else owns.
         let eventfd = unsafe { OwnedFd::from_raw_fd(efd) };

@@ -136,6 +136,8 @@ mod submit;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+pub(crate) use driver::FAIL_RING_SETUP;
 use driver::Features;
 pub(crate) use driver::{FIXED_SLOTS, UringDriver};
 pub(crate) use socket::UringIo;
@@ -203,7 +205,7 @@ pub(crate) fn probe_ring() -> Result<(), String> {
     }
 }
 
-fn describe_setup_error(e: &std::io::Error) -> String {
+pub(crate) fn describe_setup_error(e: &std::io::Error) -> String {
     let why = match e.raw_os_error() {
         Some(libc::EPERM) => {
             " (a seccomp filter or kernel.io_uring_disabled = 1 may forbid it; with 1, only \
