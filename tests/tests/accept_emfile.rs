@@ -116,14 +116,7 @@ async fn a_connection_arrives_while_the_table_is_full() {
         socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     let hoard = fill_the_table();
     late_client.connect(&addr.into()).unwrap();
-    let error = listener
-        .accept()
-        .await
-        .expect_err("accepted with a full descriptor table");
-    assert_out_of_descriptors(&error);
-    drop(hoard);
-    drop((first, first_client, late_client));
-    listener_recovers(listener).await;
+    accept_fails_then_recovers(listener, hoard, (first, first_client, late_client)).await;
 }
 
 /// The table fills with a connection waiting in the backlog: `accept`
@@ -136,13 +129,24 @@ async fn the_table_fills_with_a_connection_waiting() {
     // One descriptor for the client's socket: the table is full again.
     hoard.pop();
     let client = std::net::TcpStream::connect(addr).unwrap();
+    accept_fails_then_recovers(listener, hoard, client).await;
+}
+
+/// With the table full and a connection there, `accept` fails for lack of
+/// descriptors; once `hoard` and `sockets` are closed, the listener
+/// recovers.
+async fn accept_fails_then_recovers<T>(
+    listener: TcpListener,
+    hoard: Vec<std::fs::File>,
+    sockets: T,
+) {
     let error = listener
         .accept()
         .await
         .expect_err("accepted with a full descriptor table");
     assert_out_of_descriptors(&error);
     drop(hoard);
-    drop(client);
+    drop(sockets);
     listener_recovers(listener).await;
 }
 
