@@ -73,7 +73,12 @@ use driver::TimeDriver;
 /// The timer of the runtime running on this thread.
 #[track_caller]
 fn current_driver() -> Arc<TimeDriver> {
-    Handle::current().time_driver().clone()
+    // Borrowed: no reference-count traffic on the runtime's handle, which
+    // every worker shares (one sleep per request in a hyper server).
+    match Handle::with_current(|h| h.map(|h| h.time_driver().clone())) {
+        Some(driver) => driver,
+        None => crate::runtime::no_runtime(),
+    }
 }
 
 /// `duration` from now, or [`far_future`] when that is not representable.
