@@ -20,8 +20,9 @@ use std::sync::{Arc, OnceLock};
 use io_uring::opcode;
 use io_uring::types::{Fd, FsyncFlags};
 
+use super::fixed::{fixed_slot, naming};
 use super::op::{OpData, to_io};
-use super::submit::{OneShot, Outcome, Submitter, naming, read_owned, write_owned};
+use super::submit::{OneShot, Outcome, Submitter, read_owned, write_owned};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::runtime::io::{IoHandle, shutdown_error};
 
@@ -297,7 +298,8 @@ impl UringFile {
         offset: Option<u64>,
     ) -> (io::Result<usize>, B) {
         let offset = ring_offset(offset);
-        read_owned(&self.sub, buf, move |spare, len, fixed| match fixed {
+        let fixed = fixed_slot(&self.sub, &buf);
+        read_owned(&self.sub, buf, move |spare, len| match fixed {
             Some(slot) => opcode::ReadFixed::new(Fd(fd), spare, len, naming(slot))
                 .offset(offset)
                 .build(),
@@ -320,7 +322,8 @@ impl UringFile {
             return (Ok(0), buf);
         }
         let offset = ring_offset(offset);
-        write_owned(&self.sub, buf, true, move |data, len, fixed| match fixed {
+        let fixed = fixed_slot(&self.sub, &buf);
+        write_owned(&self.sub, buf, true, move |data, len| match fixed {
             Some(slot) => opcode::WriteFixed::new(Fd(fd), data, len, naming(slot))
                 .offset(offset)
                 .build(),

@@ -21,7 +21,8 @@
 use std::sync::Arc;
 
 use super::FIXED_SLOTS;
-use super::submit::uring_of;
+use super::submit::{Submitter, uring_of};
+use crate::buf::IoBuf;
 use crate::runtime::io::{ActiveBackend, IoHandle};
 
 /// One region registered in the same slot of every ring of a runtime.
@@ -122,4 +123,22 @@ impl Drop for FixedRegistration {
     fn drop(&mut self) {
         empty(&self.handle, self.slot, self.handle.driver_count());
     }
+}
+
+/// The registered-buffer slot a file operation on `buf` submitted through
+/// `sub` may name, if `buf`'s memory is registered with `sub`'s runtime.
+pub(super) fn fixed_slot<B: IoBuf>(sub: &Submitter, buf: &B) -> Option<u16> {
+    buf.__registered()?.slot_for(&sub.handle)
+}
+
+/// Tests: how many operations named a registered buffer.
+#[cfg(test)]
+pub(super) static FIXED_OPS: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
+
+/// `slot`, for an SQE about to name it (tests count them).
+pub(super) fn naming(slot: u16) -> u16 {
+    #[cfg(test)]
+    FIXED_OPS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    slot
 }

@@ -1008,9 +1008,10 @@ impl UringIo {
             }
             return (result, buf);
         }
-        // A registered buffer takes a plain receive: `READ_FIXED` on a
-        // non-blocking socket fails with `EAGAIN` instead of waiting.
-        read_owned(&self.sub, buf, |spare, len, _fixed| {
+        // A registered buffer (`FixedBuf`) takes a plain receive too:
+        // `READ_FIXED` on a non-blocking socket fails with `EAGAIN` instead
+        // of waiting.
+        read_owned(&self.sub, buf, |spare, len| {
             opcode::Recv::new(Fd(fd), spare, len).build()
         })
         .await
@@ -1033,9 +1034,9 @@ impl UringIo {
         if len == 0 {
             return (Ok(0), buf);
         }
-        // A registered buffer takes a plain send (`WRITE_FIXED` would not
-        // pass `MSG_NOSIGNAL`).
-        write_owned(&self.sub, buf, false, |data, len, _fixed| {
+        // A registered buffer takes a plain send too (`WRITE_FIXED` would
+        // not pass `MSG_NOSIGNAL`).
+        write_owned(&self.sub, buf, false, |data, len| {
             opcode::Send::new(Fd(fd), data, len)
                 .flags(libc::MSG_NOSIGNAL)
                 .build()

@@ -305,33 +305,13 @@ impl<B> Default for OwnedBuf<B> {
 
 impl<B: IoBuf> OpData for OwnedBuf<B> {}
 
-/// The registered-buffer slot (see `fixed.rs`) an operation on `buf`
-/// submitted through `sub` may name, if `buf`'s memory is registered with
-/// `sub`'s runtime.
-fn fixed_slot<B: IoBuf>(sub: &Submitter, buf: &B) -> Option<u16> {
-    buf.__registered()?.slot_for(&sub.handle)
-}
-
-/// Tests: how many operations named a registered buffer.
-#[cfg(test)]
-pub(super) static FIXED_OPS: std::sync::atomic::AtomicUsize =
-    std::sync::atomic::AtomicUsize::new(0);
-
-/// `slot`, for an SQE about to name it (tests count them).
-pub(super) fn naming(slot: u16) -> u16 {
-    #[cfg(test)]
-    FIXED_OPS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    slot
-}
-
-/// Reads into `buf`'s spare capacity through the SQE `sqe(spare, len,
-/// fixed)` builds (`fixed`: the registered-buffer slot holding `buf`, if
-/// any); the kernel writes straight into the buffer. Dropping the future
+/// Reads into `buf`'s spare capacity through the SQE `sqe(spare, len)`
+/// builds; the kernel writes straight into the buffer. Dropping the future
 /// cancels the read; `buf` is then freed after the completion.
 pub(super) async fn read_owned<B: IoBufMut>(
     sub: &Submitter,
     buf: B,
-    sqe: impl FnOnce(*mut u8, u32, Option<u16>) -> squeue::Entry + Unpin,
+    sqe: impl FnOnce(*mut u8, u32) -> squeue::Entry + Unpin,
 ) -> (io::Result<usize>, B) {
     let init = buf.bytes_init();
     let total = buf.bytes_total();
@@ -339,13 +319,12 @@ pub(super) async fn read_owned<B: IoBufMut>(
         return (Ok(0), buf);
     }
     let len = (total - init).min(u32::MAX as usize) as u32;
-    let fixed = fixed_slot(sub, &buf);
     let outcome = OneShot::new(sub, OwnedBuf(Some(buf)), move |d: &mut OwnedBuf<B>| {
         let b = d.0.as_mut().expect("set above");
         // SAFETY: `init < total`, so the pointer stays inside the
         // allocation `IoBufMut` promises.
         let spare = unsafe { b.stable_mut_ptr().add(init) };
-        sqe(spare, len, fixed)
+        sqe(spare, len)
     })
     .await;
     match outcome {
@@ -366,8 +345,7 @@ pub(super) async fn read_owned<B: IoBufMut>(
 }
 
 /// Writes `buf`'s initialized bytes (some of them) through the SQE
-/// `sqe(data, len, fixed)` builds (as for [`read_owned`]); the kernel reads
-/// straight from the buffer.
+/// `sqe(data, len)` builds; the kernel reads straight from the buffer.
 ///
 /// With `detach`, dropping the future leaves the write to finish instead of
 /// cancelling it (see [`OneShot::detached`]).
@@ -375,13 +353,12 @@ pub(super) async fn write_owned<B: IoBuf>(
     sub: &Submitter,
     buf: B,
     detach: bool,
-    sqe: impl FnOnce(*const u8, u32, Option<u16>) -> squeue::Entry + Unpin,
+    sqe: impl FnOnce(*const u8, u32) -> squeue::Entry + Unpin,
 ) -> (io::Result<usize>, B) {
     let len = buf.bytes_init().min(u32::MAX as usize) as u32;
-    let fixed = fixed_slot(sub, &buf);
     let op = OneShot::new(sub, OwnedBuf(Some(buf)), move |d: &mut OwnedBuf<B>| {
         let b = d.0.as_ref().expect("set above");
-        sqe(b.stable_ptr(), len, fixed)
+        sqe(b.stable_ptr(), len)
     });
     let outcome = if detach { op.detached() } else { op }.await;
     match outcome {

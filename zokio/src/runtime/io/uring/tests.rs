@@ -18,10 +18,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::driver::NO_OPTIONAL_FEATURES;
+use super::fixed::FIXED_OPS;
 use super::op::{BOUND_STOPS, LIVE_OPS};
 use super::op::{Closing, Home};
 use super::socket::{ACCEPT_AHEAD, MULTISHOT_ACCEPTS, RECV_FALLBACKS, RECV_MOVES, WRITABLE_POLLS};
-use super::submit::{FIXED_OPS, FORCE_SETTLE, SKIP_CANCEL, Submitter, uring_of};
+use super::submit::{FORCE_SETTLE, SKIP_CANCEL, Submitter, uring_of};
 use super::{UringDriver, describe_setup_error, probe_ring};
 use crate::io::{AsyncReadExt, AsyncWriteExt, FixedBuf, FixedBufPool};
 use crate::net::{TcpListener, TcpStream, UdpSocket};
