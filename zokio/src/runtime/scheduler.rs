@@ -264,6 +264,10 @@ impl<S: Spec> Shared<S> {
                 events_per_tick: S::EVENTS_PER_TICK,
                 uring_entries: <S::UringEntries as crate::spec::UringCapacity>::ENTRIES,
                 uring_sqpoll: S::URING_SQPOLL,
+                // A worker thread drives its own driver, and only it; a
+                // `current_thread` runtime is driven by whichever thread
+                // calls `block_on`.
+                single_issuer: S::FLAVOR == Flavor::MultiThread,
             },
         )?);
         Ok(Arc::new_cyclic(|me: &Weak<Self>| {
@@ -724,6 +728,9 @@ impl<S: Spec> Shared<S> {
         // here, so their destructors run on a runtime thread with the
         // runtime still current.
         self.owned.shutdown_shards(index, self.workers.len());
+        // Then its ring, if only this thread can cancel what is in flight
+        // there (see `UringDriver::owner_leaving`).
+        self.io.driver(index).owner_leaving();
     }
 
     /// `current_thread`: claims worker 0 for the calling thread. `None` when

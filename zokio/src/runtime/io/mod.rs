@@ -71,6 +71,10 @@ pub(crate) struct DriverConfig {
     /// (`Spec::URING_SQPOLL`).
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) uring_sqpoll: Option<std::time::Duration>,
+    /// Each driver will only ever be driven by one thread, its owner (a
+    /// `multi_thread` worker): io_uring rings may then be single-issuer.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    pub(crate) single_issuer: bool,
 }
 
 /// One worker's driver.
@@ -142,6 +146,16 @@ impl Driver {
             }
             #[cfg(target_os = "linux")]
             Driver::Uring(d) => d.poll_now(),
+        }
+    }
+
+    /// Called by the driver's owner as it exits (a `multi_thread` worker at
+    /// shutdown): a driver that only its owner may drive shuts down now.
+    pub(crate) fn owner_leaving(&self) {
+        match self {
+            Driver::Mio(_) => {}
+            #[cfg(target_os = "linux")]
+            Driver::Uring(d) => d.owner_leaving(),
         }
     }
 
@@ -354,6 +368,10 @@ impl IoHandle {
     /// Makes the calling thread the owner of driver `index`.
     pub(crate) fn enter_owner(&self, index: usize) -> OwnerGuard {
         let previous = OWNER.with(|o| o.replace(Some((self.addr(), index))));
+        #[cfg(target_os = "linux")]
+        if let Driver::Uring(d) = &*self.drivers[index] {
+            d.adopt();
+        }
         OwnerGuard { previous }
     }
 
@@ -505,6 +523,7 @@ mod tests {
             events_per_tick: 64,
             uring_entries: 256,
             uring_sqpoll: None,
+            single_issuer: false,
         };
         uring::FAIL_RING_SETUP.set(true);
         let auto = IoHandle::new(Backend::Auto, 2, config);
@@ -580,6 +599,7 @@ mod tests {
             events_per_tick: 64,
             uring_entries: 8,
             uring_sqpoll: None,
+            single_issuer: false,
         };
         let handle = Arc::new(IoHandle::new(backend, 2, config).expect("drivers"));
         for _ in 0..100 {

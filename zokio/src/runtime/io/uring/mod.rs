@@ -161,6 +161,8 @@ pub(crate) fn agree_on_features(drivers: &mut [super::Driver]) {
         multishot_recv: rings().all(|f| f.multishot_recv),
         sqpoll: false,
         fixed_buffers: rings().all(|f| f.fixed_buffers),
+        // Each ring's own (see `Features::defer_taskrun`).
+        defer_taskrun: false,
     };
     for d in drivers.iter_mut() {
         if let super::Driver::Uring(u) = d {

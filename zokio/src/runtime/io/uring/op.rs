@@ -556,6 +556,12 @@ impl OpHeader {
         lock(&self.state).phase
     }
 
+    /// Whether the operation is still with a ring (not yet completed, nor
+    /// lost at shutdown).
+    pub(super) fn is_pending(&self) -> bool {
+        self.phase() == Phase::Pending
+    }
+
     /// The ring the operation was last handed to.
     pub(super) fn ring(&self) -> usize {
         lock(&self.state).ring
@@ -738,6 +744,7 @@ mod home_tests {
             events_per_tick: 64,
             uring_entries: 8,
             uring_sqpoll: None,
+            single_issuer: false,
         };
         Arc::new(IoHandle::new(Backend::IoUring, 1, config).expect("an io_uring driver"))
     }

@@ -11,7 +11,7 @@
 use std::future::{Future, poll_fn};
 use std::io;
 use std::pin::{Pin, pin};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::task::{Context, Poll, Waker};
 use std::thread;
@@ -59,6 +59,7 @@ fn driver() -> UringDriver {
         events_per_tick: 64,
         uring_entries: 8,
         uring_sqpoll: None,
+        single_issuer: false,
     })
     .expect("creating a ring")
 }
@@ -247,6 +248,7 @@ fn sockets_settle_on_the_primary_ring_while_its_owner_is_attentive() {
         events_per_tick: 64,
         uring_entries: 8,
         uring_sqpoll: None,
+        single_issuer: false,
     };
     let handle = Arc::new(IoHandle::new(Backend::IoUring, 2, config).expect("two rings"));
     let primary = uring_of(handle.driver(0));
@@ -1031,6 +1033,7 @@ fn submission_polling_rings_share_one_kernel_thread() {
         events_per_tick: 64,
         uring_entries: 8,
         uring_sqpoll: Some(Duration::from_millis(2)),
+        single_issuer: false,
     };
     let handle = IoHandle::new(Backend::IoUring, 3, config).expect("three rings");
     let threads: Vec<_> = (0..3)
@@ -1049,6 +1052,87 @@ fn submission_polling_rings_share_one_kernel_thread() {
     let plain = driver();
     assert_eq!(sq_thread(plain.ring_fd()), None);
     assert!(!plain.features().sqpoll);
+}
+
+/// `multi_thread` workers' rings are single-issuer with deferred completion
+/// work; `current_thread` rings (driven by whichever thread calls
+/// `block_on`) are not.
+#[test]
+fn worker_rings_defer_completion_work() {
+    let _serial = serial();
+    let mt = crate::Runtime::<Mt>::build().unwrap().describe();
+    assert!(mt.contains("deferred completion work"), "{mt}");
+    let ct = crate::Runtime::<Ct>::build().unwrap().describe();
+    assert!(!ct.contains("deferred completion work"), "{ct}");
+}
+
+/// A single-issuer ring: its owner enables it and becomes the only thread
+/// the kernel lets register with it; another thread's registered-buffer
+/// updates go through the owner (and succeed), and the owner shuts the
+/// ring down as it leaves.
+#[test]
+fn single_issuer_rings_are_driven_by_their_owner_only() {
+    let _serial = serial();
+    let config = DriverConfig {
+        events_per_tick: 64,
+        uring_entries: 8,
+        uring_sqpoll: None,
+        single_issuer: true,
+    };
+    let handle = Arc::new(IoHandle::new(Backend::IoUring, 1, config).expect("a ring"));
+    assert!(uring_of(handle.driver(0)).features().defer_taskrun);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (adopted, on_adopted) = mpsc::channel();
+    let owner = std::thread::spawn({
+        let handle = handle.clone();
+        let stop = stop.clone();
+        move || {
+            let _owner = handle.enter_owner(0);
+            let ring = uring_of(handle.driver(0));
+            adopted.send(ring.register_errno()).unwrap();
+            while !stop.load(Ordering::SeqCst) {
+                ring.park(None);
+            }
+            handle.driver(0).owner_leaving();
+        }
+    });
+    assert_eq!(
+        on_adopted.recv().unwrap(),
+        Some(libc::ENOENT),
+        "the owner may"
+    );
+    let ring = uring_of(handle.driver(0));
+    assert_eq!(ring.register_errno(), Some(libc::EEXIST), "others may not");
+    let mut page = vec![0u8; 4096];
+    let region = libc::iovec {
+        iov_base: page.as_mut_ptr().cast(),
+        iov_len: page.len(),
+    };
+    let empty = libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 0,
+    };
+    // SAFETY: `page` outlives the registration, which is emptied again
+    // before it goes, and no operation names the slot.
+    unsafe {
+        ring.set_fixed(0, region)
+            .expect("registered through the owner");
+        ring.set_fixed(0, empty).expect("emptied through the owner");
+    }
+    // A region the kernel cannot pin fails, and the owner says why.
+    let bad = libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 4096,
+    };
+    // SAFETY: the kernel refuses the region; nothing is registered.
+    let refused = unsafe { ring.set_fixed(1, bad) }.unwrap_err();
+    assert_eq!(refused.raw_os_error(), Some(libc::EFAULT), "{refused}");
+    stop.store(true, Ordering::SeqCst);
+    ring.unpark();
+    owner.join().unwrap();
+    assert!(ring.is_shut_down(), "the owner shut its ring down");
+    drop(page);
+    handle.shutdown();
 }
 
 // ---------------------------------------------------------------------------
