@@ -8,9 +8,14 @@
 //! it also makes a mistaken second caller safe). Threads that do not own
 //! the ring never touch the queues: they push to `remote` and unpark the
 //! owner, who moves the entries into its submission queue, in order, the
-//! next time it parks or polls. The one kernel call other threads make on
-//! the ring is the synchronous cancel (`IORING_REGISTER_SYNC_CANCEL`), an
-//! `io_uring_register` that does not use the queues.
+//! next time it parks or polls. The kernel calls other threads make on the
+//! ring are `io_uring_register`s that do not use the queues: the
+//! synchronous cancel (`IORING_REGISTER_SYNC_CANCEL`) and registered-buffer
+//! updates. A single-issuer ring (`Features::defer_taskrun`, the
+//! `multi_thread` workers') refuses even those from other threads, so they
+//! ask the owner through the remote queue instead and wait for its answer
+//! (bounded), and its owner shuts it down before exiting, since no other
+//! thread could cancel what is still in flight.
 //!
 //! # Staging, and what a cancel from another thread can rely on
 //!
@@ -120,6 +125,52 @@ pub(super) enum Remote {
     /// Update a slot of the registered-buffer table (only the owner of a
     /// single-issuer ring may) and report to the waiting thread.
     SetFixed(u32, Region, Arc<FixedReply>),
+    /// Empty a slot of the registered-buffer table, for a thread that did
+    /// not wait (see [`Emptying`]).
+    EmptyFixed(u32, Arc<Emptying>),
+}
+
+/// A registered-buffer slot being emptied on every ring of a runtime
+/// without the asking thread waiting: each ring reports when it has
+/// emptied it, and the last report gives the slot back, if every ring
+/// managed (a slot that could not be emptied is never reused).
+pub(super) struct Emptying {
+    handle: std::sync::Weak<crate::runtime::io::IoHandle>,
+    slot: u32,
+    remaining: AtomicUsize,
+    failed: AtomicBool,
+}
+
+impl Emptying {
+    /// For `rings` reports; with none due, the slot goes back at once.
+    pub(super) fn new(
+        handle: &Arc<crate::runtime::io::IoHandle>,
+        slot: u32,
+        rings: usize,
+    ) -> Arc<Emptying> {
+        if rings == 0 {
+            handle.release_fixed_slot(slot);
+        }
+        Arc::new(Emptying {
+            handle: Arc::downgrade(handle),
+            slot,
+            remaining: AtomicUsize::new(rings),
+            failed: AtomicBool::new(false),
+        })
+    }
+
+    /// One ring's result.
+    fn report(&self, result: io::Result<()>) {
+        if result.is_err() {
+            self.failed.store(true, Ordering::SeqCst);
+        }
+        if self.remaining.fetch_sub(1, Ordering::SeqCst) == 1
+            && !self.failed.load(Ordering::SeqCst)
+            && let Some(handle) = self.handle.upgrade()
+        {
+            handle.release_fixed_slot(self.slot);
+        }
+    }
 }
 
 /// A registered-buffer table entry (`iovec`): an address and a length.
@@ -778,6 +829,27 @@ impl UringDriver {
         reply.wait(FIXED_WAIT)
     }
 
+    /// Empties `slot` of the registered-buffer table: now where the calling
+    /// thread may, else by the owner, the next time it looks at its remote
+    /// queue, without waiting for it. Reports to `emptying` either way.
+    pub(super) fn empty_fixed(&self, slot: u32, emptying: &Arc<Emptying>) {
+        if self.may_register() {
+            // SAFETY: an empty entry names no memory.
+            match unsafe { self.update_fixed(slot, Region::EMPTY) } {
+                // A single-issuer ring its owner enabled meanwhile.
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                result => return emptying.report(result),
+            }
+        }
+        if let Err(Remote::EmptyFixed(_, emptying)) =
+            self.push_remote(Remote::EmptyFixed(slot, emptying.clone()))
+        {
+            emptying.report(Err(io::Error::other(
+                "the runtime's I/O driver has shut down",
+            )));
+        }
+    }
+
     /// `IORING_REGISTER_BUFFERS_UPDATE` for one slot.
     ///
     /// # Safety
@@ -1062,6 +1134,10 @@ impl UringDriver {
                         // waiting for is not made (`apply`).
                         unsafe { self.update_fixed(slot, region) }
                     });
+                }
+                Remote::EmptyFixed(slot, emptying) => {
+                    // SAFETY: an empty entry names no memory.
+                    emptying.report(unsafe { self.update_fixed(slot, Region::EMPTY) });
                 }
             }
         }
@@ -1562,6 +1638,9 @@ impl UringDriver {
                 Remote::Cancel(_) => {}
                 Remote::Close(fd) => closes.push(fd),
                 Remote::SetFixed(_, _, reply) => reply.refuse(),
+                Remote::EmptyFixed(_, emptying) => emptying.report(Err(io::Error::other(
+                    "the runtime's I/O driver has shut down",
+                ))),
             }
         }
         if self.may_enter() {

@@ -14,13 +14,21 @@
 //! Soundness: the kernel writes into a registered region only for an
 //! operation that names the slot and an address inside the region. Such an
 //! operation owns a `FixedBuf`, which keeps the pool, and so the region and
-//! this registration, alive until its completion; the slot is emptied on
-//! every ring before the pool frees the memory, and a slot that could not
-//! be emptied is never handed out again.
+//! this registration, alive until its completion. Once the pool is gone
+//! no operation can name the slot, so its memory may be freed before every
+//! ring has emptied the slot (a worker thread does not wait for the other
+//! owners, see `empty`; the kernel holds its own references to the pinned
+//! pages until then). The slot is handed out again only once every ring
+//! has emptied it, and never if one could not.
+//!
+//! On `multi_thread` runtimes the rings are single-issuer: only a ring's
+//! owner may update its table, so other threads ask it
+//! (`UringDriver::set_fixed`, `UringDriver::empty_fixed`).
 
 use std::sync::Arc;
 
 use super::FIXED_SLOTS;
+use super::driver::Emptying;
 use super::submit::{Submitter, uring_of};
 use crate::buf::IoBuf;
 use crate::runtime::io::{ActiveBackend, IoHandle};
@@ -103,7 +111,22 @@ impl FixedRegistration {
 
 /// Empties `slot` on the first `rings` rings of `handle`, and gives it back
 /// if that worked on all of them.
-fn empty(handle: &IoHandle, slot: u32, rings: usize) {
+///
+/// A thread that owns none of the rings waits for the owners of
+/// single-issuer rings to empty theirs (`set_fixed`), so the slot is free
+/// again when this returns. A worker thread does not wait: it may be inside
+/// its own ring's completion dispatch (the last buffer of a dropped pool
+/// can go with a completed operation), and the owner it would wait for may
+/// be waiting for it. The owners empty the slot the next time they look at
+/// their rings, and the last one gives it back.
+fn empty(handle: &Arc<IoHandle>, slot: u32, rings: usize) {
+    if handle.owned_index().is_some() {
+        let emptying = Emptying::new(handle, slot, rings);
+        for i in 0..rings {
+            uring_of(handle.driver(i)).empty_fixed(slot, &emptying);
+        }
+        return;
+    }
     let empty = libc::iovec {
         iov_base: std::ptr::null_mut(),
         iov_len: 0,

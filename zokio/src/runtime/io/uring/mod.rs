@@ -102,8 +102,21 @@
 //!   `describe()` does not list it. A flush still waits until the thread has
 //!   taken every submission (`driver::UringDriver::enter_polled`), so the
 //!   cancel and close rules above hold unchanged.
-//! - Setup flags (`SUBMIT_ALL`, `COOP_TASKRUN`, `TASKRUN_FLAG`): see
-//!   `driver::build_ring`.
+//! - Deferred completion work (`SINGLE_ISSUER | DEFER_TASKRUN`, Linux
+//!   6.1), for `multi_thread` workers' rings: the kernel queues the work
+//!   that finishes a completion (copying a received message, posting the
+//!   CQE) for the ring's owner and runs it in one batch when the owner next
+//!   enters the ring, instead of in task work on its next return from any
+//!   system call. That cut the TCP echo server's CPU per round trip by
+//!   about 10% (`benches/RESULTS.md`, session 8). The price: only the
+//!   owner may enter the ring or change its registrations, so another
+//!   thread's synchronous cancel and registered-buffer updates go through
+//!   the owner (`driver::UringDriver::cancel`, `set_fixed`, `empty_fixed`),
+//!   and each worker shuts its ring down before it exits. `current_thread`
+//!   rings, which whichever thread calls `block_on` drives, use
+//!   `COOP_TASKRUN` instead. `describe()` lists "deferred completion work".
+//! - Setup flags (`SUBMIT_ALL`, `COOP_TASKRUN`, `TASKRUN_FLAG`, and the
+//!   above): see `driver::build_ring`.
 //!
 //! Where the kernel lacks a feature, the runtime does what it did without
 //! it (one accept or receive SQE per call). The backend's own tests run

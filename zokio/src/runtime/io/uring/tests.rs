@@ -1320,6 +1320,41 @@ fn a_pool_holds_its_slot_until_it_and_its_buffers_are_gone() {
     });
 }
 
+/// A pool dropped on a worker thread (which does not wait for the other
+/// workers to empty its slot) gives the slot back once every ring has
+/// emptied it, and a new pool then registers in it.
+#[test]
+fn a_pool_dropped_on_a_worker_gives_its_slot_back() {
+    let _serial = serial();
+    let path = TempPath::new("worker-drop");
+    Mt::block_on(async {
+        let mut pools: Vec<_> = (0..super::FIXED_SLOTS)
+            .map(|_| FixedBufPool::new(1, 4096).unwrap())
+            .collect();
+        assert!(pools.iter().all(FixedBufPool::is_registered));
+        let last = pools.pop().unwrap();
+        crate::spawn(async move {
+            assert!(
+                crate::runtime::io::current_io().owned_index().is_some(),
+                "dropped on a worker"
+            );
+            drop(last);
+        })
+        .await
+        .unwrap();
+        let mut replacement = None;
+        eventually("the slot to come back", || {
+            let pool = FixedBufPool::new(2, 4096).unwrap();
+            let registered = pool.is_registered();
+            replacement = registered.then_some(pool);
+            registered
+        })
+        .await;
+        let replacement = replacement.unwrap();
+        assert_eq!(fixed_round_trip(&replacement, &path.0, 4).await, 8);
+    });
+}
+
 /// A pool with every buffer taken makes `get` wait until one comes back,
 /// and rejects sizes it cannot hold with an error naming them.
 #[test]
