@@ -1259,6 +1259,12 @@ impl UringDriver {
         if self.features.sqpoll {
             return self.enter_polled(ring);
         }
+        if !self.may_enter() {
+            // Another thread reaping a single-issuer ring (`poll_foreign`)
+            // staged enough to flush: the SQEs wait in the submission
+            // queue for the owner's next enter.
+            return;
+        }
         for _ in 0..16 {
             let (empty, needs_enter) = {
                 // SAFETY: the `ring` lock is held (exclusive queue access).
