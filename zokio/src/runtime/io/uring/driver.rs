@@ -137,8 +137,8 @@ pub(super) enum Remote {
 pub(super) struct Emptying {
     handle: std::sync::Weak<crate::runtime::io::IoHandle>,
     slot: u32,
-    remaining: AtomicUsize,
-    failed: AtomicBool,
+    /// Reports still due, and whether one was a failure.
+    state: Mutex<(usize, bool)>,
 }
 
 impl Emptying {
@@ -154,20 +154,19 @@ impl Emptying {
         Arc::new(Emptying {
             handle: Arc::downgrade(handle),
             slot,
-            remaining: AtomicUsize::new(rings),
-            failed: AtomicBool::new(false),
+            state: Mutex::new((rings, false)),
         })
     }
 
     /// One ring's result.
     fn report(&self, result: io::Result<()>) {
-        if result.is_err() {
-            self.failed.store(true, Ordering::SeqCst);
-        }
-        if self.remaining.fetch_sub(1, Ordering::SeqCst) == 1
-            && !self.failed.load(Ordering::SeqCst)
-            && let Some(handle) = self.handle.upgrade()
-        {
+        let all_emptied = {
+            let mut state = lock(&self.state);
+            state.0 -= 1;
+            state.1 |= result.is_err();
+            state.0 == 0 && !state.1
+        };
+        if all_emptied && let Some(handle) = self.handle.upgrade() {
             handle.release_fixed_slot(self.slot);
         }
     }
