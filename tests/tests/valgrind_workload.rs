@@ -236,6 +236,14 @@ fn workload<S: zokio::Spec>() {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let rt = zokio::Runtime::<S>::build().expect("building the runtime");
+    // First, so that the script's summary (the `test` line) shows which
+    // kernel features this run went through.
+    let describe = rt.describe();
+    let backend = describe
+        .lines()
+        .find(|line| line.contains("backend in use"))
+        .unwrap_or("backend in use: unknown");
+    println!("{}", backend.trim());
     let peers = rt.block_on(async {
         println!("tasks");
         tasks_woken_and_aborted().await;
