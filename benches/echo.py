@@ -279,6 +279,17 @@ def wait_for_quiet(limit, max_wait):
     return busy
 
 
+PAIRED_NOTE = ("Paired ratio = the median, over repeats, of the server's result over "
+               "tokio's in the same repeat (they ran back to back, so mostly in the same "
+               "machine state; this machine's speed changes by about 25% between states).")
+
+
+def paired_ratio(runs, base_runs):
+    """Median over repeats of runs[r] / base_runs[r], as text ("n/a" if none)."""
+    ratios = [runs[r] / base_runs[r] for r in runs if base_runs.get(r)]
+    return f"{statistics.median(ratios):.2f}x" if ratios else "n/a"
+
+
 def server_cmd(args, name, flavor):
     exe, extra = SERVERS[name]
     return pinned(args, "server",
@@ -501,6 +512,7 @@ def main():
     disturbed = {v: [] for v in variants}  # per run: foreign cores, or None if clean
     foreign_cpu = {v: [] for v in variants}  # per run: foreign cores
     cpu = {v: [] for v in variants}  # per run: server CPU µs per round trip
+    by_repeat = {v: {} for v in variants}  # repeat -> round trips/s
     for repeat in range(args.repeats):
         shift = repeat % len(variants)
         for variant in variants[shift:] + variants[:shift]:
@@ -513,6 +525,7 @@ def main():
                 continue
             value, cpu_us, foreign, server, client, described = result
             rps[variant].append(value)
+            by_repeat[variant][repeat] = value
             cpu[variant].append(cpu_us)
             disturbed[variant].append(foreign if foreign > args.max_foreign_cpu else None)
             foreign_cpu[variant].append(foreign)
@@ -554,8 +567,8 @@ def main():
           f"started {started}; other processes used at most "
           f"{max(foreign, default=0):.2f} cores during a timed run.")
     print()
-    print(f"| server | flavor | median round trips/s | ratio vs tokio | syscalls/round trip ({tool or 'n/a'}) | server CPU µs/round trip | runs (round trips/s) |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | --- |")
+    print(f"| server | flavor | median round trips/s | ratio vs tokio | paired ratio | syscalls/round trip ({tool or 'n/a'}) | server CPU µs/round trip | runs (round trips/s) |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |")
     for variant in variants:
         name, flavor = variant
         values = rps[variant]
@@ -571,10 +584,11 @@ def main():
             runs += f" ({len(failures[variant])} failed)"
         med_text = f"{med:,.0f}" if med else "failed"
         cpu_text = f"{statistics.median(cpu[variant]):.2f}" if cpu[variant] else "n/a"
-        print(f"| {name} | {flavor} | {med_text} | {ratio} | {sc_text} | {cpu_text} | {runs} |")
+        paired = paired_ratio(by_repeat[variant], by_repeat.get((BASELINE, flavor), {}))
+        print(f"| {name} | {flavor} | {med_text} | {ratio} | {paired} | {sc_text} | {cpu_text} | {runs} |")
     print()
     print("Ratio = server median / tokio median for the same flavor (above 1x: faster "
-          "than tokio). multi_thread servers have 2 workers; client and server share "
+          f"than tokio). {PAIRED_NOTE} multi_thread servers have 2 workers; client and server share "
           "the machine's cores. Server CPU = the server's user + system time over the "
           "whole client run (warm-up included) / the round trips in it, median over "
           "runs: less sensitive to noise than throughput; loopback TCP work done in "

@@ -189,6 +189,7 @@ def main():
     variants = [(name, flavor) for flavor in flavors for name in args.servers]
     rps = {v: [] for v in variants}
     p99 = {v: [] for v in variants}
+    by_repeat = {v: {} for v in variants}  # repeat -> requests/s
     disturbed = {v: [] for v in variants}
     foreign_cpu = []
     failures = {v: [] for v in variants}
@@ -208,6 +209,7 @@ def main():
                 continue
             value, latency, foreign, server, client, described = result
             rps[variant].append(value)
+            by_repeat[variant][repeat] = value
             p99[variant].append(latency)
             disturbed[variant].append(foreign > args.max_foreign_cpu)
             foreign_cpu.append(foreign)
@@ -225,9 +227,9 @@ def main():
           f"started {started}; other processes used at most "
           f"{max(foreign_cpu, default=0):.2f} cores during a timed run.")
     print()
-    print("| server | flavor | median requests/s | ratio vs tokio | median p99 (ms) "
-          "| p99 ratio vs tokio | runs (requests/s) |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | --- |")
+    print("| server | flavor | median requests/s | ratio vs tokio | paired ratio "
+          "| median p99 (ms) | p99 ratio vs tokio | runs (requests/s) |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |")
     for variant in variants:
         name, flavor = variant
         base = (BASELINE, flavor)
@@ -241,11 +243,12 @@ def main():
                          for v, d in zip(rps[variant], disturbed[variant])) or "-"
         if failures[variant]:
             runs += f" ({len(failures[variant])} failed)"
+        paired = echo.paired_ratio(by_repeat[variant], by_repeat.get(base, {}))
         print(f"| {name} | {flavor} | {f'{med:,.0f}' if med else 'failed'} | {ratio} "
-              f"| {f'{lat:.2f}' if lat else 'n/a'} | {lat_ratio} | {runs} |")
+              f"| {paired} | {f'{lat:.2f}' if lat else 'n/a'} | {lat_ratio} | {runs} |")
     print()
     print("Ratios are against tokio's median for the same flavor: requests/s above 1x "
-          "and p99 below 1x are better than tokio. multi_thread servers have 2 workers; "
+          f"and p99 below 1x are better than tokio. {echo.PAIRED_NOTE} multi_thread servers have 2 workers; "
           "wrk and the server share the machine's CPUs.")
     if any(d for runs in disturbed.values() for d in runs):
         print()
