@@ -74,6 +74,12 @@ const ALIGN: usize = 4096;
 /// limit. A pool keeps its runtime's rings (not its workers) open until it
 /// is dropped, even after the runtime has shut down.
 ///
+/// On a `multi_thread` runtime only a worker may change its own ring's
+/// registrations (the rings are single-issuer), so `new` asks each worker
+/// and waits for it, at most a second per ring; a worker busy beyond that
+/// leaves the pool unregistered (logged). A pool dropped on a worker thread
+/// does not wait: its slot is free again once every worker has emptied it.
+///
 /// ```
 /// use zokio::io::FixedBufPool;
 ///
