@@ -809,6 +809,7 @@ impl<S: Spec> Shared<S> {
         // Closed first, so no task slips in after the workers' sweep.
         self.owned.close();
         self.shutdown.store(true, Ordering::SeqCst);
+        self.io.begin_shutdown();
         for index in 0..self.workers.len() {
             self.unpark(index);
         }
@@ -820,7 +821,9 @@ impl<S: Spec> Shared<S> {
         // Pending sleeps complete; later ones complete at once.
         self.time.shutdown();
         // Pending I/O fails with a "shut down" error; in-flight io_uring
-        // operations are cancelled and their buffers released.
+        // operations are cancelled and their buffers released (a
+        // `multi_thread` worker's single-issuer ring was already shut down
+        // by its worker, see `run_worker`).
         self.io.shutdown();
         // Whatever the workers did not cancel (current_thread, or tasks
         // that were running during their sweep) is cancelled here.

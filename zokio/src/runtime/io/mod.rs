@@ -415,6 +415,18 @@ impl IoHandle {
             driver.shutdown();
         }
     }
+
+    /// The runtime has begun to shut down (its tasks are being cancelled):
+    /// a cancel from another thread no longer waits for a ring's owner,
+    /// which is busy cancelling its own share of the tasks.
+    pub(crate) fn begin_shutdown(&self) {
+        #[cfg(target_os = "linux")]
+        for driver in self.drivers.iter() {
+            if let Driver::Uring(d) = &**driver {
+                d.begin_shutdown();
+            }
+        }
+    }
 }
 
 /// The current runtime's drivers.

@@ -6,9 +6,12 @@
 //! The submission and completion queues are touched only under `ring` (a
 //! mutex that only the owner takes in practice, so it is never contended;
 //! it also makes a mistaken second caller safe). Threads that do not own
-//! the ring never touch the queues: they push to `remote` and unpark the
-//! owner, who moves the entries into its submission queue, in order, the
-//! next time it parks or polls. The kernel calls other threads make on the
+//! the ring hand their work to the owner: they push to `remote` and unpark
+//! it, and it moves the entries into its submission queue, in order, the
+//! next time it parks or polls. (The one exception, under the lock: an
+//! idle worker reaping a busy owner's completions, `poll_foreign`, which
+//! may stage what those completions call for; on a single-issuer ring it
+//! does nothing.) The kernel calls other threads make on the
 //! ring are `io_uring_register`s that do not use the queues: the
 //! synchronous cancel (`IORING_REGISTER_SYNC_CANCEL`) and registered-buffer
 //! updates. A single-issuer ring (`Features::defer_taskrun`, the
@@ -29,7 +32,12 @@
 //! owner's `flush` (a short window: the canceller waits until the ring's
 //! `entered` counter reaches the operation's number), or in the kernel (the
 //! canceller cancels it synchronously). Either way, when a drop returns, the
-//! operation can no longer consume data that arrives afterwards.
+//! operation can no longer consume data that arrives afterwards. On a
+//! single-issuer ring "synchronously" means the owner cancels it while the
+//! canceller waits: the guarantee then holds when the owner gets to the
+//! request within `SYNC_CANCEL_WAIT`, and not during shutdown, when the
+//! owners are busy cancelling their own tasks (the cancel still happens,
+//! later).
 //!
 //! # `user_data` and the slab
 //!
@@ -236,26 +244,36 @@ impl FixedReply {
     }
 
     /// Waits up to `limit` for the answer; abandons the request after.
-    fn wait(&self, limit: Duration) -> io::Result<()> {
+    /// Calls `help` about every millisecond meanwhile, without holding
+    /// anything: a worker thread waiting for another worker drives its own
+    /// ring there, so two workers waiting for each other both get answered.
+    fn wait(&self, limit: Duration, help: &mut dyn FnMut()) -> io::Result<()> {
         let deadline = Instant::now() + limit;
-        let mut state = lock(&self.state);
         loop {
-            if let Some(result) = state.result.take() {
-                return result;
+            {
+                let mut state = lock(&self.state);
+                if let Some(result) = state.result.take() {
+                    return result;
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    state.abandoned = true;
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the ring's owner did not update its registered-buffer table in time",
+                    ));
+                }
+                let slice = (deadline - now).min(Duration::from_millis(1));
+                let mut state = self
+                    .done
+                    .wait_timeout(state, slice)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .0;
+                if let Some(result) = state.result.take() {
+                    return result;
+                }
             }
-            let now = Instant::now();
-            if now >= deadline {
-                state.abandoned = true;
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "the ring's owner did not update its registered-buffer table in time",
-                ));
-            }
-            state = self
-                .done
-                .wait_timeout(state, deadline - now)
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .0;
+            help();
         }
     }
 }
@@ -428,6 +446,10 @@ pub(crate) struct UringDriver {
     /// the thread that enabled it (its owner, in [`adopt`](Self::adopt)) is
     /// the only one the kernel lets enter it or change its registrations.
     issuer: OnceLock<ThreadId>,
+    /// The runtime is shutting down: `cancel_through_owner` does not wait.
+    closing: AtomicBool,
+    /// `adopt` could not enable the ring, so it was shut down at once.
+    unusable: AtomicBool,
 }
 
 /// Optional io_uring features, probed when a ring is created and used only
@@ -732,7 +754,14 @@ impl UringDriver {
             features,
             buf_ring,
             issuer: OnceLock::new(),
+            closing: AtomicBool::new(false),
+            unusable: AtomicBool::new(false),
         })
+    }
+
+    /// See [`IoHandle::begin_shutdown`](crate::runtime::io::IoHandle::begin_shutdown).
+    pub(crate) fn begin_shutdown(&self) {
+        self.closing.store(true, Ordering::Release);
     }
 
     /// Called by the thread that owns this ring from now on (a
@@ -753,9 +782,22 @@ impl UringDriver {
                 // entered, so its operations fail with the shutdown error
                 // rather than wait forever.
                 log::error!(target: "zokio", "enabling an io_uring ring failed: {e}");
-                self.shutdown();
+                self.make_unusable();
             }
         }
+    }
+
+    /// A ring its owner could not enable: shut down, and parked on without
+    /// the ring (see `park_without_ring`).
+    fn make_unusable(&self) {
+        self.unusable.store(true, Ordering::Relaxed);
+        self.shutdown();
+    }
+
+    /// Tests: as if `adopt` had failed.
+    #[cfg(test)]
+    pub(super) fn fail_adoption(&self) {
+        self.make_unusable();
     }
 
     /// Whether the calling thread may change this ring's registrations:
@@ -806,8 +848,13 @@ impl UringDriver {
     /// On a single-issuer ring only its owner may update the table: another
     /// thread asks the owner through the remote queue and waits for the
     /// answer, at most `FIXED_WAIT` (a registration it stops waiting for is
-    /// not made).
-    pub(super) unsafe fn set_fixed(&self, slot: u32, region: libc::iovec) -> io::Result<()> {
+    /// not made). `help` runs meanwhile (see [`FixedReply::wait`]).
+    pub(super) unsafe fn set_fixed(
+        &self,
+        slot: u32,
+        region: libc::iovec,
+        help: &mut dyn FnMut(),
+    ) -> io::Result<()> {
         let region = Region(region);
         if self.may_register() {
             // SAFETY: the caller's promise about `region`.
@@ -825,7 +872,7 @@ impl UringDriver {
         {
             return Err(io::Error::other("the runtime's I/O driver has shut down"));
         }
-        reply.wait(FIXED_WAIT)
+        reply.wait(FIXED_WAIT, help)
     }
 
     /// Empties `slot` of the registered-buffer table: now where the calling
@@ -1004,6 +1051,11 @@ impl UringDriver {
         if self.push_remote(Remote::Cancel(op.clone())).is_err() {
             return;
         }
+        if self.closing.load(Ordering::Acquire) {
+            // The owner is cancelling its own share of the tasks, not
+            // looking at its queue; the runtime's data goes nowhere now.
+            return;
+        }
         let deadline = Instant::now() + SYNC_CANCEL_WAIT;
         let mut spins = 0u32;
         while op.header().is_pending() && !self.shut_down.load(Ordering::Acquire) {
@@ -1175,7 +1227,10 @@ impl UringDriver {
     /// Adds an SQE to the staging list; a full list is flushed at once.
     fn stage(&self, ring: &mut RingState, sqe: squeue::Entry) {
         ring.staged.push(sqe);
-        if ring.staged.len() >= ring.flush_at {
+        // Not on a thread that may not enter the ring (another worker
+        // reaping a single-issuer ring's completions, `poll_foreign`): the
+        // owner's next flush takes the whole list.
+        if ring.staged.len() >= ring.flush_at && self.may_enter() {
             self.flush(ring);
         }
     }
@@ -1433,6 +1488,10 @@ impl UringDriver {
     pub(crate) fn park(&self, timeout: Option<Duration>) {
         let mut ring = lock(&self.ring);
         if ring.shut_down {
+            drop(ring);
+            if self.unusable.load(Ordering::Relaxed) {
+                self.park_without_ring(timeout);
+            }
             return;
         }
         let notified =
@@ -1471,6 +1530,46 @@ impl UringDriver {
             }
         }
         self.reap(&mut ring);
+        self.finish_deferred(&mut ring);
+    }
+
+    /// `park` on a ring that could not be enabled (its worker keeps running
+    /// tasks until the runtime stops; a park on any other shut-down ring
+    /// returns at once): waits on the eventfd directly, so the worker
+    /// sleeps instead of spinning.
+    fn park_without_ring(&self, timeout: Option<Duration>) {
+        if self
+            .state
+            .compare_exchange(EMPTY, PARKED, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            // Notified: consume it and return (as `park` does).
+            self.state.swap(EMPTY, Ordering::SeqCst);
+            return;
+        }
+        let mut fd = libc::pollfd {
+            fd: self.eventfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.map_or(-1, |t| {
+            i32::try_from(t.as_millis().max(1)).unwrap_or(i32::MAX)
+        });
+        // SAFETY: one valid `pollfd`; the result is only inspected.
+        let ready = unsafe { libc::poll(&raw mut fd, 1, ms) } > 0;
+        self.state.store(EMPTY, Ordering::SeqCst);
+        if ready {
+            let mut value: u64 = 0;
+            // SAFETY: reads 8 bytes into a live local from our eventfd,
+            // which has a value (poll said so), so it does not block.
+            let _ = unsafe {
+                libc::read(
+                    self.eventfd.as_raw_fd(),
+                    (&raw mut value).cast(),
+                    std::mem::size_of::<u64>(),
+                )
+            };
+        }
     }
 
     /// Flushes the submissions and dispatches the completions that are
@@ -1489,6 +1588,26 @@ impl UringDriver {
         self.drain_remote(&mut ring);
         self.flush(&mut ring);
         self.reap(&mut ring);
+        self.finish_deferred(&mut ring);
+    }
+
+    /// A single-issuer ring: the kernel finishes at most a few (20, Linux
+    /// 6.13 and later) deferred completions per enter and flags the ring
+    /// when more wait. Enters again for those, reaping in between so the
+    /// completion queue does not fill, a bounded number of times (the
+    /// rest wait for the next poll or park).
+    fn finish_deferred(&self, ring: &mut RingState) {
+        if !self.features.defer_taskrun {
+            return;
+        }
+        for _ in 0..8 {
+            // SAFETY: the `ring` lock is held (exclusive queue access).
+            if !unsafe { self.uring.submission_shared() }.taskrun() {
+                return;
+            }
+            self.enter(ring);
+            self.reap(ring);
+        }
     }
 
     /// For a thread that does not own the ring (an idle worker taking a
@@ -1499,7 +1618,15 @@ impl UringDriver {
     /// the ring from here would not run the owner's deferred completion
     /// work (`COOP_TASKRUN` runs it in the task that submitted), so it
     /// would be a wasted system call on every idle moment.
+    ///
+    /// Nothing for a single-issuer ring: its completions are posted only
+    /// when its owner enters it, which reaps them right after, so there is
+    /// nothing to take here (and taking the lock would only make the
+    /// owner's next poll skip).
     pub(crate) fn poll_foreign(&self) {
+        if self.features.defer_taskrun {
+            return;
+        }
         let Ok(mut ring) = self.ring.try_lock() else {
             return;
         };
@@ -1621,7 +1748,10 @@ impl UringDriver {
 
     /// Cancels everything in flight, waits (boundedly) for the kernel to
     /// finish with it, fails what it never finished and leaks that memory,
-    /// and closes the descriptors queued for closing. Idempotent.
+    /// and closes the descriptors queued for closing. Idempotent. On a
+    /// single-issuer ring only its owner can cancel (see `owner_leaving`);
+    /// another thread leaks what is still in flight instead (sound, and
+    /// not expected: the owner shuts its ring down before it exits).
     pub(crate) fn shutdown(&self) {
         let mut ring = lock(&self.ring);
         if ring.shut_down {

@@ -84,7 +84,8 @@ impl FixedRegistration {
         for (i, ring) in rings.iter().enumerate() {
             // SAFETY: the caller keeps the memory alive and writable for as
             // long as the slot can be named (see above).
-            if let Err(e) = unsafe { ring.set_fixed(slot, region) } {
+            if let Err(e) = unsafe { ring.set_fixed(slot, region, &mut || drive_own_ring(handle)) }
+            {
                 empty(handle, slot, i);
                 return Err(format!(
                     "IORING_REGISTER_BUFFERS_UPDATE failed: {e}{}",
@@ -106,6 +107,14 @@ impl FixedRegistration {
     /// (`None` for another runtime's).
     pub(crate) fn slot_for(&self, handle: &Arc<IoHandle>) -> Option<u16> {
         Arc::ptr_eq(&self.handle, handle).then_some(self.slot as u16)
+    }
+}
+
+/// While waiting for another worker to update its ring: a worker drives its
+/// own (which may hold that worker's request for this one).
+fn drive_own_ring(handle: &IoHandle) {
+    if let Some(i) = handle.owned_index() {
+        handle.driver(i).poll_now();
     }
 }
 
@@ -134,7 +143,7 @@ fn empty(handle: &Arc<IoHandle>, slot: u32, rings: usize) {
     let mut emptied = true;
     for i in 0..rings {
         // SAFETY: an empty entry names no memory.
-        let result = unsafe { uring_of(handle.driver(i)).set_fixed(slot, empty) };
+        let result = unsafe { uring_of(handle.driver(i)).set_fixed(slot, empty, &mut || {}) };
         emptied &= result.is_ok();
     }
     if emptied {

@@ -44,12 +44,15 @@
 //!    another thread): the memory stays with the ring until the cancelled
 //!    op's completion arrives. (The request itself is synchronous where
 //!    the kernel allows: when the drop returns, the op will not consume
-//!    data that arrives afterwards; see `driver`.)
+//!    data that arrives afterwards; see `driver` for the bounds of that
+//!    on single-issuer rings.)
 //! 5. Rust code touches an op's data only while the op is not pending:
 //!    before it starts, or after its starter observed the completion under
 //!    the op's lock (see [`op`]).
-//! 6. At shutdown every pending op is cancelled and the driver waits, with
-//!    a bound, for the completions; an op the kernel never completes is
+//! 6. At shutdown every pending op is cancelled (by the ring's owner, for
+//!    a single-issuer ring) and the driver waits, with a bound, for the
+//!    completions; an op the kernel never completes (or that only an owner
+//!    no longer there could have cancelled) is
 //!    *leaked* (its reference forgotten) rather than freed, and its starter
 //!    gets a shutdown error without its data.
 //!

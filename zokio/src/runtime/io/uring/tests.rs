@@ -11,7 +11,7 @@
 use std::future::{Future, poll_fn};
 use std::io;
 use std::pin::{Pin, pin};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::task::{Context, Poll, Waker};
 use std::thread;
@@ -1115,9 +1115,10 @@ fn single_issuer_rings_are_driven_by_their_owner_only() {
     // SAFETY: `page` outlives the registration, which is emptied again
     // before it goes, and no operation names the slot.
     unsafe {
-        ring.set_fixed(0, region)
+        ring.set_fixed(0, region, &mut || {})
             .expect("registered through the owner");
-        ring.set_fixed(0, empty).expect("emptied through the owner");
+        ring.set_fixed(0, empty, &mut || {})
+            .expect("emptied through the owner");
     }
     // A region the kernel cannot pin fails, and the owner says why.
     let bad = libc::iovec {
@@ -1125,7 +1126,7 @@ fn single_issuer_rings_are_driven_by_their_owner_only() {
         iov_len: 4096,
     };
     // SAFETY: the kernel refuses the region; nothing is registered.
-    let refused = unsafe { ring.set_fixed(1, bad) }.unwrap_err();
+    let refused = unsafe { ring.set_fixed(1, bad, &mut || {}) }.unwrap_err();
     assert_eq!(refused.raw_os_error(), Some(libc::EFAULT), "{refused}");
     stop.store(true, Ordering::SeqCst);
     ring.unpark();
@@ -1133,6 +1134,36 @@ fn single_issuer_rings_are_driven_by_their_owner_only() {
     assert!(ring.is_shut_down(), "the owner shut its ring down");
     drop(page);
     handle.shutdown();
+}
+
+/// The park of a ring its owner could not enable (a worker that keeps
+/// parking until the runtime stops) sleeps until an unpark or its timeout
+/// instead of returning at once, and an unpark before it is not lost.
+#[test]
+fn parking_on_a_ring_that_could_not_be_enabled_sleeps_until_unparked() {
+    let ring = Arc::new(driver());
+    ring.fail_adoption();
+    assert!(ring.is_shut_down());
+    ring.unpark();
+    ring.park(None); // the earlier unpark: returns at once
+    let parked = Arc::new(AtomicBool::new(false));
+    let sleeper = thread::spawn({
+        let ring = ring.clone();
+        let parked = parked.clone();
+        move || {
+            parked.store(true, Ordering::SeqCst);
+            ring.park(None);
+        }
+    });
+    while !parked.load(Ordering::SeqCst) {
+        thread::yield_now();
+    }
+    // Whether the unpark lands before or during the park, it ends it.
+    ring.unpark();
+    sleeper.join().unwrap();
+    let started = Instant::now();
+    ring.park(Some(Duration::from_millis(20)));
+    assert!(started.elapsed() >= Duration::from_millis(20), "it slept");
 }
 
 // ---------------------------------------------------------------------------
@@ -1352,6 +1383,39 @@ fn a_pool_dropped_on_a_worker_gives_its_slot_back() {
         .await;
         let replacement = replacement.unwrap();
         assert_eq!(fixed_round_trip(&replacement, &path.0, 4).await, 8);
+    });
+}
+
+/// Two workers creating pools at the same moment each need the other to
+/// update its ring: each drives its own ring while it waits, so both pools
+/// are registered (instead of both waits running out).
+#[test]
+fn pools_created_on_two_workers_at_once_are_both_registered() {
+    let _serial = serial();
+    Mt::block_on(async {
+        for _ in 0..100 {
+            let arrived = Arc::new(AtomicUsize::new(0));
+            let create = |arrived: Arc<AtomicUsize>| async move {
+                let worker = crate::runtime::io::current_io().owned_index();
+                arrived.fetch_add(1, Ordering::SeqCst);
+                // Both at once (bounded: the two may share a worker).
+                let deadline = Instant::now() + Duration::from_secs(1);
+                while arrived.load(Ordering::SeqCst) < 2 && Instant::now() < deadline {
+                    std::hint::spin_loop();
+                }
+                let together = arrived.load(Ordering::SeqCst) == 2;
+                let pool = FixedBufPool::new(1, 4096).unwrap();
+                (worker, together, pool.is_registered())
+            };
+            let a = crate::spawn(create(arrived.clone()));
+            let b = crate::spawn(create(arrived));
+            let (a, b) = (a.await.unwrap(), b.await.unwrap());
+            if a.0.is_some() && b.0.is_some() && a.0 != b.0 && a.1 && b.1 {
+                assert!(a.2 && b.2, "registered: {} and {}", a.2, b.2);
+                return;
+            }
+        }
+        panic!("the two tasks never ran on different workers at the same time");
     });
 }
 
