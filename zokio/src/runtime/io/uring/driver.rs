@@ -800,26 +800,26 @@ impl UringDriver {
         self.make_unusable();
     }
 
+    /// For a single-issuer ring: `None` while it is not enabled, else
+    /// whether the calling thread is its issuer.
+    fn caller_is_issuer(&self) -> Option<bool> {
+        self.issuer
+            .get()
+            .map(|id| *id == std::thread::current().id())
+    }
+
     /// Whether the calling thread may change this ring's registrations:
     /// any thread, unless the ring is single-issuer and enabled; then only
     /// its issuer.
     fn may_register(&self) -> bool {
-        !self.features.defer_taskrun
-            || self
-                .issuer
-                .get()
-                .is_none_or(|id| *id == std::thread::current().id())
+        !self.features.defer_taskrun || self.caller_is_issuer().unwrap_or(true)
     }
 
     /// Whether the calling thread may enter this ring: any thread, unless
     /// the ring is single-issuer; then only its issuer (a disabled ring
     /// cannot be entered, and nothing was submitted to it).
     fn may_enter(&self) -> bool {
-        !self.features.defer_taskrun
-            || self
-                .issuer
-                .get()
-                .is_some_and(|id| *id == std::thread::current().id())
+        !self.features.defer_taskrun || self.caller_is_issuer().unwrap_or(false)
     }
 
     /// The optional kernel features this ring uses.

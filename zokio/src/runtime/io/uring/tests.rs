@@ -54,14 +54,18 @@ fn live_ops() -> usize {
     LIVE_OPS.load(Ordering::SeqCst)
 }
 
-fn driver() -> UringDriver {
-    UringDriver::new(DriverConfig {
+/// Small rings, no submission polling.
+fn config(single_issuer: bool) -> DriverConfig {
+    DriverConfig {
         events_per_tick: 64,
         uring_entries: 8,
         uring_sqpoll: None,
-        single_issuer: false,
-    })
-    .expect("creating a ring")
+        single_issuer,
+    }
+}
+
+fn driver() -> UringDriver {
+    UringDriver::new(config(false)).expect("creating a ring")
 }
 
 /// Polls `future` once: its output if it completed, `None` if pending.
@@ -244,12 +248,7 @@ fn tcp_echo_through_a_ring_smaller_than_every_batch() {
 #[test]
 fn sockets_settle_on_the_primary_ring_while_its_owner_is_attentive() {
     let _serial = serial();
-    let config = DriverConfig {
-        events_per_tick: 64,
-        uring_entries: 8,
-        uring_sqpoll: None,
-        single_issuer: false,
-    };
+    let config = config(false);
     let handle = Arc::new(IoHandle::new(Backend::IoUring, 2, config).expect("two rings"));
     let primary = uring_of(handle.driver(0));
     let sub = Submitter::new(handle.clone(), 1);
@@ -1030,10 +1029,8 @@ fn sq_thread(fd: i32) -> Option<i64> {
 fn submission_polling_rings_share_one_kernel_thread() {
     let _serial = serial();
     let config = DriverConfig {
-        events_per_tick: 64,
-        uring_entries: 8,
         uring_sqpoll: Some(Duration::from_millis(2)),
-        single_issuer: false,
+        ..config(false)
     };
     let handle = IoHandle::new(Backend::IoUring, 3, config).expect("three rings");
     let threads: Vec<_> = (0..3)
@@ -1073,12 +1070,7 @@ fn worker_rings_defer_completion_work() {
 #[test]
 fn single_issuer_rings_are_driven_by_their_owner_only() {
     let _serial = serial();
-    let config = DriverConfig {
-        events_per_tick: 64,
-        uring_entries: 8,
-        uring_sqpoll: None,
-        single_issuer: true,
-    };
+    let config = config(true);
     let handle = Arc::new(IoHandle::new(Backend::IoUring, 1, config).expect("a ring"));
     assert!(uring_of(handle.driver(0)).features().defer_taskrun);
     let stop = Arc::new(AtomicBool::new(false));
@@ -1321,6 +1313,15 @@ fn unregistered_fixed_buffers_take_the_plain_opcodes() {
     drop(buf);
 }
 
+/// A registered one-buffer pool in each of the runtime's slots.
+fn every_slot_taken() -> Vec<FixedBufPool> {
+    let pools: Vec<_> = (0..super::FIXED_SLOTS)
+        .map(|_| FixedBufPool::new(1, 4096).unwrap())
+        .collect();
+    assert!(pools.iter().all(FixedBufPool::is_registered));
+    pools
+}
+
 /// Each live pool holds one slot of the rings' tables, until the pool and
 /// every buffer taken from it are gone; a slot given back is emptied, and
 /// a new pool's memory replaces the old in it.
@@ -1329,10 +1330,7 @@ fn a_pool_holds_its_slot_until_it_and_its_buffers_are_gone() {
     let _serial = serial();
     let path = TempPath::new("slots");
     Mt::block_on(async {
-        let mut pools: Vec<_> = (0..super::FIXED_SLOTS)
-            .map(|_| FixedBufPool::new(1, 4096).unwrap())
-            .collect();
-        assert!(pools.iter().all(FixedBufPool::is_registered));
+        let mut pools = every_slot_taken();
         let extra = FixedBufPool::new(1, 4096).unwrap();
         assert!(!extra.is_registered(), "every slot is taken");
         // A buffer keeps its pool's slot.
@@ -1359,10 +1357,7 @@ fn a_pool_dropped_on_a_worker_gives_its_slot_back() {
     let _serial = serial();
     let path = TempPath::new("worker-drop");
     Mt::block_on(async {
-        let mut pools: Vec<_> = (0..super::FIXED_SLOTS)
-            .map(|_| FixedBufPool::new(1, 4096).unwrap())
-            .collect();
-        assert!(pools.iter().all(FixedBufPool::is_registered));
+        let mut pools = every_slot_taken();
         let last = pools.pop().unwrap();
         crate::spawn(async move {
             assert!(
