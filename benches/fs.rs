@@ -272,13 +272,23 @@ fn raw_uring(
     count_reads();
 }
 
-fn random_read(c: &mut Criterion) {
-    let path = data_file();
-    let mut g = c.benchmark_group("fs_random_read");
+/// A group of `READS` random reads per iteration, with the sampling both
+/// random-read groups use.
+fn random_read_group<'a>(
+    c: &'a mut Criterion,
+    name: &str,
+) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
+    let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Elements(READS as u64))
         .sample_size(20)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
+    g
+}
+
+fn random_read(c: &mut Criterion) {
+    let path = data_file();
+    let mut g = random_read_group(c, "fs_random_read");
 
     {
         let rt = UringRt::build().expect("io_uring runtime");
@@ -387,11 +397,7 @@ fn open_direct(path: &Path) -> std::fs::File {
 
 fn random_read_direct(c: &mut Criterion) {
     let path = data_file();
-    let mut g = c.benchmark_group("fs_random_read_direct");
-    g.throughput(Throughput::Elements(READS as u64))
-        .sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4));
+    let mut g = random_read_group(c, "fs_random_read_direct");
     {
         let rt = UringRt::build().expect("io_uring runtime");
         let file = Arc::new(rt.block_on(async { zokio::fs::File::from_std(open_direct(&path)) }));

@@ -91,24 +91,37 @@ const FIXED_WAIT: Duration = Duration::from_secs(1);
 const FLUSH_WAIT: Duration = Duration::from_millis(50);
 
 /// A short wait for another thread (or the kernel's polling thread): spins,
-/// then yields, until `FLUSH_WAIT` has passed.
-#[derive(Default)]
+/// then yields, until `limit` (by default `FLUSH_WAIT`) has passed.
 struct Backoff {
     spins: u32,
+    limit: Duration,
     deadline: Option<Instant>,
 }
 
+impl Default for Backoff {
+    fn default() -> Backoff {
+        Backoff::for_at_most(FLUSH_WAIT)
+    }
+}
+
 impl Backoff {
-    /// Waits a little; `false` once `FLUSH_WAIT` has passed.
+    fn for_at_most(limit: Duration) -> Backoff {
+        Backoff {
+            spins: 0,
+            limit,
+            deadline: None,
+        }
+    }
+
+    /// Waits a little; `false` once `limit` has passed.
     fn snooze(&mut self) -> bool {
         self.spins += 1;
         if self.spins < 64 {
             std::hint::spin_loop();
             return true;
         }
-        let deadline = *self
-            .deadline
-            .get_or_insert_with(|| Instant::now() + FLUSH_WAIT);
+        let limit = self.limit;
+        let deadline = *self.deadline.get_or_insert_with(|| Instant::now() + limit);
         if Instant::now() >= deadline {
             return false;
         }
@@ -1056,18 +1069,11 @@ impl UringDriver {
             // looking at its queue; the runtime's data goes nowhere now.
             return;
         }
-        let deadline = Instant::now() + SYNC_CANCEL_WAIT;
-        let mut spins = 0u32;
-        while op.header().is_pending() && !self.shut_down.load(Ordering::Acquire) {
-            spins += 1;
-            if spins < 64 {
-                std::hint::spin_loop();
-            } else if Instant::now() < deadline {
-                std::thread::yield_now();
-            } else {
-                return;
-            }
-        }
+        let mut backoff = Backoff::for_at_most(SYNC_CANCEL_WAIT);
+        while op.header().is_pending()
+            && !self.shut_down.load(Ordering::Acquire)
+            && backoff.snooze()
+        {}
     }
 
     /// Waits until the kernel has taken submission number `seq` (the owner
@@ -1313,12 +1319,13 @@ impl UringDriver {
         if self.features.sqpoll {
             return self.enter_polled(ring);
         }
-        if !self.may_enter() {
-            // Another thread reaping a single-issuer ring (`poll_foreign`)
-            // staged enough to flush: the SQEs wait in the submission
-            // queue for the owner's next enter.
-            return;
-        }
+        // Only the owner flushes a single-issuer ring: `stage` leaves a
+        // full list to it, `poll_foreign` does nothing there, and
+        // `shutdown` cancels through the ring only on the owner.
+        debug_assert!(
+            self.may_enter(),
+            "entering a single-issuer ring off its owner"
+        );
         for _ in 0..16 {
             let (empty, needs_enter) = {
                 // SAFETY: the `ring` lock is held (exclusive queue access).
