@@ -10,8 +10,9 @@ DESIGN.md ("How performance is judged"): closed loop, 32 connections,
 2. for each repeat, and each server in turn (the order rotates from one
    repeat to the next, so no server always runs first or last): start the
    server on a free port, run the client (warm-up, then a timed
-   measurement), record round trips per second and the server's CPU time
-   per round trip, kill the server; each run first waits for other
+   measurement), record round trips per second, the server's CPU time
+   per round trip and the CPU the server and the client used (whether the
+   client was saturated), kill the server; each run first waits for other
    processes to go quiet and is run again if they used the CPUs meanwhile;
 3. for each server: start it, attach `perf stat` (or `strace -c -f` when
    perf cannot count syscall tracepoints) to it, run a fixed number of round
@@ -284,6 +285,24 @@ PAIRED_NOTE = ("Paired ratio = the median, over repeats, of the server's result 
                "machine state; this machine's speed changes by about 25% between states).")
 
 
+SATURATION_NOTE = ("A load generator near 1.00 core is saturated: a faster server cannot "
+                   "go faster than it (see benches/README.md, \"What bounds the network "
+                   "benchmarks\").")
+
+
+def cores_text(used):
+    """(server, client) cores as "S + C"."""
+    return f"{used[0]:.2f} + {used[1]:.2f}"
+
+
+def median_cores(runs):
+    """Per-run (server, client) cores: the medians of each, as "S + C"."""
+    if not runs:
+        return "n/a"
+    return cores_text((statistics.median(u[0] for u in runs),
+                       statistics.median(u[1] for u in runs)))
+
+
 def paired_ratio(runs, base_runs):
     """Median over repeats of runs[r] / base_runs[r], as text ("n/a" if none)."""
     ratios = [runs[r] / base_runs[r] for r in runs if base_runs.get(r)]
@@ -298,7 +317,8 @@ def server_cmd(args, name, flavor):
 
 def timed_run(args, name, flavor, workdir):
     """One measurement: returns (round trips/s, server CPU microseconds per
-    round trip, foreign CPU in cores, server cmd, client cmd, describe)."""
+    round trip, foreign CPU in cores, (server, client) CPU in cores, server
+    cmd, client cmd, describe)."""
     server = Server(server_cmd(args, name, flavor), workdir)
     try:
         extra = ["--warmup", str(args.warmup), "--duration", str(args.duration)]
@@ -306,11 +326,12 @@ def timed_run(args, name, flavor, workdir):
         machine, ours = machine_process_secs(), process_secs(server.pid) + children_secs()
         start = time.monotonic()
         try:
-            server_cpu = process_secs(server.pid)
+            server_cpu, client_cpu = process_secs(server.pid), children_secs()
             client, rps, _, all_trips = run_client(args, server.addr, extra, timeout)
             elapsed = time.monotonic() - start
             machine = machine_process_secs() - machine
             server_cpu = process_secs(server.pid) - server_cpu
+            client_cpu = children_secs() - client_cpu
             ours = process_secs(server.pid) + children_secs() - ours
             foreign = max(0.0, machine - ours) / elapsed
         except RunFailed as e:
@@ -320,7 +341,8 @@ def timed_run(args, name, flavor, workdir):
                             f"{tail(server.stderr_path)})")
         server.check_alive()
         cpu_us = 1e6 * server_cpu / all_trips if all_trips else float("nan")
-        return rps, cpu_us, foreign, server.cmd, client, server.describe()
+        cores = (server_cpu / elapsed, client_cpu / elapsed)
+        return rps, cpu_us, foreign, cores, server.cmd, client, server.describe()
     finally:
         server.kill()
 
@@ -512,6 +534,7 @@ def main():
     disturbed = {v: [] for v in variants}  # per run: foreign cores, or None if clean
     foreign_cpu = {v: [] for v in variants}  # per run: foreign cores
     cpu = {v: [] for v in variants}  # per run: server CPU µs per round trip
+    cores = {v: [] for v in variants}  # per run: (server, client) CPU in cores
     by_repeat = {v: {} for v in variants}  # repeat -> round trips/s
     for repeat in range(args.repeats):
         shift = repeat % len(variants)
@@ -523,10 +546,11 @@ def main():
                                     failures[variant], repeat)
             if result is None:
                 continue
-            value, cpu_us, foreign, server, client, described = result
+            value, cpu_us, foreign, used, server, client, described = result
             rps[variant].append(value)
             by_repeat[variant][repeat] = value
             cpu[variant].append(cpu_us)
+            cores[variant].append(used)
             disturbed[variant].append(foreign if foreign > args.max_foreign_cpu else None)
             foreign_cpu[variant].append(foreign)
             descriptions.setdefault(variant, described)
@@ -534,7 +558,8 @@ def main():
                 commands.append((f"{name} ({flavor})", server))
                 commands.append(("client", client))
             log(f"{label}: {value:,.0f} round trips/s, server CPU {cpu_us:.2f} µs per round "
-                f"trip (other processes: {foreign:.2f} cores)")
+                f"trip, CPU used {cores_text(used)} cores (other processes: {foreign:.2f} "
+                "cores)")
 
     syscalls = {}
     tool, tool_note = (None, "skipped (--round-trips 0)")
@@ -567,8 +592,8 @@ def main():
           f"started {started}; other processes used at most "
           f"{max(foreign, default=0):.2f} cores during a timed run.")
     print()
-    print(f"| server | flavor | median round trips/s | ratio vs tokio | paired ratio | syscalls/round trip ({tool or 'n/a'}) | server CPU µs/round trip | runs (round trips/s) |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    print(f"| server | flavor | median round trips/s | ratio vs tokio | paired ratio | syscalls/round trip ({tool or 'n/a'}) | server CPU µs/round trip | CPU used, server + client (cores) | runs (round trips/s) |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for variant in variants:
         name, flavor = variant
         values = rps[variant]
@@ -585,14 +610,16 @@ def main():
         med_text = f"{med:,.0f}" if med else "failed"
         cpu_text = f"{statistics.median(cpu[variant]):.2f}" if cpu[variant] else "n/a"
         paired = paired_ratio(by_repeat[variant], by_repeat.get((BASELINE, flavor), {}))
-        print(f"| {name} | {flavor} | {med_text} | {ratio} | {paired} | {sc_text} | {cpu_text} | {runs} |")
+        print(f"| {name} | {flavor} | {med_text} | {ratio} | {paired} | {sc_text} | {cpu_text} "
+              f"| {median_cores(cores[variant])} | {runs} |")
     print()
     print("Ratio = server median / tokio median for the same flavor (above 1x: faster "
           f"than tokio). {PAIRED_NOTE} multi_thread servers have 2 workers; client and server share "
           "the machine's cores. Server CPU = the server's user + system time over the "
           "whole client run (warm-up included) / the round trips in it, median over "
           "runs: less sensitive to noise than throughput; loopback TCP work done in "
-          "softirq context is not in it.")
+          "softirq context is not in it. CPU used = median over runs of the server's "
+          f"and the client's CPU time / the run's wall time. {SATURATION_NOTE}")
     if any(d is not None for runs in disturbed.values() for d in runs):
         print()
         print(f"\\* other processes used more than {args.max_foreign_cpu:g} cores during "

@@ -12,8 +12,9 @@ connections from one external load generator (wrk) in the same run. Steps:
 2. for each repeat, and each server in turn (the order rotates from one
    repeat to the next): wait for other processes to go quiet, start the
    server on a free port, run wrk for a warm-up (discarded) and then a timed
-   run, record requests per second and the 99th-percentile latency, kill the
-   server; a run during which other processes used the CPUs is run again;
+   run, record requests per second, the 99th-percentile latency and the CPU
+   the server and wrk used, kill the server; a run during which other
+   processes used the CPUs is run again;
 3. print a markdown table: median requests/s and median p99 per server, and
    the ratios against tokio (throughput above 1x and p99 below 1x are better
    than tokio), then every command and each server's runtime description.
@@ -145,25 +146,28 @@ def run_wrk(args, addr, seconds):
 
 
 def timed_run(args, name, flavor, workdir):
-    """One measurement: (requests/s, p99 ms, foreign CPU in cores, server cmd,
-    wrk cmd, server description)."""
+    """One measurement: (requests/s, p99 ms, foreign CPU in cores, (server,
+    wrk) CPU in cores, server cmd, wrk cmd, server description)."""
     server = Server(server_cmd(args, name, flavor), workdir)
     try:
         if args.warmup > 0:
             run_wrk(args, server.addr, args.warmup)
         machine = echo.machine_process_secs()
-        ours = echo.process_secs(server.pid) + echo.children_secs()
+        server_cpu, wrk_cpu = echo.process_secs(server.pid), echo.children_secs()
         start = time.monotonic()
         cmd, (rps, p99, bad, errors) = run_wrk(args, server.addr, args.duration)
         elapsed = time.monotonic() - start
         machine = echo.machine_process_secs() - machine
-        ours = echo.process_secs(server.pid) + echo.children_secs() - ours
+        server_cpu = echo.process_secs(server.pid) - server_cpu
+        wrk_cpu = echo.children_secs() - wrk_cpu
+        ours = server_cpu + wrk_cpu
         foreign = max(0.0, machine - ours) / elapsed
         server.check_alive()
         if bad or errors:
             raise RunFailed(f"{bad} non-2xx/3xx responses and {errors} socket errors "
                             f"(server stderr:\n{tail(server.stderr_path)})")
-        return rps, p99, foreign, server.cmd, cmd, server.describe()
+        cores = (server_cpu / elapsed, wrk_cpu / elapsed)
+        return rps, p99, foreign, cores, server.cmd, cmd, server.describe()
     except RunFailed as e:
         alive = "still running" if server.proc.poll() is None else \
             f"exited with status {server.proc.returncode}"
@@ -191,6 +195,7 @@ def main():
     p99 = {v: [] for v in variants}
     by_repeat = {v: {} for v in variants}  # repeat -> requests/s
     disturbed = {v: [] for v in variants}
+    cores = {v: [] for v in variants}  # per run: (server, wrk) CPU in cores
     foreign_cpu = []
     failures = {v: [] for v in variants}
     descriptions = {}
@@ -207,18 +212,19 @@ def main():
                                          failures[variant], repeat)
             if result is None:
                 continue
-            value, latency, foreign, server, client, described = result
+            value, latency, foreign, used, server, client, described = result
             rps[variant].append(value)
             by_repeat[variant][repeat] = value
             p99[variant].append(latency)
+            cores[variant].append(used)
             disturbed[variant].append(foreign > args.max_foreign_cpu)
             foreign_cpu.append(foreign)
             descriptions.setdefault(variant, described)
             if repeat == 0:
                 commands.append((f"{name} ({flavor})", server))
                 commands.append(("load", client))
-            log(f"{label}: {value:,.0f} requests/s, p99 {latency:.2f} ms "
-                f"(other processes: {foreign:.2f} cores)")
+            log(f"{label}: {value:,.0f} requests/s, p99 {latency:.2f} ms, CPU used "
+                f"{echo.cores_text(used)} cores (other processes: {foreign:.2f} cores)")
 
     print(f"HTTP/1.1 hello world (hyper), wrk: {args.connections} keep-alive connections, "
           f"{args.threads} wrk thread(s); {args.repeats} repeats of {args.warmup:g}s warm-up + "
@@ -228,8 +234,9 @@ def main():
           f"{max(foreign_cpu, default=0):.2f} cores during a timed run.")
     print()
     print("| server | flavor | median requests/s | ratio vs tokio | paired ratio "
-          "| median p99 (ms) | p99 ratio vs tokio | runs (requests/s) |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |")
+          "| median p99 (ms) | p99 ratio vs tokio | CPU used, server + wrk (cores) "
+          "| runs (requests/s) |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for variant in variants:
         name, flavor = variant
         base = (BASELINE, flavor)
@@ -245,11 +252,14 @@ def main():
             runs += f" ({len(failures[variant])} failed)"
         paired = echo.paired_ratio(by_repeat[variant], by_repeat.get(base, {}))
         print(f"| {name} | {flavor} | {f'{med:,.0f}' if med else 'failed'} | {ratio} "
-              f"| {paired} | {f'{lat:.2f}' if lat else 'n/a'} | {lat_ratio} | {runs} |")
+              f"| {paired} | {f'{lat:.2f}' if lat else 'n/a'} | {lat_ratio} "
+              f"| {echo.median_cores(cores[variant])} | {runs} |")
     print()
     print("Ratios are against tokio's median for the same flavor: requests/s above 1x "
           f"and p99 below 1x are better than tokio. {echo.PAIRED_NOTE} multi_thread servers have 2 workers; "
-          "wrk and the server share the machine's CPUs.")
+          "wrk and the server share the machine's CPUs. CPU used = median over runs of the "
+          "server's and wrk's CPU time / the run's wall time (measured run only). "
+          f"{echo.SATURATION_NOTE}")
     if any(d for runs in disturbed.values() for d in runs):
         print()
         print(f"\\* other processes used more than {args.max_foreign_cpu:g} cores during "
