@@ -1,7 +1,9 @@
 //! Observability (issue 7): counters that match known workloads exactly on
 //! both flavors, gauges with metrics off, task dumps that find the tasks a
 //! test left pending where it spawned them, and the blocked-worker detector
-//! firing for a poll that sleeps and staying silent for one that does not.
+//! firing for a poll that sleeps and staying silent for one that does not;
+//! and, through the park count, an idle worker taking ready I/O from its
+//! mio driver before it sleeps.
 //!
 //! Multi-thread counters are written by the workers after the task they
 //! count has woken its `JoinHandle`, so those tests wait (bounded) for the
@@ -194,6 +196,56 @@ fn multi_thread_workers_park_and_record_busy_time() {
     assert!(t.busy > Duration::ZERO, "{m}");
     assert!(m.per_worker.iter().any(|w| w.busy > Duration::ZERO), "{m}");
     assert!(t.poll_time_histogram.sampled() >= 1, "{m}");
+}
+
+zokio::runtime! { MtMioOne { flavor = "multi_thread", workers = 1, backend = "mio", metrics = true } }
+
+/// An idle `multi_thread` worker with I/O registered yields and polls its
+/// mio driver a few times before it sleeps, so I/O that is ready when it
+/// runs out of tasks is taken without a park (which would be a wait in
+/// `epoll_wait`, here one that returns at once). The bytes come from a
+/// blocking `std` write into a Unix socket pair: the kernel has queued them,
+/// and flagged the socket to epoll, before `write` returns. The reader has
+/// already found the socket empty, so it waits for the driver.
+#[cfg(unix)]
+#[test]
+fn an_idle_worker_takes_ready_io_without_parking() {
+    use std::io::Write;
+    use zokio::io::AsyncReadExt;
+
+    let rt = MtMioOne::build().unwrap();
+    let (parked, waits) = rt.block_on(async {
+        zokio::spawn(async {
+            let (mut writer, reader) = std::os::unix::net::UnixStream::pair().unwrap();
+            reader.set_nonblocking(true).unwrap();
+            let mut reader = zokio::net::UnixStream::from_std(reader).unwrap();
+            let mut buf = [0u8; 5];
+            let mut read = std::pin::pin!(reader.read_exact(&mut buf));
+            let first = std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await;
+            assert!(first.is_pending(), "nothing was written yet");
+            writer.write_all(b"hello").unwrap();
+            let parks = || Handle::current().metrics().per_worker[0].parks;
+            let before = parks();
+            let mut waits = 0;
+            std::future::poll_fn(|cx| {
+                let poll = read.as_mut().poll(cx);
+                waits += usize::from(poll.is_pending());
+                poll
+            })
+            .await
+            .unwrap();
+            (parks() - before, waits)
+        })
+        .await
+        .unwrap()
+    });
+    // The read went through the driver (else the test shows nothing)...
+    assert!(
+        waits >= 1,
+        "the read completed without waiting for the driver"
+    );
+    // ...and the worker found the event before it parked.
+    assert_eq!(parked, 0, "the worker parked before taking the ready event");
 }
 
 fn off_keeps_gauges_only<S: Spec>() {

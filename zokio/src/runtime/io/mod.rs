@@ -126,6 +126,13 @@ impl Driver {
         }
     }
 
+    /// Whether waiting in this driver is a sleep in `epoll_wait` (mio),
+    /// which an idle worker first tries to avoid by polling without
+    /// waiting (see the scheduler's `park_worker`).
+    pub(crate) fn waits_in_epoll(&self) -> bool {
+        matches!(self, Driver::Mio(_))
+    }
+
     /// Whether the workers share this driver (see [`IoHandle::new`]).
     pub(crate) fn is_shared(&self) -> bool {
         match self {
