@@ -1,12 +1,17 @@
-//! Measures the CPU an idle `multi_thread` runtime uses: builds a runtime
-//! with 2 workers, leaves it idle for 5 seconds, and prints the process CPU
-//! time (user + system) over that window, from `/proc/self/stat` (Linux).
+//! Measures the CPU an idle `multi_thread` runtime uses: for each backend
+//! (mio and, on Linux, io_uring), builds a runtime with 2 workers and a
+//! listening TCP socket on 127.0.0.1 (so the workers have I/O registered and
+//! wait in the I/O driver), leaves it idle for 5 seconds, and prints the
+//! process CPU time (user + system) over that window, from
+//! `/proc/self/stat` (Linux).
 //!
 //! Run it with `cargo run --release -p zokio-examples --example idle_cpu`.
 
 use std::time::{Duration, Instant};
 
-zokio::runtime! { Idle { flavor = "multi_thread", workers = 2 } }
+zokio::runtime! { IdleMio { flavor = "multi_thread", workers = 2, backend = "mio" } }
+#[cfg(target_os = "linux")]
+zokio::runtime! { IdleUring { flavor = "multi_thread", workers = 2, backend = "io_uring" } }
 
 /// User + system CPU time of this process, in clock ticks.
 fn cpu_ticks() -> u64 {
@@ -19,10 +24,17 @@ fn cpu_ticks() -> u64 {
     utime + stime
 }
 
-fn main() -> std::io::Result<()> {
-    let rt = Idle::build()?;
-    // Let the workers start and go idle.
-    rt.block_on(async { zokio::spawn(async {}).await.expect("task ran") });
+/// Builds a runtime of `S` with a listener open, lets it go idle, and
+/// prints the CPU it used over 5 s.
+fn measure<S: zokio::Spec>(name: &str) -> std::io::Result<()> {
+    let rt = zokio::Runtime::<S>::build()?;
+    // Keep a socket registered with the driver, and let the workers start
+    // and go idle.
+    let listener = rt.block_on(async {
+        let listener = zokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        zokio::spawn(async {}).await.expect("task ran");
+        Ok::<_, std::io::Error>(listener)
+    })?;
     let ticks_per_sec = 100.0; // USER_HZ on Linux
     let before = cpu_ticks();
     let start = Instant::now();
@@ -30,9 +42,22 @@ fn main() -> std::io::Result<()> {
     let used = (cpu_ticks() - before) as f64 / ticks_per_sec;
     let wall = start.elapsed().as_secs_f64();
     println!(
-        "idle multi_thread runtime, 2 workers: {used:.3}s CPU over {wall:.1}s = {:.2}% of one core",
+        "idle multi_thread runtime, 2 workers, {name}, a listener open: \
+         {used:.3}s CPU over {wall:.1}s = {:.2}% of one core",
         100.0 * used / wall
     );
+    drop(listener);
     drop(rt);
+    Ok(())
+}
+
+fn main() -> std::io::Result<()> {
+    measure::<IdleMio>("mio")?;
+    #[cfg(target_os = "linux")]
+    match measure::<IdleUring>("io_uring") {
+        Ok(()) => {}
+        // A kernel without io_uring (or with it disabled): say so.
+        Err(e) => println!("io_uring: not measured: {e}"),
+    }
     Ok(())
 }
