@@ -205,8 +205,9 @@ zokio::runtime! { MtMioOne { flavor = "multi_thread", workers = 1, backend = "mi
 /// runs out of tasks is taken without a park (which would be a wait in
 /// `epoll_wait`, here one that returns at once). The bytes come from a
 /// blocking `std` write into a Unix socket pair: the kernel has queued them,
-/// and flagged the socket to epoll, before `write` returns. The reader has
-/// already found the socket empty, so it waits for the driver.
+/// and flagged the socket to epoll, before `write` returns. The reader was
+/// polled once before the write and found no readiness recorded, so it
+/// waits for the driver.
 #[cfg(unix)]
 #[test]
 fn an_idle_worker_takes_ready_io_without_parking() {

@@ -11,12 +11,14 @@
 //!   worker's queue, starting from a random victim. Every
 //!   `S::GLOBAL_QUEUE_INTERVAL` ticks it checks the global queue first so
 //!   remote spawns are not starved. A full local queue moves half of itself
-//!   to the global queue. An idle worker yields the CPU a few times, or,
-//!   when it would be the one waiting in a mio driver, yields and polls
-//!   that driver without waiting a few times; then it parks (in its
-//!   io_uring ring, in the shared mio driver if no other worker waits
-//!   there, else on its own condition variable). Scheduling work wakes one
-//!   parked worker.
+//!   to the global queue. An idle worker with I/O registered, and no other
+//!   worker already waiting in its driver, parks in that driver: at once on
+//!   io_uring (its ring), after up to `POLLS_BEFORE_PARK` rounds of a yield
+//!   and a poll that does not wait on mio (its epoll, shared by the workers
+//!   when there are several). Otherwise it yields the CPU up to
+//!   `SPINS_BEFORE_PARK` times, re-checking the queues, then parks (in the
+//!   driver, or on its own condition variable when another worker waits
+//!   there). Scheduling work wakes one parked worker.
 //! - `current_thread`: one worker, driven by the thread in `block_on`, which
 //!   interleaves the main future with batches of up to `S::EVENT_INTERVAL`
 //!   tasks.
@@ -698,8 +700,14 @@ impl<S: Spec> Shared<S> {
             // `epoll_wait` calls each time a worker runs out of work.
             // (Not on io_uring: there the busy worker seldom sleeps, and
             // spinning on its ring before sleeping measured no gain.)
+            // A timer that falls due ends the polls: the park below then
+            // returns at once and fires it.
             if driver.waits_in_epoll() {
+                let next_timer = self.time.next_expiration();
                 for _ in 0..POLLS_BEFORE_PARK {
+                    if next_timer.is_some_and(|at| at <= Instant::now()) {
+                        break;
+                    }
                     std::thread::yield_now();
                     if self.poll_driver_now(index)
                         || self.has_stealable_work()

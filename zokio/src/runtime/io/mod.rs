@@ -183,9 +183,10 @@ impl Driver {
     }
 
     /// Whether I/O can arrive through this driver (resources registered,
-    /// operations in flight). An idle worker whose driver is active parks in
-    /// it at once instead of spinning first: its next work most likely comes
-    /// as an I/O event, which a spinning worker would not see.
+    /// operations in flight). An idle worker whose driver is active does
+    /// not spin on the queues first: its next work most likely comes as an
+    /// I/O event, which such a spin would not see. It parks in the driver at
+    /// once on io_uring, and on mio after a few polls that do not wait.
     pub(crate) fn io_active(&self) -> bool {
         match self {
             Driver::Mio(d) => d.io_active(),
