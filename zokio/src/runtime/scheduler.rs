@@ -664,22 +664,24 @@ impl<S: Spec> Shared<S> {
             return false;
         }
         self.after_driver(index);
+        self.has_own_work(index)
+    }
+
+    /// Whether worker `index` (the caller) has a task in its LIFO slot or
+    /// its queue.
+    fn has_own_work(&self, index: usize) -> bool {
+        let worker = &self.workers[index];
         // SAFETY: only the owner touches its LIFO slot.
         let lifo = worker.lifo.with(|slot| unsafe { (*slot).is_some() });
         lifo || !worker.queue.is_empty()
     }
 
     /// Takes the ready I/O events of worker `index`'s driver without
-    /// waiting (its own ring, or the shared epoll). Returns whether this
-    /// worker now has a task in its LIFO slot or queue.
-    fn poll_driver_now(&self, index: usize) -> bool {
-        let worker = &self.workers[index];
-        worker.in_driver.set(true);
+    /// waiting (its own ring, or the shared epoll).
+    fn poll_driver_now(&self, index: usize) {
+        self.workers[index].in_driver.set(true);
         self.io.driver(index).poll_now();
         self.after_driver(index);
-        // SAFETY: only the owner touches its LIFO slot.
-        let lifo = worker.lifo.with(|slot| unsafe { (*slot).is_some() });
-        lifo || !worker.queue.is_empty()
     }
 
     /// Parks worker `index` until there may be work.
@@ -709,7 +711,8 @@ impl<S: Spec> Shared<S> {
                         break;
                     }
                     std::thread::yield_now();
-                    if self.poll_driver_now(index)
+                    self.poll_driver_now(index);
+                    if self.has_own_work(index)
                         || self.has_stealable_work()
                         || self.shutdown.load(Ordering::Acquire)
                     {
