@@ -274,8 +274,101 @@ macro_rules! flavor_suite {
                     .unwrap();
                 assert!(text.contains("cannot block on a future from inside a zokio runtime"), "{text}");
             }
+
+            #[test]
+            fn block_on_inside_a_task_is_refused() {
+                let rt = Rt::build().unwrap();
+                let err = rt.block_on(async {
+                    zokio::spawn(async { Handle::current().block_on(async { 1 }) }).await.unwrap_err()
+                });
+                assert!(err.is_panic());
+                let payload = err.into_panic();
+                let text = payload
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| payload.downcast_ref::<&str>().copied())
+                    .unwrap();
+                assert!(text.contains("cannot block on a future from inside a zokio runtime"), "{text}");
+            }
+
+            /// tokio's bridge from synchronous code: a blocking-pool thread is
+            /// not driving the runtime, so it may block on a future.
+            #[test]
+            fn handle_block_on_works_from_spawn_blocking() {
+                let rt = Rt::build().unwrap();
+                let out = rt.block_on(async {
+                    let handle = Handle::current();
+                    zokio::task::spawn_blocking(move || {
+                        handle.block_on(async {
+                            let task = zokio::spawn(async { 40 });
+                            zokio::task::yield_now().await;
+                            task.await.unwrap() + 2
+                        })
+                    })
+                    .await
+                    .unwrap()
+                });
+                assert_eq!(out, 42);
+            }
+
+            #[test]
+            fn enter_makes_the_runtime_current_until_the_guard_drops() {
+                let rt = Rt::build().unwrap();
+                assert!(Handle::try_current().is_err());
+                let task = {
+                    let _guard = rt.enter();
+                    assert_eq!(Handle::current().runtime_flavor(), rt.handle().runtime_flavor());
+                    // A thread in `enter` does not drive the runtime: it may block on it.
+                    let four = Handle::current().block_on(async { 4 });
+                    zokio::spawn(async move { four + 1 })
+                };
+                assert!(Handle::try_current().is_err(), "the guard restores the previous state");
+                assert_eq!(rt.block_on(task).unwrap(), 5);
+                let _outer = rt.handle().enter();
+                {
+                    let _inner = rt.enter();
+                }
+                assert!(Handle::try_current().is_ok(), "dropping the inner guard keeps the outer one");
+            }
         }
     };
+}
+
+#[test]
+fn runtime_flavor_names_the_flavor() {
+    use zokio::runtime::RuntimeFlavor;
+    zokio::runtime! { Ct { flavor = "current_thread" } }
+    zokio::runtime! { Mt { flavor = "multi_thread", workers = 1 } }
+    assert_eq!(Ct::build().unwrap().handle().runtime_flavor(), RuntimeFlavor::CurrentThread);
+    assert_eq!(Mt::build().unwrap().handle().runtime_flavor(), RuntimeFlavor::MultiThread);
+}
+
+/// The panic for `spawn` outside a runtime names the caller's line, not a
+/// line inside zokio (`#[track_caller]` all the way to the panic).
+#[test]
+fn spawn_outside_a_runtime_reports_the_callers_location() {
+    use std::sync::Mutex;
+    static SEEN: Mutex<Option<String>> = Mutex::new(None);
+    const THREAD: &str = "spawn-location-probe";
+    let previous = Arc::new(std::panic::take_hook());
+    let forward = previous.clone();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().name() == Some(THREAD) {
+            *SEEN.lock().unwrap() = info.location().map(|l| l.file().to_owned());
+        } else {
+            forward(info);
+        }
+    }));
+    let outcome = std::thread::Builder::new()
+        .name(THREAD.to_owned())
+        .spawn(|| drop(zokio::spawn(async {})))
+        .unwrap()
+        .join();
+    drop(std::panic::take_hook());
+    std::panic::set_hook(Box::new(move |info| previous(info)));
+    assert!(outcome.is_err(), "spawn outside a runtime must panic");
+    let file = SEEN.lock().unwrap().take().expect("the hook saw the panic");
+    assert!(file.ends_with("runtime_basics.rs"), "the panic points at {file}");
 }
 
 flavor_suite!(current_thread, flavor = "current_thread");

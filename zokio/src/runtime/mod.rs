@@ -7,7 +7,7 @@ mod park;
 pub(crate) mod queue;
 pub(crate) mod scheduler;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -32,22 +32,68 @@ pub use io::ActiveBackend;
 
 thread_local! {
     static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
+    /// Whether this thread drives a runtime: it is a worker, or it is inside
+    /// `block_on`. Blocking-pool threads and [`Handle::enter`] only set
+    /// `CURRENT`, so they may still call `block_on` (as in tokio).
+    static DRIVING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Makes `handle` the current runtime of this thread until the guard drops.
-pub(crate) struct EnterGuard {
+pub(crate) struct CurrentGuard {
     previous: Option<Handle>,
+    /// `DRIVING` before [`enter_driving`]; `None` for [`enter`].
+    was_driving: Option<bool>,
 }
 
-pub(crate) fn enter(handle: Handle) -> EnterGuard {
+/// Makes `handle` current (for `spawn`, sockets, timers), without marking
+/// the thread as driving a runtime.
+pub(crate) fn enter(handle: Handle) -> CurrentGuard {
     let previous = CURRENT.with(|c| c.borrow_mut().replace(handle));
-    EnterGuard { previous }
+    CurrentGuard {
+        previous,
+        was_driving: None,
+    }
 }
 
-impl Drop for EnterGuard {
+/// [`enter`], and marks the thread as driving the runtime (a worker, or
+/// `block_on`), so a nested `block_on` is refused.
+fn enter_driving(handle: Handle) -> CurrentGuard {
+    let mut guard = enter(handle);
+    guard.was_driving = Some(DRIVING.replace(true));
+    guard
+}
+
+impl Drop for CurrentGuard {
     fn drop(&mut self) {
         let previous = self.previous.take();
         CURRENT.with(|c| *c.borrow_mut() = previous);
+        if let Some(was) = self.was_driving {
+            DRIVING.set(was);
+        }
+    }
+}
+
+/// The runtime flavor [`Handle::runtime_flavor`] reports (tokio's name for
+/// [`spec::Flavor`]).
+pub use crate::spec::Flavor as RuntimeFlavor;
+
+/// Returned by [`Handle::enter`] and [`Runtime::enter`]: while it lives,
+/// the runtime is this thread's current one (so `zokio::spawn`, sockets and
+/// timers work outside `block_on`); dropping it restores the previous one.
+///
+/// Guards must be dropped in the reverse order of their creation, on the
+/// thread that created them (the guard is not `Send`).
+#[must_use = "the runtime is current only while the guard lives"]
+pub struct EnterGuard<'a> {
+    _current: CurrentGuard,
+    _handle: PhantomData<&'a Handle>,
+    /// Restores a thread-local: must drop on the thread it was made on.
+    _not_send: PhantomData<*const ()>,
+}
+
+impl fmt::Debug for EnterGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EnterGuard").finish_non_exhaustive()
     }
 }
 
@@ -179,11 +225,37 @@ impl Handle {
     /// Runs `future` to completion on the calling thread with this runtime as
     /// the current one. Spawned tasks run on the runtime's own threads (or,
     /// for `current_thread`, on whichever thread is in `Runtime::block_on`).
+    ///
+    /// This is how synchronous code reaches async code: from a
+    /// [`spawn_blocking`](crate::task::spawn_blocking) closure or any other
+    /// thread that is not a worker, `Handle::current().block_on(...)`.
+    ///
+    /// # Panics
+    ///
+    /// Panics when called on a thread that drives a runtime (a worker, or
+    /// inside another `block_on`), which it would block; `.await` the future
+    /// there instead.
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         assert_not_in_runtime();
-        let _guard = enter(self.clone());
+        let _guard = enter_driving(self.clone());
         park_on(future, || false)
+    }
+
+    /// Makes this runtime the current one of this thread until the guard
+    /// drops, as tokio's `Handle::enter` does: `zokio::spawn`, sockets and
+    /// timers then work from code that is not inside `block_on` or a task.
+    pub fn enter(&self) -> EnterGuard<'_> {
+        EnterGuard {
+            _current: enter(self.clone()),
+            _handle: PhantomData,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Whether this runtime is `current_thread` or `multi_thread`.
+    pub fn runtime_flavor(&self) -> RuntimeFlavor {
+        self.shared.flavor()
     }
 }
 
@@ -208,10 +280,11 @@ pub(crate) fn no_runtime() -> ! {
 
 #[track_caller]
 fn assert_not_in_runtime() {
-    if Handle::try_current().is_ok() {
+    if DRIVING.get() {
         panic!(
             "cannot block on a future from inside a zokio runtime: this thread is already \
-             running one; `.await` the future instead, or move the blocking call into \
+             driving one (it is a worker, or inside `block_on`); `.await` the future instead, \
+             or move the blocking call into `zokio::task::spawn_blocking` or \
              `std::thread::spawn`"
         );
     }
@@ -295,7 +368,7 @@ impl<S: Spec> Runtime<S> {
                     .name(format!("{}-worker-{index}", S::NAME))
                     .stack_size(S::THREAD_STACK_SIZE)
                     .spawn(move || {
-                        let _runtime = enter(handle);
+                        let _runtime = enter_driving(handle);
                         shared.run_worker(index);
                     })?;
                 // On error `runtime` drops here and shuts down the workers started so far.
@@ -309,6 +382,16 @@ impl<S: Spec> Runtime<S> {
     pub fn handle(&self) -> Handle {
         Handle {
             shared: self.shared.clone(),
+        }
+    }
+
+    /// Makes this runtime the current one of this thread until the guard
+    /// drops (see [`Handle::enter`]).
+    pub fn enter(&self) -> EnterGuard<'_> {
+        EnterGuard {
+            _current: enter(self.handle()),
+            _handle: PhantomData,
+            _not_send: PhantomData,
         }
     }
 
@@ -352,12 +435,14 @@ impl<S: Spec> Runtime<S> {
     ///
     /// # Panics
     ///
-    /// Panics when called from inside a runtime (that would block one of its
-    /// threads); `.await` the future there instead.
+    /// Panics when called on a thread that drives a runtime (a worker, or
+    /// inside another `block_on`), which it would block; `.await` the future
+    /// there instead. Threads of the blocking pool (`spawn_blocking`) and
+    /// threads in [`Runtime::enter`] may call it, as in tokio.
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         assert_not_in_runtime();
-        let _guard = enter(self.handle());
+        let _guard = enter_driving(self.handle());
         if S::FLAVOR == Flavor::CurrentThread
             && let Some(_driver) = self.shared.claim_driver()
         {

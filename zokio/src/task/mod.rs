@@ -80,10 +80,15 @@ where
     F::Output: Send + 'static,
 {
     let location = std::panic::Location::caller();
-    Handle::with_current(|handle| match handle {
-        Some(handle) => handle.spawn_at(future, location),
-        None => crate::runtime::no_runtime(),
-    })
+    let spawned = Handle::with_current(|handle| match handle {
+        Some(handle) => Ok(handle.spawn_at(future, location)),
+        None => Err(()),
+    });
+    match spawned {
+        Ok(join) => join,
+        // Outside the closure, so the panic names the caller's line.
+        Err(()) => crate::runtime::no_runtime(),
+    }
 }
 
 /// Runs the blocking function `f` on the current runtime's blocking pool and
