@@ -237,3 +237,37 @@ pub fn key(path: &str) -> Option<&'static KeyDef> {
 pub fn keys_in(group: &str) -> impl Iterator<Item = &'static KeyDef> + '_ {
     KEYS.iter().filter(move |k| k.parent() == group)
 }
+
+/// The reference of every key as a Markdown document: `docs/CONFIG.md` is
+/// this text (a test keeps it current).
+pub fn keys_markdown() -> String {
+    let mut out = String::from(
+        "# Configuration keys\n\n\
+         <!-- Generated from `config-schema/src/keys.rs` by `zokio_config_schema::keys::keys_markdown`; \
+         regenerate with `ZOKIO_BLESS=1 cargo test -p zokio-config-schema --test schema_file`. -->\n\n\
+         Every key a runtime takes, in `zokio::runtime!`, `#[zokio::main(...)]`, \
+         `#[zokio::test(...)]` and `zokio.toml`. A key inside a group is written \
+         `group(key = value)` in the macros and under `[group]` in `zokio.toml`; in \
+         `build.rs`, an environment variable overrides the file. Values out of range \
+         are compile errors that point at the value.\n\n\
+         | key | in the macros | values | `build.rs` override | what it does |\n\
+         | --- | --- | --- | --- | --- |\n",
+    );
+    for def in KEYS.iter().filter(|d| d.kind != KeyKind::Group) {
+        let macro_form = match (def.kind, def.parent()) {
+            (KeyKind::Name, _) => "the name before `{`".to_owned(),
+            (_, "") => format!("`{} = ...`", def.name()),
+            (_, group) => format!("`{group}({} = ...)`", def.name()),
+        };
+        let values = crate::resolve::expectation(def);
+        let values = values.strip_prefix("expected ").unwrap_or(&values);
+        out.push_str(&format!(
+            "| `{}` | {macro_form} | {} | `{}` | {} |\n",
+            def.path,
+            values.replace('|', "\\|"),
+            def.env_var(),
+            def.doc.replace('|', "\\|"),
+        ));
+    }
+    out
+}

@@ -269,7 +269,7 @@ fn unknown_key<S: Clone>(
 }
 
 /// What the key accepts, as a phrase for messages.
-fn expectation(def: &KeyDef) -> String {
+pub(crate) fn expectation(def: &KeyDef) -> String {
     match def.kind {
         KeyKind::Group => format!("`{}` is a group of keys", def.path),
         KeyKind::Name => "expected a Rust identifier such as \"AppRuntime\"".to_owned(),

@@ -53,8 +53,10 @@ pub use runtime::Runtime;
 pub use spec::Spec;
 pub use task::spawn;
 
-/// Declares a runtime type. See the crate documentation and `API.md` for
-/// every key.
+/// Declares a runtime type. Every key, the values it takes and its
+/// `build.rs` override are listed in the repository's `docs/CONFIG.md`
+/// (generated from the table that validates them); the crate documentation
+/// shows the common ones.
 ///
 /// ```
 /// zokio::runtime! {
