@@ -245,10 +245,26 @@ fn unknown_key<S: Clone>(
     let elsewhere = keys::KEYS
         .iter()
         .find(|k| k.name() == entry.key && k.parent() != group && k.kind != KeyKind::Group);
+    // tokio's attribute keys, which a port brings along.
+    let from_tokio = match (group, entry.key.as_str()) {
+        ("", "worker_threads") => Some(match &entry.value {
+            RawValue::Int(n) => format!("zokio calls it `workers`: `workers = {n}`"),
+            _ => "zokio calls it `workers`".to_owned(),
+        }),
+        ("", "start_paused") => Some(
+            "zokio has no paused test clock (tokio's `time::pause`); remove `start_paused`"
+                .to_owned(),
+        ),
+        ("", "crate") => Some(
+            "the generated code always names the crate `::zokio`; remove `crate`".to_owned(),
+        ),
+        _ => None,
+    };
     let help = match (
         did_you_mean(&entry.key, candidates.iter().copied()),
         elsewhere,
     ) {
+        _ if from_tokio.is_some() => from_tokio,
         (Some(s), _) => Some(format!("did you mean `{s}`?")),
         (None, Some(k)) => Some(format!(
             "`{}` belongs in the `{}` group",
@@ -314,6 +330,26 @@ fn quoted(items: &[&str]) -> String {
 type CheckError = (String, Option<String>);
 
 fn wrong_type<S>(def: &KeyDef, value: &RawValue<S>) -> CheckError {
+    // A bare word where a string belongs (`flavor = current_thread`, from a
+    // macro): the fix is the quotes.
+    let takes_string = matches!(
+        def.kind,
+        KeyKind::Name
+            | KeyKind::Preset
+            | KeyKind::Flavor
+            | KeyKind::Backend
+            | KeyKind::Workers
+            | KeyKind::Duration { .. }
+            | KeyKind::Size { .. }
+    );
+    let help = match value {
+        RawValue::Other(what) if takes_string => what
+            .strip_prefix("the path `")
+            .and_then(|rest| rest.strip_suffix('`'))
+            .filter(|word| is_identifier(word))
+            .map(|word| format!("write it as a string: `{} = \"{word}\"`", def.name())),
+        _ => None,
+    };
     (
         format!(
             "`{}` {}, found {}",
@@ -321,7 +357,7 @@ fn wrong_type<S>(def: &KeyDef, value: &RawValue<S>) -> CheckError {
             expectation(def),
             value.describe()
         ),
-        None,
+        help,
     )
 }
 

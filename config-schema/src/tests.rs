@@ -489,3 +489,32 @@ fn uring_sqpoll_is_off_by_default_and_needs_a_ring() {
     );
     assert_eq!(p[0].span, Some(1003), "points at the setting's value");
 }
+
+#[test]
+fn tokio_attribute_keys_get_zokio_advice() {
+    let p = problems(&[
+        int("worker_threads", 4, 1),
+        entry("start_paused", RawValue::Bool(true), 2),
+        string("crate", "zokio", 3),
+    ]);
+    assert_eq!(p.len(), 3);
+    assert_eq!(p[0].help.as_deref(), Some("zokio calls it `workers`: `workers = 4`"));
+    assert!(p[1].help.as_deref().unwrap().contains("no paused test clock"), "{:?}", p[1].help);
+    assert!(p[2].help.as_deref().unwrap().contains("remove `crate`"), "{:?}", p[2].help);
+}
+
+#[test]
+fn a_bare_word_where_a_string_belongs_suggests_quotes() {
+    let p = problems(&[
+        entry("flavor", RawValue::Other("the path `current_thread`".into()), 1),
+        entry("backend", RawValue::Other("the path `io_uring`".into()), 2),
+        entry("metrics", RawValue::Other("the path `yes`".into()), 3),
+    ]);
+    assert_eq!(p.len(), 3);
+    assert_eq!(
+        p[0].help.as_deref(),
+        Some("write it as a string: `flavor = \"current_thread\"`")
+    );
+    assert_eq!(p[1].help.as_deref(), Some("write it as a string: `backend = \"io_uring\"`"));
+    assert_eq!(p[2].help, None, "`metrics` takes a bool, not a string");
+}
