@@ -177,7 +177,7 @@ pub const KEYS: &[KeyDef] = &[
     KeyDef {
         path: "io.uring_entries",
         kind: pow2(2, 32768),
-        doc: "Submission queue entries per io_uring, a power of two (default 256).",
+        doc: "Submission queue entries per io_uring, a power of two (default 256). io_uring only: an error with backend = \"mio\".",
     },
     KeyDef {
         path: "io.uring_sqpoll",
@@ -185,7 +185,7 @@ pub const KEYS: &[KeyDef] = &[
             min: Duration::from_millis(1),
             max: Duration::from_secs(10),
         },
-        doc: "io_uring only: a kernel thread polls the rings' submission queues (IORING_SETUP_SQPOLL, one thread shared by the runtime's rings) and sleeps after this long without work, 1ms..=10s (default: off). Worth it only with a core to spare for that thread.",
+        doc: "io_uring only (an error with backend = \"mio\"): a kernel thread polls the rings' submission queues (IORING_SETUP_SQPOLL, one thread shared by the runtime's rings) and sleeps after this long without work, 1ms..=10s (default: off). Worth it only with a core to spare for that thread.",
     },
     KeyDef {
         path: "timer",

@@ -108,20 +108,26 @@ pub fn resolve<S: Clone>(
         }
         config.workers = Workers::Fixed(1);
     }
-    if config.backend == Backend::Mio
-        && let Some((_, _, span)) = typed.iter().find(|(d, _, _)| d.path == "io.uring_sqpoll")
-    {
-        problems.push(
-            Problem::new(
-                "io.uring_sqpoll",
-                "`uring_sqpoll` tunes io_uring, and `backend = \"mio\"` never creates a ring"
-                    .to_owned(),
-                Some(span.clone()),
-            )
-            .with_help(Some(
-                "remove `uring_sqpoll`, or use `backend = \"io_uring\"` (or \"auto\")".to_owned(),
-            )),
-        );
+    if config.backend == Backend::Mio {
+        // Keys that only tune io_uring would be silently ignored.
+        for (def, _, span) in typed
+            .iter()
+            .filter(|(d, _, _)| d.path.starts_with("io.uring_"))
+        {
+            let name = def.name();
+            problems.push(
+                Problem::new(
+                    def.path,
+                    format!(
+                        "`{name}` tunes io_uring, and `backend = \"mio\"` never creates a ring"
+                    ),
+                    Some(span.clone()),
+                )
+                .with_help(Some(format!(
+                    "remove `{name}`, or use `backend = \"io_uring\"` (or \"auto\")"
+                ))),
+            );
+        }
     }
     if let (Some(os), Backend::IoUring) = (options.target_os, config.backend)
         && os != "linux"
@@ -255,9 +261,9 @@ fn unknown_key<S: Clone>(
             "zokio has no paused test clock (tokio's `time::pause`); remove `start_paused`"
                 .to_owned(),
         ),
-        ("", "crate") => Some(
-            "the generated code always names the crate `::zokio`; remove `crate`".to_owned(),
-        ),
+        ("", "crate") => {
+            Some("the generated code always names the crate `::zokio`; remove `crate`".to_owned())
+        }
         _ => None,
     };
     let help = match (

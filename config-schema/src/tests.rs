@@ -45,7 +45,7 @@ fn every_key_is_applied() {
     let entries = vec![
         string("flavor", "multi_thread", 1),
         int("workers", 3, 2),
-        string("backend", "mio", 3),
+        string("backend", "io_uring", 3),
         entry("metrics", RawValue::Bool(true), 4),
         string("detect_blocking", "25ms", 9),
         group(
@@ -80,7 +80,7 @@ fn every_key_is_applied() {
     ];
     let c = resolve(&entries, &macro_options()).unwrap().config;
     assert_eq!(c.workers, Workers::Fixed(3));
-    assert_eq!(c.backend, Backend::Mio);
+    assert_eq!(c.backend, Backend::IoUring);
     assert!(c.metrics);
     assert_eq!(c.detect_blocking, Some(Duration::from_millis(25)));
     assert_eq!(
@@ -378,7 +378,7 @@ fn groups_and_scalars_cannot_swap() {
 
 #[test]
 fn toml_file_resolves_with_name_and_groups() {
-    let text = "name = \"MyRt\"\nflavor = \"multi_thread\"\nworkers = 4\nbackend = \"mio\"\n\n[scheduler]\nlocal_queue = 512\n\n[io]\nuring_entries = 1024\n";
+    let text = "name = \"MyRt\"\nflavor = \"multi_thread\"\nworkers = 4\nbackend = \"auto\"\n\n[scheduler]\nlocal_queue = 512\n\n[io]\nuring_entries = 1024\n";
     let r = resolve_toml(text, |_| None, Some("linux")).unwrap();
     assert_eq!(r.name.as_deref(), Some("MyRt"));
     assert_eq!(r.config.workers, Workers::Fixed(4));
@@ -498,15 +498,33 @@ fn tokio_attribute_keys_get_zokio_advice() {
         string("crate", "zokio", 3),
     ]);
     assert_eq!(p.len(), 3);
-    assert_eq!(p[0].help.as_deref(), Some("zokio calls it `workers`: `workers = 4`"));
-    assert!(p[1].help.as_deref().unwrap().contains("no paused test clock"), "{:?}", p[1].help);
-    assert!(p[2].help.as_deref().unwrap().contains("remove `crate`"), "{:?}", p[2].help);
+    assert_eq!(
+        p[0].help.as_deref(),
+        Some("zokio calls it `workers`: `workers = 4`")
+    );
+    assert!(
+        p[1].help
+            .as_deref()
+            .unwrap()
+            .contains("no paused test clock"),
+        "{:?}",
+        p[1].help
+    );
+    assert!(
+        p[2].help.as_deref().unwrap().contains("remove `crate`"),
+        "{:?}",
+        p[2].help
+    );
 }
 
 #[test]
 fn a_bare_word_where_a_string_belongs_suggests_quotes() {
     let p = problems(&[
-        entry("flavor", RawValue::Other("the path `current_thread`".into()), 1),
+        entry(
+            "flavor",
+            RawValue::Other("the path `current_thread`".into()),
+            1,
+        ),
         entry("backend", RawValue::Other("the path `io_uring`".into()), 2),
         entry("metrics", RawValue::Other("the path `yes`".into()), 3),
     ]);
@@ -515,6 +533,37 @@ fn a_bare_word_where_a_string_belongs_suggests_quotes() {
         p[0].help.as_deref(),
         Some("write it as a string: `flavor = \"current_thread\"`")
     );
-    assert_eq!(p[1].help.as_deref(), Some("write it as a string: `backend = \"io_uring\"`"));
+    assert_eq!(
+        p[1].help.as_deref(),
+        Some("write it as a string: `backend = \"io_uring\"`")
+    );
     assert_eq!(p[2].help, None, "`metrics` takes a bool, not a string");
+}
+
+#[test]
+fn every_io_uring_key_needs_a_ring() {
+    let p = problems(&[
+        string("backend", "mio", 1),
+        group(
+            "io",
+            vec![int("uring_entries", 128, 3), int("events_per_tick", 64, 4)],
+            2,
+        ),
+    ]);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(
+        p[0].message,
+        "`uring_entries` tunes io_uring, and `backend = \"mio\"` never creates a ring"
+    );
+    assert_eq!(p[0].span, Some(1003), "points at the setting's value");
+    // With "auto" the ring may be used, so the key is accepted; presets may set it too.
+    let accepted = |entries: &[RawEntry<u32>]| resolve(entries, &macro_options()).is_ok();
+    assert!(accepted(&[
+        string("backend", "auto", 1),
+        group("io", vec![int("uring_entries", 128, 3)], 2),
+    ]));
+    assert!(accepted(&[
+        string("backend", "mio", 1),
+        string("preset", "io_intensive", 2)
+    ]));
 }

@@ -48,7 +48,11 @@ fn committed_key_reference_is_up_to_date() {
     );
     for def in zokio_config_schema::keys::KEYS {
         if def.kind != zokio_config_schema::keys::KeyKind::Group {
-            assert!(committed.contains(&format!("| `{}` |", def.path)), "{} missing", def.path);
+            assert!(
+                committed.contains(&format!("| `{}` |", def.path)),
+                "{} missing",
+                def.path
+            );
         }
     }
 }

@@ -26,7 +26,7 @@ mod tests {
         assert_eq!(AppRuntime::NAME, "AppRuntime");
         assert_eq!(AppRuntime::FLAVOR, Flavor::MultiThread);
         assert_eq!(AppRuntime::WORKERS, Workers::Fixed(4));
-        assert_eq!(AppRuntime::BACKEND, zokio::spec::Backend::Mio);
+        assert_eq!(AppRuntime::BACKEND, zokio::spec::Backend::Auto);
         assert_eq!(
             <<AppRuntime as zokio::Spec>::LocalQueue as LocalQueueCapacity>::DEPTH,
             512
