@@ -312,33 +312,6 @@ macro_rules! flavor_suite {
             }
 
             #[test]
-            fn task_id_is_the_running_tasks_and_absent_outside_tasks() {
-                let rt = Rt::build().unwrap();
-                rt.block_on(async {
-                    assert_eq!(zokio::task::try_id(), None, "block_on's own future is not a task");
-                    let tasks: Vec<_> = (0..8)
-                        .map(|_| {
-                            zokio::spawn(async {
-                                let before = zokio::task::id();
-                                zokio::task::yield_now().await;
-                                (before, zokio::task::try_id())
-                            })
-                        })
-                        .collect();
-                    for task in tasks {
-                        let expected = task.id();
-                        let (before, after) = task.await.unwrap();
-                        assert_eq!((before, after), (expected, Some(expected)));
-                    }
-                    // A blocking closure is a task too (as in tokio), with its own id.
-                    let blocking = zokio::task::spawn_blocking(zokio::task::try_id);
-                    let expected = blocking.id();
-                    assert_eq!(blocking.await.unwrap(), Some(expected));
-                    assert_eq!(zokio::task::try_id(), None);
-                });
-            }
-
-            #[test]
             fn enter_makes_the_runtime_current_until_the_guard_drops() {
                 let rt = Rt::build().unwrap();
                 assert!(Handle::try_current().is_err());
@@ -366,14 +339,8 @@ fn runtime_flavor_names_the_flavor() {
     use zokio::runtime::RuntimeFlavor;
     zokio::runtime! { Ct { flavor = "current_thread" } }
     zokio::runtime! { Mt { flavor = "multi_thread", workers = 1 } }
-    assert_eq!(
-        Ct::build().unwrap().handle().runtime_flavor(),
-        RuntimeFlavor::CurrentThread
-    );
-    assert_eq!(
-        Mt::build().unwrap().handle().runtime_flavor(),
-        RuntimeFlavor::MultiThread
-    );
+    assert_eq!(Ct::build().unwrap().handle().runtime_flavor(), RuntimeFlavor::CurrentThread);
+    assert_eq!(Mt::build().unwrap().handle().runtime_flavor(), RuntimeFlavor::MultiThread);
 }
 
 /// The panic for `spawn` outside a runtime names the caller's line, not a
@@ -401,10 +368,7 @@ fn spawn_outside_a_runtime_reports_the_callers_location() {
     std::panic::set_hook(Box::new(move |info| previous(info)));
     assert!(outcome.is_err(), "spawn outside a runtime must panic");
     let file = SEEN.lock().unwrap().take().expect("the hook saw the panic");
-    assert!(
-        file.ends_with("runtime_basics.rs"),
-        "the panic points at {file}"
-    );
+    assert!(file.ends_with("runtime_basics.rs"), "the panic points at {file}");
 }
 
 flavor_suite!(current_thread, flavor = "current_thread");

@@ -26,60 +26,6 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-thread_local! {
-    /// The task this thread is polling, for [`id`] and [`try_id`].
-    static CURRENT_TASK: std::cell::Cell<Option<Id>> = const { std::cell::Cell::new(None) };
-}
-
-/// Marks task `id` as the one this thread runs until the guard drops.
-pub(crate) struct CurrentTask(Option<Id>);
-
-impl CurrentTask {
-    pub(crate) fn enter(id: Id) -> CurrentTask {
-        CurrentTask(CURRENT_TASK.replace(Some(id)))
-    }
-}
-
-impl Drop for CurrentTask {
-    fn drop(&mut self) {
-        CURRENT_TASK.set(self.0);
-    }
-}
-
-/// The id of the task being run (a `spawn_blocking` closure is a task too),
-/// or `None` outside a task: in `block_on`'s own future, or outside a
-/// runtime.
-///
-/// ```
-/// zokio::runtime! { Rt { flavor = "current_thread" } }
-///
-/// Rt::block_on(async {
-///     assert_eq!(zokio::task::try_id(), None);
-///     let task = zokio::spawn(async { zokio::task::try_id() });
-///     let id = task.id();
-///     assert_eq!(task.await.unwrap(), Some(id));
-/// });
-/// ```
-pub fn try_id() -> Option<Id> {
-    CURRENT_TASK.get()
-}
-
-/// The id of the task being run, as tokio's `task::id`.
-///
-/// # Panics
-///
-/// Panics outside a task; [`try_id`] returns `None` there instead.
-#[track_caller]
-pub fn id() -> Id {
-    match try_id() {
-        Some(id) => id,
-        None => panic!(
-            "`zokio::task::id()` called outside a task (in `block_on`'s own future or \
-             outside a runtime); use `zokio::task::try_id()` there"
-        ),
-    }
-}
-
 /// Ids a thread takes from the global counter at a time.
 const ID_BLOCK: u64 = 256;
 

@@ -334,7 +334,6 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) -> bool {
         // SAFETY: the future lives inside the heap cell and never moves
         // until it is dropped in place.
         let future = unsafe { Pin::new_unchecked(future) };
-        let _current = super::CurrentTask::enter(cell.header.id);
         catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx)))
     });
     match polled {
