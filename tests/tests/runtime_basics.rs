@@ -4,6 +4,19 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// Asserts that a panic payload is the refusal of a nested `block_on`.
+fn assert_refused_block_on(payload: &(dyn std::any::Any + Send)) {
+    let text = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap();
+    assert!(
+        text.contains("cannot block on a future from inside a zokio runtime"),
+        "{text}"
+    );
+}
+
 /// Counts its drops, to prove shutdown drops every task exactly once.
 struct DropCounter(Arc<AtomicUsize>);
 
@@ -267,12 +280,7 @@ macro_rules! flavor_suite {
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt2.block_on(async {})))
                 });
                 let payload = result.unwrap_err();
-                let text = payload
-                    .downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or_else(|| payload.downcast_ref::<&str>().copied())
-                    .unwrap();
-                assert!(text.contains("cannot block on a future from inside a zokio runtime"), "{text}");
+                assert_refused_block_on(&*payload);
             }
 
             #[test]
@@ -283,12 +291,7 @@ macro_rules! flavor_suite {
                 });
                 assert!(err.is_panic());
                 let payload = err.into_panic();
-                let text = payload
-                    .downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or_else(|| payload.downcast_ref::<&str>().copied())
-                    .unwrap();
-                assert!(text.contains("cannot block on a future from inside a zokio runtime"), "{text}");
+                assert_refused_block_on(&*payload);
             }
 
             /// tokio's bridge from synchronous code: a blocking-pool thread is
@@ -339,8 +342,14 @@ fn runtime_flavor_names_the_flavor() {
     use zokio::runtime::RuntimeFlavor;
     zokio::runtime! { Ct { flavor = "current_thread" } }
     zokio::runtime! { Mt { flavor = "multi_thread", workers = 1 } }
-    assert_eq!(Ct::build().unwrap().handle().runtime_flavor(), RuntimeFlavor::CurrentThread);
-    assert_eq!(Mt::build().unwrap().handle().runtime_flavor(), RuntimeFlavor::MultiThread);
+    assert_eq!(
+        Ct::build().unwrap().handle().runtime_flavor(),
+        RuntimeFlavor::CurrentThread
+    );
+    assert_eq!(
+        Mt::build().unwrap().handle().runtime_flavor(),
+        RuntimeFlavor::MultiThread
+    );
 }
 
 /// The panic for `spawn` outside a runtime names the caller's line, not a
@@ -368,7 +377,10 @@ fn spawn_outside_a_runtime_reports_the_callers_location() {
     std::panic::set_hook(Box::new(move |info| previous(info)));
     assert!(outcome.is_err(), "spawn outside a runtime must panic");
     let file = SEEN.lock().unwrap().take().expect("the hook saw the panic");
-    assert!(file.ends_with("runtime_basics.rs"), "the panic points at {file}");
+    assert!(
+        file.ends_with("runtime_basics.rs"),
+        "the panic points at {file}"
+    );
 }
 
 flavor_suite!(current_thread, flavor = "current_thread");
