@@ -237,6 +237,21 @@ macro_rules! net_suite {
             fn vectored_write_that_waits_completes_when_polled_again() {
                 run(super::vectored_write_that_waits_completes_when_polled_again);
             }
+
+            #[test]
+            fn async_fd_reads_and_writes_a_foreign_socket() {
+                run(super::async_fd_reads_and_writes_a_foreign_socket);
+            }
+
+            #[test]
+            fn async_fd_wakes_every_task_waiting_for_it() {
+                run(super::async_fd_wakes_every_task_waiting_for_it);
+            }
+
+            #[test]
+            fn async_fd_dropped_while_waiting_leaves_no_descriptor() {
+                run_counting_fds(super::async_fd_dropped_while_waiting);
+            }
         }
     };
 }
@@ -1602,4 +1617,171 @@ async fn unix_datagram_unbound_and_connected() {
     connected.send(b"late").await.unwrap();
     assert_eq!(receiving.await.unwrap(), (b"late".to_vec(), None));
     drop(dir);
+}
+
+/// A non-blocking std socket pair, for `AsyncFd`.
+fn nonblocking_pair() -> (
+    std::os::unix::net::UnixStream,
+    std::os::unix::net::UnixStream,
+) {
+    let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    a.set_nonblocking(true).unwrap();
+    b.set_nonblocking(true).unwrap();
+    (a, b)
+}
+
+/// Reads into `buf` through `fd`'s readiness, waiting as long as it takes.
+async fn async_fd_read(
+    fd: &zokio::io::unix::AsyncFd<std::os::unix::net::UnixStream>,
+    buf: &mut [u8],
+) -> usize {
+    use std::io::Read;
+    loop {
+        let mut guard = fd.readable().await.unwrap();
+        if let Ok(result) = guard.try_io(|fd| fd.get_ref().read(buf)) {
+            return result.unwrap();
+        }
+    }
+}
+
+/// `AsyncFd` on a descriptor zokio did not create: a read waits for the
+/// peer's write, a write that fills the socket waits for the peer to read,
+/// and `into_inner` hands back a descriptor that can be registered again.
+async fn async_fd_reads_and_writes_a_foreign_socket() {
+    use std::io::Write;
+    use zokio::io::unix::AsyncFd;
+    let (a, b) = nonblocking_pair();
+    let a = Arc::new(AsyncFd::new(a).unwrap());
+    let b = AsyncFd::new(b).unwrap();
+
+    // The read starts before there is anything to read.
+    let reader = {
+        let a = a.clone();
+        zokio::spawn(async move {
+            let mut buf = [0u8; 16];
+            let n = async_fd_read(&a, &mut buf).await;
+            buf[..n].to_vec()
+        })
+    };
+    zokio::task::yield_now().await;
+    b.get_ref().write_all(b"hello").unwrap();
+    assert_eq!(reader.await.unwrap(), b"hello");
+
+    // Fill b's send buffer until the kernel says it would block.
+    let chunk = vec![0x5Au8; 64 * 1024];
+    let mut sent = 0usize;
+    loop {
+        let mut guard = b.writable().await.unwrap();
+        match guard.try_io(|fd| fd.get_ref().write(&chunk)) {
+            Ok(result) => sent += result.unwrap(),
+            Err(_would_block) => break,
+        }
+    }
+    assert!(sent > 0);
+    // The next write waits until a reads: drain everything a task away.
+    let drain = {
+        let a = a.clone();
+        zokio::spawn(async move {
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut got = 0;
+            while got < sent {
+                got += async_fd_read(&a, &mut buf).await;
+            }
+            assert!(buf[..1].iter().all(|&x| x == 0x5A));
+            got
+        })
+    };
+    let mut guard = b.writable().await.unwrap();
+    let n = loop {
+        match guard.try_io(|fd| fd.get_ref().write(b"after")) {
+            Ok(result) => break result.unwrap(),
+            Err(_would_block) => guard = b.writable().await.unwrap(),
+        }
+    };
+    assert_eq!(n, 5);
+    assert_eq!(drain.await.unwrap(), sent);
+    let mut buf = [0u8; 5];
+    assert_eq!(async_fd_read(&a, &mut buf).await, 5);
+    assert_eq!(&buf, b"after");
+
+    // Handed back and registered again, the descriptor still works.
+    let b = AsyncFd::new(b.into_inner()).unwrap();
+    b.get_ref().write_all(b"again").unwrap();
+    let mut buf = [0u8; 5];
+    assert_eq!(async_fd_read(&a, &mut buf).await, 5);
+    assert_eq!(&buf, b"again");
+}
+
+/// Several tasks waiting for the same `AsyncFd` are all woken by one event
+/// (each keeps the readiness, so every one of them sees it).
+async fn async_fd_wakes_every_task_waiting_for_it() {
+    use std::io::Write;
+    use zokio::io::unix::AsyncFd;
+    const WAITERS: usize = 4;
+    let (a, mut b) = nonblocking_pair();
+    let a = Arc::new(AsyncFd::new(a).unwrap());
+    // Make sure no readiness is recorded (io_uring assumes a new
+    // descriptor ready until a call says otherwise; epoll knows it is not),
+    // so every waiter below has to wait for the kernel.
+    poll_fn(|cx| {
+        if let Poll::Ready(guard) = a.poll_read_ready(cx) {
+            let mut buf = [0u8; 1];
+            let tried = guard.unwrap().try_io(|fd| fd.get_ref().read_with(&mut buf));
+            assert!(tried.is_err(), "nothing was written yet");
+        }
+        Poll::Ready(())
+    })
+    .await;
+    let started = Arc::new(AtomicUsize::new(0));
+    let waiters: Vec<_> = (0..WAITERS)
+        .map(|_| {
+            let (a, started) = (a.clone(), started.clone());
+            zokio::spawn(async move {
+                started.fetch_add(1, Ordering::SeqCst);
+                let guard = a.readable().await.unwrap();
+                drop(guard); // keeps the readiness for the others
+            })
+        })
+        .collect();
+    while started.load(Ordering::SeqCst) < WAITERS {
+        zokio::task::yield_now().await;
+    }
+    zokio::task::yield_now().await;
+    b.write_all(b"x").unwrap();
+    for waiter in waiters {
+        waiter.await.unwrap();
+    }
+}
+
+/// Tasks dropped while they wait for an `AsyncFd`, and the `AsyncFd`s
+/// themselves, leave nothing behind (the suite counts descriptors).
+async fn async_fd_dropped_while_waiting() {
+    use zokio::io::unix::AsyncFd;
+    for _ in 0..200 {
+        let (a, b) = nonblocking_pair();
+        let a = Arc::new(AsyncFd::new(a).unwrap());
+        let waiter = {
+            let a = a.clone();
+            zokio::spawn(async move {
+                let mut buf = [0u8; 1];
+                async_fd_read(&a, &mut buf).await
+            })
+        };
+        zokio::task::yield_now().await;
+        waiter.abort();
+        assert!(waiter.await.unwrap_err().is_cancelled());
+        drop(a);
+        drop(b);
+    }
+}
+
+/// `Read::read` on a shared reference (what `&UnixStream` implements).
+trait ReadWith {
+    fn read_with(&self, buf: &mut [u8]) -> io::Result<usize>;
+}
+
+impl ReadWith for std::os::unix::net::UnixStream {
+    fn read_with(&self, buf: &mut [u8]) -> io::Result<usize> {
+        std::io::Read::read(&mut &*self, buf)
+    }
 }

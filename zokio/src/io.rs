@@ -16,6 +16,8 @@
 //! }
 //! ```
 
+pub mod unix;
+
 pub use crate::buf::{FixedBuf, FixedBufPool, IoBuf, IoBufMut};
 pub use tokio::io::{
     AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt, AsyncWrite,

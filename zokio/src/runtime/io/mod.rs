@@ -24,7 +24,6 @@
 //! otherwise.
 
 pub(crate) mod mio_driver;
-#[cfg(target_os = "linux")]
 pub(crate) mod poll_fd;
 pub(crate) mod probe;
 pub(crate) mod scheduled;

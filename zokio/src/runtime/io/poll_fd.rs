@@ -1,44 +1,218 @@
-//! Readability of a descriptor that is read with plain non-blocking
-//! `read(2)` (an inotify instance, a pipe), on either backend: a mio
-//! registration, or one-shot `POLL_ADD`s on io_uring.
+//! Readiness of a descriptor used with plain non-blocking calls (an
+//! inotify instance, a pipe, an `AsyncFd`'s descriptor), on either backend:
+//! a mio registration, or one-shot `POLL_ADD`s on io_uring.
 
 use std::io;
+use std::os::fd::RawFd;
+#[cfg(target_os = "linux")]
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 
-use super::scheduled::{Direction, Registration};
+pub(crate) use super::scheduled::Direction;
+use super::scheduled::{ReadyEvent, Registration};
 use super::{ActiveBackend, IoHandle};
 
-/// A non-blocking descriptor registered with the runtime for reading.
-pub(crate) struct PollFd {
-    fd: Option<OwnedFd>,
+/// A descriptor's read and write readiness, registered with the runtime.
+/// It does not own the descriptor: the caller passes it to each call and
+/// calls [`release`](Self::release) or [`close`](Self::close) at the end.
+pub(crate) struct FdReadiness {
     backend: Backend,
 }
 
 enum Backend {
-    Mio(Registration),
+    Mio {
+        registration: Registration,
+        /// The read and the write direction's waiters.
+        waiters: [Arc<Waiters>; 2],
+    },
     #[cfg(target_os = "linux")]
-    Uring(super::uring::file::UringPollIn),
+    Uring {
+        read: super::uring::file::UringPoll,
+        write: super::uring::file::UringPoll,
+    },
 }
 
-impl PollFd {
-    /// Registers `fd` (which must already be non-blocking) with `io`.
-    pub(crate) fn new(io: &Arc<IoHandle>, fd: OwnedFd) -> io::Result<PollFd> {
+/// Readiness a caller saw, to pass back to
+/// [`clear_ready`](FdReadiness::clear_ready) when a call finds it stale.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReadyToken(Option<ReadyEvent>);
+
+/// Every task waiting for one direction of a mio registration. The
+/// registration keeps one waker per direction; this one wakes them all, so
+/// several tasks may wait for the same descriptor, as in tokio.
+#[derive(Default)]
+struct Waiters {
+    wakers: Mutex<Vec<Waker>>,
+}
+
+impl Waiters {
+    /// Adds `waker` (unless it is there already) and returns the waker to
+    /// hand to the registration.
+    fn join(self: &Arc<Self>, waker: &Waker) -> Waker {
+        let mut wakers = crate::task::lock(&self.wakers);
+        if !wakers.iter().any(|w| w.will_wake(waker)) {
+            wakers.push(waker.clone());
+        }
+        drop(wakers);
+        Waker::from(self.clone())
+    }
+}
+
+impl Wake for Waiters {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let wakers = std::mem::take(&mut *crate::task::lock(&self.wakers));
+        for waker in wakers {
+            waker.wake();
+        }
+    }
+}
+
+impl FdReadiness {
+    /// Registers `fd` (which must be non-blocking and stay open until
+    /// [`release`](Self::release)) with `io`.
+    pub(crate) fn new(io: &Arc<IoHandle>, fd: RawFd) -> io::Result<FdReadiness> {
         let backend = match io.backend() {
-            ActiveBackend::Mio => Backend::Mio(Registration::new(io, fd.as_raw_fd())?),
+            ActiveBackend::Mio => Backend::Mio {
+                registration: Registration::new(io, fd)?,
+                waiters: Default::default(),
+            },
             #[cfg(target_os = "linux")]
-            ActiveBackend::IoUring => Backend::Uring(super::uring::file::UringPollIn::new(io)?),
+            ActiveBackend::IoUring => {
+                let (read, write) = super::uring::file::UringPoll::pair(io)?;
+                Backend::Uring { read, write }
+            }
             #[cfg(not(target_os = "linux"))]
             ActiveBackend::IoUring => unreachable!("io_uring is never chosen off Linux"),
         };
+        Ok(FdReadiness { backend })
+    }
+
+    /// `Ready` once `fd` may be ready in `direction` (it may still turn out
+    /// not to be: readiness can be stale, as with epoll).
+    pub(crate) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        fd: RawFd,
+    ) -> Poll<io::Result<ReadyToken>> {
+        // Only io_uring's polls name the descriptor.
+        #[cfg(not(target_os = "linux"))]
+        let _ = fd;
+        match &self.backend {
+            Backend::Mio {
+                registration,
+                waiters,
+            } => {
+                let waker = waiters[direction as usize].join(cx.waker());
+                registration
+                    .poll_ready_event(&mut Context::from_waker(&waker), direction)
+                    .map_ok(|event| ReadyToken(Some(event)))
+            }
+            #[cfg(target_os = "linux")]
+            Backend::Uring { read, write } => {
+                let poll = match direction {
+                    Direction::Read => read,
+                    Direction::Write => write,
+                };
+                poll.poll_ready(cx, fd).map_ok(|()| ReadyToken(None))
+            }
+        }
+    }
+
+    /// A call in `direction` failed with `WouldBlock` after `token`: forget
+    /// that readiness (unless newer readiness arrived meanwhile).
+    pub(crate) fn clear_ready(&self, token: ReadyToken, direction: Direction) {
+        match &self.backend {
+            Backend::Mio { registration, .. } => {
+                if let Some(event) = token.0 {
+                    registration.clear_readiness(event, direction);
+                }
+            }
+            #[cfg(target_os = "linux")]
+            Backend::Uring { read, write } => match direction {
+                Direction::Read => read.clear_ready(),
+                Direction::Write => write.clear_ready(),
+            },
+        }
+    }
+
+    /// Runs `op` (a non-blocking call on `fd`) once `fd` is ready in
+    /// `direction`, until it stops failing with `WouldBlock`.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn poll_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        fd: RawFd,
+        mut op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            let token = std::task::ready!(self.poll_ready(cx, direction, fd))?;
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.clear_ready(token, direction);
+                }
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
+    /// Deregisters `fd` and cancels pending polls; the caller keeps the
+    /// descriptor (and may close it at once: an io_uring poll holds its own
+    /// reference to the file until the cancellation completes).
+    pub(crate) fn release(&self, fd: RawFd) {
+        match &self.backend {
+            Backend::Mio { registration, .. } => registration.deregister(fd),
+            #[cfg(target_os = "linux")]
+            Backend::Uring { read, write } => {
+                read.cancel();
+                write.cancel();
+            }
+        }
+    }
+
+    /// Deregisters and closes `fd` (on io_uring, once the rings hold nothing
+    /// naming it).
+    #[cfg(target_os = "linux")]
+    pub(crate) fn close(&self, fd: OwnedFd) {
+        match &self.backend {
+            Backend::Mio { registration, .. } => {
+                registration.deregister(fd.as_raw_fd());
+                drop(fd);
+            }
+            #[cfg(target_os = "linux")]
+            Backend::Uring { read, write } => {
+                write.cancel();
+                read.close(fd);
+            }
+        }
+    }
+}
+
+/// A non-blocking descriptor registered with the runtime for reading, and
+/// closed by it (inotify's, for `fs::watch`).
+#[cfg(target_os = "linux")]
+pub(crate) struct PollFd {
+    fd: Option<OwnedFd>,
+    readiness: FdReadiness,
+}
+
+#[cfg(target_os = "linux")]
+impl PollFd {
+    /// Registers `fd` (which must already be non-blocking) with `io`.
+    pub(crate) fn new(io: &Arc<IoHandle>, fd: OwnedFd) -> io::Result<PollFd> {
         Ok(PollFd {
+            readiness: FdReadiness::new(io, fd.as_raw_fd())?,
             fd: Some(fd),
-            backend,
         })
     }
 
-    pub(crate) fn raw(&self) -> std::os::fd::RawFd {
+    pub(crate) fn raw(&self) -> RawFd {
         self.fd.as_ref().expect("open until drop").as_raw_fd()
     }
 
@@ -49,24 +223,15 @@ impl PollFd {
         cx: &mut Context<'_>,
         op: impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        match &self.backend {
-            Backend::Mio(reg) => reg.poll_io(cx, Direction::Read, op),
-            #[cfg(target_os = "linux")]
-            Backend::Uring(poll) => poll.poll_read_with(cx, self.raw(), op),
-        }
+        self.readiness.poll_io(cx, Direction::Read, self.raw(), op)
     }
 }
 
+#[cfg(target_os = "linux")]
 impl Drop for PollFd {
     fn drop(&mut self) {
-        let Some(fd) = self.fd.take() else { return };
-        match &self.backend {
-            Backend::Mio(reg) => {
-                reg.deregister(fd.as_raw_fd());
-                drop(fd);
-            }
-            #[cfg(target_os = "linux")]
-            Backend::Uring(poll) => poll.close(fd),
+        if let Some(fd) = self.fd.take() {
+            self.readiness.close(fd);
         }
     }
 }

@@ -35,8 +35,8 @@ const TICK_SHIFT: usize = 16;
 /// Which way an operation goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Direction {
-    Read,
-    Write,
+    Read = 0,
+    Write = 1,
 }
 
 impl Direction {
@@ -291,6 +291,21 @@ impl Registration {
         direction: Direction,
     ) -> Poll<io::Result<()>> {
         self.io.poll_ready(cx, direction).map_ok(|_| ())
+    }
+
+    /// Like [`poll_ready`](Self::poll_ready), returning the readiness seen,
+    /// for [`clear_readiness`](Self::clear_readiness).
+    pub(crate) fn poll_ready_event(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+    ) -> Poll<io::Result<ReadyEvent>> {
+        self.io.poll_ready(cx, direction)
+    }
+
+    /// A call in `direction` failed with `WouldBlock` after `event`.
+    pub(crate) fn clear_readiness(&self, event: ReadyEvent, direction: Direction) {
+        self.io.clear_readiness(event, direction);
     }
 
     /// Deregisters `fd`; the caller closes it afterwards.

@@ -378,60 +378,102 @@ impl UringFile {
     }
 }
 
-/// Waits for a descriptor to become readable with one-shot `POLL_ADD`s
-/// (for descriptors read with plain non-blocking `read`, like inotify's).
-pub(crate) struct UringPollIn {
+/// Readiness of a descriptor in one direction through one-shot `POLL_ADD`s
+/// (for descriptors used with plain non-blocking calls: an inotify
+/// instance, an `AsyncFd`'s).
+///
+/// The descriptor counts as ready until a caller finds it is not
+/// ([`clear_ready`](Self::clear_ready), after a `WouldBlock`); the next
+/// [`poll_ready`](Self::poll_ready) then submits a `POLL_ADD`, which the
+/// kernel completes once the descriptor is ready (at once if it already
+/// is). Several tasks may wait at the same time: the operation keeps every
+/// waiter's waker.
+pub(crate) struct UringPoll {
     sub: Submitter,
-    op: std::sync::Mutex<Option<Arc<super::op::Op<NoData>>>>,
+    /// `POLLIN` or `POLLOUT`.
+    events: u32,
+    state: std::sync::Mutex<PollState>,
 }
 
-impl UringPollIn {
-    pub(crate) fn new(handle: &Arc<IoHandle>) -> io::Result<UringPollIn> {
-        Ok(UringPollIn {
-            sub: Submitter::here(handle)?,
-            op: std::sync::Mutex::new(None),
-        })
+struct PollState {
+    op: Option<Arc<super::op::Op<NoData>>>,
+    /// Whether the last poll completed and no caller has since found the
+    /// descriptor not ready.
+    ready: bool,
+}
+
+impl UringPoll {
+    /// The read (`POLLIN`) and the write (`POLLOUT`) side of one
+    /// descriptor. They share one home, so [`close`](Self::close) on either
+    /// waits for both sides' operations.
+    pub(crate) fn pair(handle: &Arc<IoHandle>) -> io::Result<(UringPoll, UringPoll)> {
+        let read = Submitter::here(handle)?;
+        let write = Submitter {
+            handle: read.handle.clone(),
+            home: read.home.clone(),
+        };
+        let side = |sub, events: i16| UringPoll {
+            sub,
+            events: events as u32,
+            state: std::sync::Mutex::new(PollState {
+                op: None,
+                ready: true,
+            }),
+        };
+        Ok((side(read, libc::POLLIN), side(write, libc::POLLOUT)))
     }
 
-    /// Runs `op` (a non-blocking read) until it stops failing with
-    /// `WouldBlock`, waiting for `POLLIN` in between.
-    pub(crate) fn poll_read_with<R>(
+    /// `Ready` while the descriptor counts as ready; otherwise waits for a
+    /// `POLL_ADD` on `fd` to complete.
+    pub(crate) fn poll_ready(
         &self,
         cx: &mut std::task::Context<'_>,
         fd: RawFd,
-        mut op: impl FnMut() -> io::Result<R>,
-    ) -> std::task::Poll<io::Result<R>> {
+    ) -> std::task::Poll<io::Result<()>> {
         use super::op::InFlight;
         use std::task::Poll;
-        let mut slot = crate::task::lock(&self.op);
-        loop {
-            let pending = slot
-                .get_or_insert_with(|| super::op::Op::new(self.sub.home.clone(), NoData))
-                .clone();
-            match pending.header().try_poll_result(cx.waker()) {
-                Some(Poll::Pending) => return Poll::Pending,
-                Some(Poll::Ready(Err(_lost))) => {
-                    *slot = None;
-                    return Poll::Ready(Err(shutdown_error()));
-                }
-                // Readable (or an error the read reports), or no poll yet:
-                // try the read.
-                Some(Poll::Ready(Ok(_))) | None => {}
+        let mut st = crate::task::lock(&self.state);
+        if st.ready {
+            return Poll::Ready(Ok(()));
+        }
+        let op = st
+            .op
+            .get_or_insert_with(|| super::op::Op::new(self.sub.home.clone(), NoData))
+            .clone();
+        match op.header().try_poll_result(cx.waker()) {
+            Some(Poll::Pending) => Poll::Pending,
+            Some(Poll::Ready(Err(_lost))) => {
+                st.op = None;
+                Poll::Ready(Err(shutdown_error()))
             }
-            match op() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.sub.start(&pending, cx.waker(), |_| {
-                        opcode::PollAdd::new(Fd(fd), libc::POLLIN as u32).build()
-                    })?;
-                }
-                result => return Poll::Ready(result),
+            Some(Poll::Ready(Ok(res))) if res < 0 => {
+                Poll::Ready(Err(io::Error::from_raw_os_error(-res)))
+            }
+            // Ready, or an error or hang-up the next call reports.
+            Some(Poll::Ready(Ok(_mask))) => {
+                st.ready = true;
+                Poll::Ready(Ok(()))
+            }
+            None => {
+                let events = self.events;
+                self.sub.start(&op, cx.waker(), |_| {
+                    opcode::PollAdd::new(Fd(fd), events).build()
+                })?;
+                Poll::Pending
             }
         }
     }
 
-    /// Cancels a pending poll (before the descriptor is closed).
+    /// A call found the descriptor not ready: the next
+    /// [`poll_ready`](Self::poll_ready) waits for a new poll.
+    pub(crate) fn clear_ready(&self) {
+        crate::task::lock(&self.state).ready = false;
+    }
+
+    /// Cancels a pending poll (before the descriptor is closed or handed
+    /// back).
     pub(crate) fn cancel(&self) {
-        if let Some(op) = &*crate::task::lock(&self.op) {
+        if let Some(op) = &crate::task::lock(&self.state).op {
             self.sub.cancel(op);
         }
     }

@@ -1,0 +1,346 @@
+//! Readiness of any Unix file descriptor, as tokio's `io::unix`.
+//!
+//! [`AsyncFd`] registers a descriptor the runtime knows nothing about (a
+//! pipe, a tty, a `timerfd`, a device, a socket made by another library)
+//! and tells tasks when it may be readable or writable; the task then makes
+//! the non-blocking call itself. On mio the descriptor is registered with
+//! epoll (kqueue on macOS); on io_uring each wait is a one-shot `POLL_ADD`
+//! on the ring. Both report readiness the same way: a descriptor counts as
+//! ready until a call on it fails with `WouldBlock` (report that with
+//! [`AsyncFdReadyGuard::clear_ready`], or let
+//! [`try_io`](AsyncFdReadyGuard::try_io) do it), and readiness may be stale,
+//! so the call must be non-blocking.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::os::unix::net::UnixStream;
+//! use zokio::io::unix::AsyncFd;
+//!
+//! #[zokio::main(flavor = "current_thread")]
+//! async fn main() -> std::io::Result<()> {
+//!     let (a, mut b) = UnixStream::pair()?;
+//!     a.set_nonblocking(true)?;
+//!     let a = AsyncFd::new(a)?;
+//!     b.write_all(b"ping")?;
+//!     let mut buf = [0; 4];
+//!     let n = loop {
+//!         let mut guard = a.readable().await?;
+//!         match guard.try_io(|fd| fd.get_ref().read(&mut buf)) {
+//!             Ok(result) => break result?,
+//!             Err(_would_block) => continue,
+//!         }
+//!     };
+//!     assert_eq!(&buf[..n], b"ping");
+//!     Ok(())
+//! }
+//! ```
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::task::{Context, Poll};
+
+use crate::runtime::io::poll_fd::{Direction, FdReadiness, ReadyToken};
+
+/// A file descriptor registered with the runtime for readiness, as tokio's
+/// `AsyncFd`.
+///
+/// The descriptor must be in non-blocking mode, and must stay open while
+/// the `AsyncFd` lives (it is `inner`'s to close: dropping the `AsyncFd`
+/// deregisters it, then drops `inner`). Any number of tasks may wait for
+/// readiness at the same time.
+///
+/// # Panics
+///
+/// [`AsyncFd::new`] panics outside a runtime.
+pub struct AsyncFd<T: AsRawFd> {
+    readiness: FdReadiness,
+    /// `None` only inside `into_inner`.
+    inner: Option<T>,
+}
+
+impl<T: AsRawFd> AsyncFd<T> {
+    /// Registers `inner`'s descriptor (non-blocking) with the current
+    /// runtime.
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime.
+    #[track_caller]
+    pub fn new(inner: T) -> io::Result<AsyncFd<T>> {
+        let io = crate::runtime::io::current_io();
+        let readiness = FdReadiness::new(&io, inner.as_raw_fd())?;
+        Ok(AsyncFd {
+            readiness,
+            inner: Some(inner),
+        })
+    }
+
+    /// The wrapped value.
+    pub fn get_ref(&self) -> &T {
+        self.inner.as_ref().expect("present until into_inner")
+    }
+
+    /// The wrapped value, mutably.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.inner.as_mut().expect("present until into_inner")
+    }
+
+    /// Deregisters the descriptor and gives the value back.
+    pub fn into_inner(mut self) -> T {
+        let inner = self.inner.take().expect("present until into_inner");
+        self.readiness.release(inner.as_raw_fd());
+        inner
+    }
+
+    /// Waits until the descriptor may be readable.
+    pub async fn readable(&self) -> io::Result<AsyncFdReadyGuard<'_, T>> {
+        poll_fn(|cx| self.poll_read_ready(cx)).await
+    }
+
+    /// Waits until the descriptor may be writable.
+    pub async fn writable(&self) -> io::Result<AsyncFdReadyGuard<'_, T>> {
+        poll_fn(|cx| self.poll_write_ready(cx)).await
+    }
+
+    /// [`readable`](Self::readable), with a guard that lends `&mut T`.
+    pub async fn readable_mut(&mut self) -> io::Result<AsyncFdReadyMutGuard<'_, T>> {
+        let token = poll_fn(|cx| self.poll_ready(cx, Direction::Read)).await?;
+        Ok(AsyncFdReadyMutGuard {
+            fd: self,
+            token: Some(token),
+            direction: Direction::Read,
+        })
+    }
+
+    /// [`writable`](Self::writable), with a guard that lends `&mut T`.
+    pub async fn writable_mut(&mut self) -> io::Result<AsyncFdReadyMutGuard<'_, T>> {
+        let token = poll_fn(|cx| self.poll_ready(cx, Direction::Write)).await?;
+        Ok(AsyncFdReadyMutGuard {
+            fd: self,
+            token: Some(token),
+            direction: Direction::Write,
+        })
+    }
+
+    /// Polls for read readiness (for hand-written futures); when pending,
+    /// the task is woken once the descriptor may be readable.
+    pub fn poll_read_ready<'a>(
+        &'a self,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<AsyncFdReadyGuard<'a, T>>> {
+        self.poll_guard(cx, Direction::Read)
+    }
+
+    /// Polls for write readiness (see [`poll_read_ready`](Self::poll_read_ready)).
+    pub fn poll_write_ready<'a>(
+        &'a self,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<AsyncFdReadyGuard<'a, T>>> {
+        self.poll_guard(cx, Direction::Write)
+    }
+
+    fn poll_guard<'a>(
+        &'a self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+    ) -> Poll<io::Result<AsyncFdReadyGuard<'a, T>>> {
+        self.poll_ready(cx, direction)
+            .map_ok(|token| AsyncFdReadyGuard {
+                fd: self,
+                token: Some(token),
+                direction,
+            })
+    }
+
+    fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+    ) -> Poll<io::Result<ReadyToken>> {
+        self.readiness
+            .poll_ready(cx, direction, self.get_ref().as_raw_fd())
+    }
+
+    fn clear(&self, token: ReadyToken, direction: Direction) {
+        self.readiness.clear_ready(token, direction);
+    }
+}
+
+impl<T: AsRawFd> AsRawFd for AsyncFd<T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.get_ref().as_raw_fd()
+    }
+}
+
+impl<T: AsRawFd> AsFd for AsyncFd<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: the descriptor belongs to `inner`, which stays open at
+        // least as long as this borrow of `self`.
+        unsafe { BorrowedFd::borrow_raw(self.as_raw_fd()) }
+    }
+}
+
+impl<T: AsRawFd + fmt::Debug> fmt::Debug for AsyncFd<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncFd")
+            .field("inner", &self.inner)
+            .finish()
+    }
+}
+
+impl<T: AsRawFd> Drop for AsyncFd<T> {
+    fn drop(&mut self) {
+        if let Some(inner) = &self.inner {
+            self.readiness.release(inner.as_raw_fd());
+        }
+    }
+}
+
+/// The error of [`AsyncFdReadyGuard::try_io`] when the call would block;
+/// the readiness has been cleared, so wait again.
+#[derive(Debug)]
+pub struct TryIoError(());
+
+impl fmt::Display for TryIoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the operation would block; readiness was cleared")
+    }
+}
+
+impl std::error::Error for TryIoError {}
+
+/// `try_io`'s result: a `WouldBlock` clears the readiness and becomes
+/// `TryIoError`.
+fn would_block_clears<R>(
+    result: io::Result<R>,
+    clear: impl FnOnce(),
+) -> Result<io::Result<R>, TryIoError> {
+    match result {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            clear();
+            Err(TryIoError(()))
+        }
+        result => Ok(result),
+    }
+}
+
+/// Readiness of an [`AsyncFd`] in one direction, from
+/// [`readable`](AsyncFd::readable) or [`writable`](AsyncFd::writable).
+///
+/// Dropping it keeps the readiness: the next wait returns at once. Call
+/// [`clear_ready`](Self::clear_ready) when a call found the descriptor not
+/// ready, or use [`try_io`](Self::try_io), which does.
+#[must_use = "call `try_io` or `clear_ready` after a call that would block"]
+pub struct AsyncFdReadyGuard<'a, T: AsRawFd> {
+    fd: &'a AsyncFd<T>,
+    token: Option<ReadyToken>,
+    direction: Direction,
+}
+
+impl<'a, T: AsRawFd> AsyncFdReadyGuard<'a, T> {
+    /// Forgets the readiness: the next wait waits for the kernel.
+    pub fn clear_ready(&mut self) {
+        if let Some(token) = self.token.take() {
+            self.fd.clear(token, self.direction);
+        }
+    }
+
+    /// Keeps the readiness (what dropping the guard does).
+    pub fn retain_ready(&mut self) {
+        self.token = None;
+    }
+
+    /// Runs `f` (a non-blocking call); if it fails with `WouldBlock`, clears
+    /// the readiness and returns `Err(TryIoError)`, so the caller waits
+    /// again.
+    pub fn try_io<R>(
+        &mut self,
+        f: impl FnOnce(&'a AsyncFd<T>) -> io::Result<R>,
+    ) -> Result<io::Result<R>, TryIoError> {
+        let result = f(self.fd);
+        would_block_clears(result, || self.clear_ready())
+    }
+
+    /// The `AsyncFd` this guard is for.
+    pub fn get_ref(&self) -> &'a AsyncFd<T> {
+        self.fd
+    }
+
+    /// The wrapped value.
+    pub fn get_inner(&self) -> &'a T {
+        self.fd.get_ref()
+    }
+}
+
+impl<T: AsRawFd + fmt::Debug> fmt::Debug for AsyncFdReadyGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncFdReadyGuard")
+            .field("fd", self.fd)
+            .field("direction", &self.direction)
+            .finish()
+    }
+}
+
+/// [`AsyncFdReadyGuard`] from [`readable_mut`](AsyncFd::readable_mut) or
+/// [`writable_mut`](AsyncFd::writable_mut): it lends the `AsyncFd` mutably.
+#[must_use = "call `try_io` or `clear_ready` after a call that would block"]
+pub struct AsyncFdReadyMutGuard<'a, T: AsRawFd> {
+    fd: &'a mut AsyncFd<T>,
+    token: Option<ReadyToken>,
+    direction: Direction,
+}
+
+impl<T: AsRawFd> AsyncFdReadyMutGuard<'_, T> {
+    /// Forgets the readiness: the next wait waits for the kernel.
+    pub fn clear_ready(&mut self) {
+        if let Some(token) = self.token.take() {
+            self.fd.clear(token, self.direction);
+        }
+    }
+
+    /// Keeps the readiness (what dropping the guard does).
+    pub fn retain_ready(&mut self) {
+        self.token = None;
+    }
+
+    /// Runs `f` (a non-blocking call); if it fails with `WouldBlock`, clears
+    /// the readiness and returns `Err(TryIoError)`.
+    pub fn try_io<R>(
+        &mut self,
+        f: impl FnOnce(&mut AsyncFd<T>) -> io::Result<R>,
+    ) -> Result<io::Result<R>, TryIoError> {
+        let result = f(self.fd);
+        would_block_clears(result, || self.clear_ready())
+    }
+
+    /// The `AsyncFd` this guard is for.
+    pub fn get_ref(&self) -> &AsyncFd<T> {
+        self.fd
+    }
+
+    /// The `AsyncFd` this guard is for, mutably.
+    pub fn get_mut(&mut self) -> &mut AsyncFd<T> {
+        self.fd
+    }
+
+    /// The wrapped value.
+    pub fn get_inner(&self) -> &T {
+        self.fd.get_ref()
+    }
+
+    /// The wrapped value, mutably.
+    pub fn get_inner_mut(&mut self) -> &mut T {
+        self.fd.get_mut()
+    }
+}
+
+impl<T: AsRawFd + fmt::Debug> fmt::Debug for AsyncFdReadyMutGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncFdReadyMutGuard")
+            .field("fd", &*self.fd)
+            .field("direction", &self.direction)
+            .finish()
+    }
+}
