@@ -74,6 +74,10 @@ pub fn try_build(path: &Path) -> Result<PathBuf, BuildError> {
             std::env::current_dir().map_or_else(|_| "?".to_owned(), |d| d.display().to_string())
         ),
     })?;
+    for warning in misspelt_overrides(std::env::vars_os().filter_map(|(k, _)| k.into_string().ok()))
+    {
+        println!("cargo:warning={warning}");
+    }
     let target_os = std::env::var("CARGO_CFG_TARGET_OS").ok();
     let code = generate(
         &text,
@@ -91,6 +95,54 @@ pub fn try_build(path: &Path) -> Result<PathBuf, BuildError> {
         report: format!("error: cannot write {}: {e}", out.display()),
     })?;
     Ok(out)
+}
+
+/// Warnings for environment variables that look like a misspelt
+/// `ZOKIO_<KEY>` override (`ZOKIO_WORKRS`): such a variable would otherwise
+/// be ignored without a word. Other `ZOKIO_` variables are left alone.
+pub fn misspelt_overrides(vars: impl IntoIterator<Item = String>) -> Vec<String> {
+    let known: Vec<String> = KEYS
+        .iter()
+        .filter(|k| k.kind != KeyKind::Group)
+        .map(|k| k.env_var())
+        .collect();
+    let mut warnings = Vec::new();
+    for var in vars {
+        let Some(suffix) = var.strip_prefix("ZOKIO_") else {
+            continue;
+        };
+        if known.contains(&var) {
+            continue;
+        }
+        let suffixes = known.iter().map(|k| &k["ZOKIO_".len()..]);
+        if let Some(near) = zokio_config_schema::did_you_mean(suffix, suffixes)
+            .filter(|near| within_two_edits(suffix, near))
+        {
+            warnings.push(format!(
+                "`{var}` is not a zokio configuration override and is ignored; did you mean `ZOKIO_{near}`?"
+            ));
+        }
+    }
+    warnings
+}
+
+/// Whether `a` is within two single-character edits of `b` (a typo, not
+/// another variable that shares a prefix).
+fn within_two_edits(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(above + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()] <= 2
 }
 
 /// The generated Rust source for a `zokio.toml` text, or every problem

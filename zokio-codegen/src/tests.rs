@@ -247,3 +247,39 @@ fn a_scalar_key_written_as_a_group_says_so() {
     );
     assert!(!out.contains("bare literal"), "{out}");
 }
+
+#[test]
+fn misspelt_overrides_are_named_and_other_variables_left_alone() {
+    let vars = [
+        "ZOKIO_WORKRS",
+        "ZOKIO_SCHEDULER_LOCAL_QUEU",
+        "ZOKIO_IO_URNIG_ENTRIES",
+        "ZOKIO_WORKERS",
+        "PATH",
+        // Variables of zokio's own tests and benchmarks.
+        "ZOKIO_NO_IO_URING",
+        "ZOKIO_BLESS",
+        "ZOKIO_STRESS_SEED",
+        "ZOKIO_STRESS_TASKS",
+        "ZOKIO_STRESS_TIMERS",
+        "ZOKIO_STRESS_CONNECTIONS",
+        "ZOKIO_FS_DENIED_PATH",
+        "ZOKIO_FS_ATOMIC_TARGET",
+        "ZOKIO_FS_ATOMIC_BACKEND",
+        "ZOKIO_BENCH_DIR",
+        "ZOKIO_BENCH_COUNT",
+        "ZOKIO_BENCH_STALL_SECS",
+        "ZOKIO_FUZZ_CASES",
+        "ZOKIO_FALLBACK_CHILD",
+        "ZOKIO_EMFILE_CASE",
+    ];
+    let warnings = crate::build_script::misspelt_overrides(vars.iter().map(|v| (*v).to_owned()));
+    assert_eq!(
+        warnings,
+        [
+            "`ZOKIO_WORKRS` is not a zokio configuration override and is ignored; did you mean `ZOKIO_WORKERS`?",
+            "`ZOKIO_SCHEDULER_LOCAL_QUEU` is not a zokio configuration override and is ignored; did you mean `ZOKIO_SCHEDULER_LOCAL_QUEUE`?",
+            "`ZOKIO_IO_URNIG_ENTRIES` is not a zokio configuration override and is ignored; did you mean `ZOKIO_IO_URING_ENTRIES`?",
+        ]
+    );
+}
