@@ -6,7 +6,8 @@ DESIGN.md ("How performance is judged"): closed loop, 32 connections,
 64-byte messages. Steps:
 
 1. build the release binaries (examples of `zokio-benches`):
-   `echo_server_zokio`, `echo_server_tokio` and `echo_client`;
+   `echo_server_zokio`, `echo_server_tokio`, `echo_server_floor` (no
+   runtime: the ceiling, for reference) and `echo_client`;
 2. for each repeat, and each server in turn (the order rotates from one
    repeat to the next, so no server always runs first or last): start the
    server on a free port, run the client (warm-up, then a timed
@@ -47,6 +48,8 @@ SERVERS = {
     "zokio-io_uring-sqpoll": ("echo_server_zokio", ["--backend", "io_uring-sqpoll"]),
     "zokio-mio-owned": ("echo_server_zokio", ["--backend", "mio", "--owned"]),
     "tokio": ("echo_server_tokio", []),
+    # No runtime: one thread driving mio directly, the ceiling for reference.
+    "floor": ("echo_server_floor", []),
 }
 DEFAULT_SERVERS = ["zokio-mio", "zokio-io_uring", "zokio-io_uring-owned", "tokio"]
 BASELINE = "tokio"
@@ -116,7 +119,7 @@ def binary(name):
 def build(commands):
     cmd = ["cargo", "build", "--release", "-p", "zokio-benches",
            "--example", "echo_server_zokio", "--example", "echo_server_tokio",
-           "--example", "echo_client"]
+           "--example", "echo_server_floor", "--example", "echo_client"]
     commands.append(("build", cmd))
     log(f"$ {quote(cmd)}")
     result = subprocess.run(cmd, cwd=ROOT)

@@ -95,18 +95,21 @@ async fn echo_owned(stream: TcpStream) {
     }
 }
 
-fn run<S: zokio::Spec>(addr: SocketAddr, owned: bool) -> io::Result<()> {
-    let rt = zokio::Runtime::<S>::build()?;
-    eprintln!("{}", rt.describe());
-    eprintln!(
-        "  echo                  = {}",
-        if owned {
-            "read_owned/write_all_owned"
-        } else {
-            "read/write_all"
-        }
-    );
-    rt.block_on(serve(addr, owned))
+/// Runs the server on runtime type `S` through its one-shot entry point,
+/// the one `#[zokio::main]` uses (build, run, shut down on this thread).
+macro_rules! run {
+    ($rt:ty, $addr:expr, $owned:expr) => {{
+        eprintln!("{}", <$rt>::describe());
+        eprintln!(
+            "  echo                  = {}",
+            if $owned {
+                "read_owned/write_all_owned"
+            } else {
+                "read/write_all"
+            }
+        );
+        <$rt>::block_on(serve($addr, $owned))
+    }};
 }
 
 fn main() -> ExitCode {
@@ -146,11 +149,11 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let result = match (uring, multi_thread) {
-        _ if sqpoll => run::<UringSqpollMultiThread>(addr, owned),
-        (false, true) => run::<MioMultiThread>(addr, owned),
-        (true, true) => run::<UringMultiThread>(addr, owned),
-        (false, false) => run::<MioCurrentThread>(addr, owned),
-        (true, false) => run::<UringCurrentThread>(addr, owned),
+        _ if sqpoll => run!(UringSqpollMultiThread, addr, owned),
+        (false, true) => run!(MioMultiThread, addr, owned),
+        (true, true) => run!(UringMultiThread, addr, owned),
+        (false, false) => run!(MioCurrentThread, addr, owned),
+        (true, false) => run!(UringCurrentThread, addr, owned),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -65,10 +65,13 @@ async fn connection(stream: TcpStream) {
     }
 }
 
-fn run<S: zokio::Spec>(addr: SocketAddr) -> io::Result<()> {
-    let rt = zokio::Runtime::<S>::build()?;
-    eprintln!("{}", rt.describe());
-    rt.block_on(serve(addr))
+/// Runs the server on runtime type `S` through its one-shot entry point,
+/// the one `#[zokio::main]` uses (build, run, shut down on this thread).
+macro_rules! run {
+    ($rt:ty, $addr:expr) => {{
+        eprintln!("{}", <$rt>::describe());
+        <$rt>::block_on(serve($addr))
+    }};
 }
 
 fn main() -> ExitCode {
@@ -80,10 +83,10 @@ fn main() -> ExitCode {
         }
     };
     let result = match (uring, multi_thread) {
-        (false, true) => run::<MioMultiThread>(addr),
-        (true, true) => run::<UringMultiThread>(addr),
-        (false, false) => run::<MioCurrentThread>(addr),
-        (true, false) => run::<UringCurrentThread>(addr),
+        (false, true) => run!(MioMultiThread, addr),
+        (true, true) => run!(UringMultiThread, addr),
+        (false, false) => run!(MioCurrentThread, addr),
+        (true, false) => run!(UringCurrentThread, addr),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

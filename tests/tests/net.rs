@@ -40,6 +40,11 @@ const DROPS: usize = 10_000;
 /// configured by the `runtime!` keys that follow.
 macro_rules! net_suite {
     ($module:ident, $($config:tt)*) => {
+        net_suite!(@ $module, run_on, $($config)*);
+    };
+    // `$runner` builds and drives the runtime (`run_on`, or
+    // `run_on_single_driver` for `#[zokio::main]`'s entry point).
+    (@ $module:ident, $runner:ident, $($config:tt)*) => {
         mod $module {
             use super::*;
 
@@ -50,7 +55,7 @@ macro_rules! net_suite {
                 F: FnOnce() -> Fut + Send + 'static,
                 Fut: Future<Output = ()>,
             {
-                run_on::<Rt, _, _>(body);
+                $runner::<Rt, _, _>(body);
             }
 
             /// Like `run`, with no other test running, and checks that the
@@ -269,6 +274,14 @@ net_suite!(
 );
 net_suite!(
     io_uring_current_thread,
+    flavor = "current_thread",
+    backend = "io_uring"
+);
+// The entry point of `#[zokio::main]`/`#[zokio::test]`: a `current_thread`
+// ring that only its one driving thread enters.
+net_suite!(
+    @ io_uring_current_thread_single_driver,
+    run_on_single_driver,
     flavor = "current_thread",
     backend = "io_uring"
 );

@@ -109,7 +109,7 @@ pub mod __private {
     /// runs `future` on it.
     #[track_caller]
     pub fn block_on<S: Spec, F: core::future::Future>(future: F) -> F::Output {
-        match crate::Runtime::<S>::build() {
+        match crate::Runtime::<S>::build_single_driver() {
             Ok(rt) => rt.block_on(future),
             Err(e) => panic!("failed to start the zokio runtime `{}`: {e}", S::NAME),
         }

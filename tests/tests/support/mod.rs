@@ -159,6 +159,25 @@ where
     });
 }
 
+/// [`run_on`] through `#[zokio::main]`'s entry point, which builds the
+/// runtime for one driving thread (on io_uring, a `current_thread` ring is
+/// then single-issuer with deferred completion work).
+pub fn run_on_single_driver<S, F, Fut>(body: F)
+where
+    S: zokio::Spec,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    guarded(false, move |stage| {
+        // The entry point builds, runs and drops the runtime in one call.
+        run_stages(stage, (), |()| {
+            zokio::__private::block_on::<S, _>(async {
+                zokio::time::timeout(BODY_TIMEOUT, body()).await.is_ok()
+            })
+        });
+    });
+}
+
 /// Sets `SO_LINGER` to "on, zero seconds", so closing `socket` sends a reset
 /// instead of a FIN.
 pub fn set_linger_zero(socket: &std::net::TcpStream) {

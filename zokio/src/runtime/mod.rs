@@ -332,6 +332,21 @@ impl<S: Spec> Runtime<S> {
 
     /// Starts the runtime: for `multi_thread`, its worker threads.
     pub fn build() -> std::io::Result<Self> {
+        Self::build_with(false)
+    }
+
+    /// Builds a runtime that only the calling thread will ever drive (one
+    /// `block_on`, then the drop, on this thread: `#[zokio::main]`,
+    /// `#[zokio::test]` and `AppRuntime::block_on`). A `current_thread`
+    /// io_uring ring can then be single-issuer with deferred completion
+    /// work, as a `multi_thread` worker's is; a runtime built with
+    /// [`build`](Self::build) may be driven by any thread's `block_on`, so
+    /// its ring cannot.
+    pub(crate) fn build_single_driver() -> std::io::Result<Self> {
+        Self::build_with(true)
+    }
+
+    fn build_with(single_driver: bool) -> std::io::Result<Self> {
         let () = Self::VALID;
         let blocking = BlockingPool::new(PoolConfig {
             name: S::NAME,
@@ -343,7 +358,7 @@ impl<S: Spec> Runtime<S> {
             Flavor::CurrentThread => 1,
             Flavor::MultiThread => S::WORKERS.resolve(),
         };
-        let shared = Shared::<S>::new(workers, blocking.clone())?;
+        let shared = Shared::<S>::new(workers, blocking.clone(), single_driver)?;
         let as_handle: Arc<dyn SchedulerHandle> = shared.clone();
         blocking.set_runtime(&as_handle);
         let mut runtime = Runtime {

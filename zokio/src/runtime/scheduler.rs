@@ -266,7 +266,13 @@ pub(crate) struct Shared<S: Spec> {
 }
 
 impl<S: Spec> Shared<S> {
-    pub(crate) fn new(workers: usize, blocking: Arc<BlockingPool>) -> std::io::Result<Arc<Self>> {
+    /// `single_driver`: only the building thread will drive a
+    /// `current_thread` runtime (see `Runtime::build_single_driver`).
+    pub(crate) fn new(
+        workers: usize,
+        blocking: Arc<BlockingPool>,
+        single_driver: bool,
+    ) -> std::io::Result<Arc<Self>> {
         let io = Arc::new(IoHandle::new(
             S::BACKEND,
             workers,
@@ -276,8 +282,8 @@ impl<S: Spec> Shared<S> {
                 uring_sqpoll: S::URING_SQPOLL,
                 // A worker thread drives its own driver, and only it; a
                 // `current_thread` runtime is driven by whichever thread
-                // calls `block_on`.
-                single_issuer: S::FLAVOR == Flavor::MultiThread,
+                // calls `block_on`, unless it is built for one.
+                single_issuer: S::FLAVOR == Flavor::MultiThread || single_driver,
             },
         )?);
         Ok(Arc::new_cyclic(|me: &Weak<Self>| {

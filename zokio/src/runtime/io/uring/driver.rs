@@ -815,7 +815,7 @@ impl UringDriver {
 
     /// For a single-issuer ring: `None` while it is not enabled, else
     /// whether the calling thread is its issuer.
-    fn caller_is_issuer(&self) -> Option<bool> {
+    pub(super) fn caller_is_issuer(&self) -> Option<bool> {
         self.issuer
             .get()
             .map(|id| *id == std::thread::current().id())

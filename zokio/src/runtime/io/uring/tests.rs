@@ -1053,7 +1053,8 @@ fn submission_polling_rings_share_one_kernel_thread() {
 
 /// `multi_thread` workers' rings are single-issuer with deferred completion
 /// work; `current_thread` rings (driven by whichever thread calls
-/// `block_on`) are not.
+/// `block_on`) are not, unless the runtime is built for one driving thread
+/// (`#[zokio::main]`'s entry point), which then owns the ring.
 #[test]
 fn worker_rings_defer_completion_work() {
     let _serial = serial();
@@ -1061,6 +1062,24 @@ fn worker_rings_defer_completion_work() {
     assert!(mt.contains("deferred completion work"), "{mt}");
     let ct = crate::Runtime::<Ct>::build().unwrap().describe();
     assert!(!ct.contains("deferred completion work"), "{ct}");
+    let single = crate::Runtime::<Ct>::build_single_driver().unwrap();
+    let text = single.describe();
+    assert!(text.contains("deferred completion work"), "{text}");
+    // The driving thread becomes the issuer and does I/O through the ring.
+    let echoed = single.block_on(async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut a, mut b) = crate::net::UnixStream::pair().unwrap();
+        a.write_all(b"ring").await.unwrap();
+        let mut buf = [0u8; 4];
+        b.read_exact(&mut buf).await.unwrap();
+        buf
+    });
+    assert_eq!(&echoed, b"ring");
+    assert_eq!(
+        uring_of(single.handle().shared.io().driver(0)).caller_is_issuer(),
+        Some(true),
+        "the thread that drove it is the ring's issuer"
+    );
 }
 
 /// A single-issuer ring: its owner enables it and becomes the only thread
