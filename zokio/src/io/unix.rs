@@ -109,8 +109,7 @@ impl<T: AsRawFd> AsyncFd<T> {
         let token = poll_fn(|cx| self.poll_ready(cx, Direction::Read)).await?;
         Ok(AsyncFdReadyMutGuard {
             fd: self,
-            token: Some(token),
-            direction: Direction::Read,
+            seen: Seen::new(token, Direction::Read),
         })
     }
 
@@ -119,8 +118,7 @@ impl<T: AsRawFd> AsyncFd<T> {
         let token = poll_fn(|cx| self.poll_ready(cx, Direction::Write)).await?;
         Ok(AsyncFdReadyMutGuard {
             fd: self,
-            token: Some(token),
-            direction: Direction::Write,
+            seen: Seen::new(token, Direction::Write),
         })
     }
 
@@ -149,8 +147,7 @@ impl<T: AsRawFd> AsyncFd<T> {
         self.poll_ready(cx, direction)
             .map_ok(|token| AsyncFdReadyGuard {
                 fd: self,
-                token: Some(token),
-                direction,
+                seen: Seen::new(token, direction),
             })
     }
 
@@ -235,21 +232,39 @@ fn would_block_clears<R>(
 #[must_use = "call `try_io` or `clear_ready` after a call that would block"]
 pub struct AsyncFdReadyGuard<'a, T: AsRawFd> {
     fd: &'a AsyncFd<T>,
+    seen: Seen,
+}
+
+/// The readiness a guard stands for, until it is cleared or retained.
+struct Seen {
     token: Option<ReadyToken>,
     direction: Direction,
+}
+
+impl Seen {
+    fn new(token: ReadyToken, direction: Direction) -> Seen {
+        Seen {
+            token: Some(token),
+            direction,
+        }
+    }
+
+    fn clear<T: AsRawFd>(&mut self, fd: &AsyncFd<T>) {
+        if let Some(token) = self.token.take() {
+            fd.clear(token, self.direction);
+        }
+    }
 }
 
 impl<'a, T: AsRawFd> AsyncFdReadyGuard<'a, T> {
     /// Forgets the readiness: the next wait waits for the kernel.
     pub fn clear_ready(&mut self) {
-        if let Some(token) = self.token.take() {
-            self.fd.clear(token, self.direction);
-        }
+        self.seen.clear(self.fd);
     }
 
     /// Keeps the readiness (what dropping the guard does).
     pub fn retain_ready(&mut self) {
-        self.token = None;
+        self.seen.token = None;
     }
 
     /// Runs `f` (a non-blocking call); if it fails with `WouldBlock`, clears
@@ -278,7 +293,7 @@ impl<T: AsRawFd + fmt::Debug> fmt::Debug for AsyncFdReadyGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncFdReadyGuard")
             .field("fd", self.fd)
-            .field("direction", &self.direction)
+            .field("direction", &self.seen.direction)
             .finish()
     }
 }
@@ -288,21 +303,18 @@ impl<T: AsRawFd + fmt::Debug> fmt::Debug for AsyncFdReadyGuard<'_, T> {
 #[must_use = "call `try_io` or `clear_ready` after a call that would block"]
 pub struct AsyncFdReadyMutGuard<'a, T: AsRawFd> {
     fd: &'a mut AsyncFd<T>,
-    token: Option<ReadyToken>,
-    direction: Direction,
+    seen: Seen,
 }
 
 impl<T: AsRawFd> AsyncFdReadyMutGuard<'_, T> {
     /// Forgets the readiness: the next wait waits for the kernel.
     pub fn clear_ready(&mut self) {
-        if let Some(token) = self.token.take() {
-            self.fd.clear(token, self.direction);
-        }
+        self.seen.clear(self.fd);
     }
 
     /// Keeps the readiness (what dropping the guard does).
     pub fn retain_ready(&mut self) {
-        self.token = None;
+        self.seen.token = None;
     }
 
     /// Runs `f` (a non-blocking call); if it fails with `WouldBlock`, clears
@@ -340,7 +352,7 @@ impl<T: AsRawFd + fmt::Debug> fmt::Debug for AsyncFdReadyMutGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncFdReadyMutGuard")
             .field("fd", &*self.fd)
-            .field("direction", &self.direction)
+            .field("direction", &self.seen.direction)
             .finish()
     }
 }
