@@ -114,10 +114,15 @@ pub fn misspelt_overrides(vars: impl IntoIterator<Item = String>) -> Vec<String>
         if known.contains(&var) {
             continue;
         }
-        let suffixes = known.iter().map(|k| &k["ZOKIO_".len()..]);
-        if let Some(near) = zokio_config_schema::did_you_mean(suffix, suffixes)
-            .filter(|near| within_two_edits(suffix, near))
-        {
+        // The nearest override within two edits: a typo, not another
+        // variable that only shares the prefix.
+        let near = known
+            .iter()
+            .map(|k| &k["ZOKIO_".len()..])
+            .map(|k| (edit_distance(suffix, k), k))
+            .filter(|(d, _)| *d <= 2)
+            .min_by_key(|(d, _)| *d);
+        if let Some((_, near)) = near {
             warnings.push(format!(
                 "`{var}` is not a zokio configuration override and is ignored; did you mean `ZOKIO_{near}`?"
             ));
@@ -126,9 +131,9 @@ pub fn misspelt_overrides(vars: impl IntoIterator<Item = String>) -> Vec<String>
     warnings
 }
 
-/// Whether `a` is within two single-character edits of `b` (a typo, not
-/// another variable that shares a prefix).
-fn within_two_edits(a: &str, b: &str) -> bool {
+/// The number of single-character insertions, deletions and substitutions
+/// that turn `a` into `b`.
+fn edit_distance(a: &str, b: &str) -> usize {
     let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.iter().enumerate() {
@@ -142,7 +147,7 @@ fn within_two_edits(a: &str, b: &str) -> bool {
             diagonal = above;
         }
     }
-    row[b.len()] <= 2
+    row[b.len()]
 }
 
 /// The generated Rust source for a `zokio.toml` text, or every problem

@@ -91,6 +91,18 @@ pub struct EnterGuard<'a> {
     _not_send: PhantomData<*const ()>,
 }
 
+impl EnterGuard<'_> {
+    /// Makes `handle` current; the lifetime ties the guard to the borrow of
+    /// the `Handle` or `Runtime` it was made from.
+    fn new(handle: Handle) -> Self {
+        EnterGuard {
+            _current: enter(handle),
+            _handle: PhantomData,
+            _not_send: PhantomData,
+        }
+    }
+}
+
 impl fmt::Debug for EnterGuard<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EnterGuard").finish_non_exhaustive()
@@ -246,11 +258,7 @@ impl Handle {
     /// drops, as tokio's `Handle::enter` does: `zokio::spawn`, sockets and
     /// timers then work from code that is not inside `block_on` or a task.
     pub fn enter(&self) -> EnterGuard<'_> {
-        EnterGuard {
-            _current: enter(self.clone()),
-            _handle: PhantomData,
-            _not_send: PhantomData,
-        }
+        EnterGuard::new(self.clone())
     }
 
     /// Whether this runtime is `current_thread` or `multi_thread`.
@@ -403,11 +411,7 @@ impl<S: Spec> Runtime<S> {
     /// Makes this runtime the current one of this thread until the guard
     /// drops (see [`Handle::enter`]).
     pub fn enter(&self) -> EnterGuard<'_> {
-        EnterGuard {
-            _current: enter(self.handle()),
-            _handle: PhantomData,
-            _not_send: PhantomData,
-        }
+        EnterGuard::new(self.handle())
     }
 
     /// Spawns a task on this runtime.

@@ -290,7 +290,7 @@ impl Registration {
         cx: &mut Context<'_>,
         direction: Direction,
     ) -> Poll<io::Result<()>> {
-        self.io.poll_ready(cx, direction).map_ok(|_| ())
+        self.poll_ready_event(cx, direction).map_ok(|_| ())
     }
 
     /// Like [`poll_ready`](Self::poll_ready), returning the readiness seen,
