@@ -28,6 +28,7 @@ pub(crate) mod poll_fd;
 pub(crate) mod probe;
 pub(crate) mod scheduled;
 pub(crate) mod source;
+pub(crate) mod sys;
 #[cfg(target_os = "linux")]
 pub(crate) mod uring;
 

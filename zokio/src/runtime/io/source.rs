@@ -273,12 +273,6 @@ impl IoSource {
     }
 }
 
-/// The current runtime's I/O handle.
-///
-/// # Panics
-///
-/// Outside a runtime.
-#[track_caller]
 /// Runs `f` with socket2's view of `fd`.
 fn with_sock<R>(fd: RawFd, f: impl FnOnce(SockRef<'_>) -> R) -> R {
     // SAFETY: callers pass the fd of a socket they own and keep open for the
@@ -288,14 +282,7 @@ fn with_sock<R>(fd: RawFd, f: impl FnOnce(SockRef<'_>) -> R) -> R {
 }
 
 fn recv(fd: RawFd, buf: &mut [MaybeUninit<u8>], flags: libc::c_int) -> io::Result<usize> {
-    // SAFETY: `buf` is valid for `buf.len()` bytes of writes; `recv` writes
-    // at most that many.
-    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), flags) };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
+    super::sys::recv(fd, buf, flags)
 }
 
 /// `send` flags: never raise `SIGPIPE` (a closed peer is an `EPIPE` error).
@@ -307,13 +294,7 @@ const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
 const SEND_FLAGS: libc::c_int = 0;
 
 fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    // SAFETY: `buf` is valid for `buf.len()` bytes of reads.
-    let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), SEND_FLAGS) };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
+    super::sys::send_to(fd, buf, SEND_FLAGS, None)
 }
 
 /// The most slices one `sendmsg` takes (`IOV_MAX` on Linux and macOS); the

@@ -301,27 +301,7 @@ fn send_vectored_now(fd: RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
 /// `sendto` without waiting (the socket is in blocking mode; the flag makes
 /// this one call non-blocking).
 fn send_now(fd: RawFd, buf: &[u8], dest: Option<&SockAddr>) -> io::Result<usize> {
-    let (addr, len) = match dest {
-        Some(a) => (a.as_ptr().cast::<libc::sockaddr>(), a.len()),
-        None => (std::ptr::null(), 0),
-    };
-    // SAFETY: `buf` is valid for `buf.len()` bytes of reads and `addr` for
-    // `len` bytes (or null with 0).
-    let n = unsafe {
-        libc::sendto(
-            fd,
-            buf.as_ptr().cast(),
-            buf.len(),
-            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-            addr,
-            len,
-        )
-    };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
+    crate::runtime::io::sys::send_to(fd, buf, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL, dest)
 }
 
 impl UringIo {
