@@ -244,6 +244,26 @@ macro_rules! net_suite {
             }
 
             #[test]
+            fn readable_then_try_read_gets_every_byte_in_order() {
+                run(super::readable_then_try_read_gets_every_byte_in_order);
+            }
+
+            #[test]
+            fn peek_leaves_the_bytes_for_the_next_read() {
+                run(super::peek_leaves_the_bytes_for_the_next_read);
+            }
+
+            #[test]
+            fn try_write_fills_the_socket_and_writable_waits_for_room() {
+                run(super::try_write_fills_the_socket_and_writable_waits_for_room);
+            }
+
+            #[test]
+            fn readiness_on_unix_streams_and_owned_halves() {
+                run(super::readiness_on_unix_streams_and_owned_halves);
+            }
+
+            #[test]
             fn async_fd_reads_and_writes_a_foreign_socket() {
                 run(super::async_fd_reads_and_writes_a_foreign_socket);
             }
@@ -1655,6 +1675,198 @@ async fn async_fd_read(
             return result.unwrap();
         }
     }
+}
+
+/// Reads everything the peer sends with `readable` + `try_read` (small
+/// reads, so bytes received ahead wait between calls), until end of stream.
+async fn read_with_try_read(stream: &TcpStream, chunk: usize) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; chunk];
+    loop {
+        stream.readable().await.expect("readable");
+        match stream.try_read(&mut buf) {
+            Ok(0) => return got,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("try_read failed: {e}"),
+        }
+    }
+}
+
+/// `try_read` before anything was sent says `WouldBlock` (and takes
+/// nothing); after `readable`, it returns the bytes, in order, through end
+/// of stream; the `AsyncRead` path and `try_read` interleave without
+/// losing or reordering a byte.
+async fn readable_then_try_read_gets_every_byte_in_order() {
+    let (mut client, server) = tcp_pair().await;
+    let mut buf = [0u8; 16];
+    let e = server.try_read(&mut buf).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::WouldBlock, "nothing was sent yet");
+
+    let data = pseudo_random_bytes(11, 200_000);
+    let writer = {
+        let data = data.clone();
+        zokio::spawn(async move {
+            client.write_all(&data).await.unwrap();
+            client.shutdown().await.unwrap();
+            client
+        })
+    };
+    // A few bytes through `try_read`, the next through `AsyncRead`, the rest
+    // through `try_read` again.
+    let mut server = server;
+    let mut head = Vec::new();
+    while head.len() < 10 {
+        server.readable().await.unwrap();
+        match server.try_read(&mut buf[..3]) {
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("try_read failed: {e}"),
+        }
+    }
+    let mut middle = vec![0u8; 1000];
+    server.read_exact(&mut middle).await.unwrap();
+    let tail = read_with_try_read(&server, 777).await;
+    let mut got = head;
+    got.extend_from_slice(&middle);
+    got.extend_from_slice(&tail);
+    assert_eq!(got.len(), data.len(), "bytes lost or invented");
+    assert!(got == data, "bytes reordered or corrupted");
+    // End of stream stays readable, and `try_read` keeps saying 0.
+    server.readable().await.unwrap();
+    assert_eq!(server.try_read(&mut buf).unwrap(), 0);
+    drop(writer.await.unwrap());
+}
+
+/// `peek` returns bytes without taking them: the next read (or peek) sees
+/// them again; at end of stream it returns 0.
+async fn peek_leaves_the_bytes_for_the_next_read() {
+    let (mut client, mut server) = tcp_pair().await;
+    client.write_all(b"hello, peek").await.unwrap();
+    let mut buf = [0u8; 5];
+    let n = server.peek(&mut buf).await.unwrap();
+    assert!(
+        n > 0 && b"hello, peek".starts_with(&buf[..n]),
+        "{:?}",
+        &buf[..n]
+    );
+    let mut again = [0u8; 5];
+    let m = server.peek(&mut again).await.unwrap();
+    assert_eq!(
+        &again[..m.min(n)],
+        &buf[..m.min(n)],
+        "a second peek saw other bytes"
+    );
+    let mut all = [0u8; 11];
+    server.read_exact(&mut all).await.unwrap();
+    assert_eq!(&all, b"hello, peek", "the peeked bytes were taken");
+    // A peek that has to wait for the bytes.
+    let peeker = zokio::spawn(async move {
+        let mut buf = [0u8; 4];
+        let n = server.peek(&mut buf).await.unwrap();
+        (server, buf, n)
+    });
+    client.write_all(b"more").await.unwrap();
+    let (mut server, buf, n) = peeker.await.unwrap();
+    assert!(n > 0 && b"more".starts_with(&buf[..n]));
+    let mut more = [0u8; 4];
+    server.read_exact(&mut more).await.unwrap();
+    assert_eq!(&more, b"more");
+    drop(client);
+    assert_eq!(
+        server.peek(&mut [0u8; 4]).await.unwrap(),
+        0,
+        "end of stream"
+    );
+    assert_eq!(server.read(&mut [0u8; 4]).await.unwrap(), 0);
+}
+
+/// `try_write` with a peer that does not read fills the socket buffers
+/// until it says `WouldBlock`; `writable` then waits until the peer reads,
+/// and every byte `try_write` accepted arrives, once, in order.
+async fn try_write_fills_the_socket_and_writable_waits_for_room() {
+    let (client, mut server) = tcp_pair().await;
+    let chunk = pseudo_random_bytes(12, 64 * 1024);
+    let mut sent: Vec<u8> = Vec::new();
+    let mut filled = false;
+    // Loopback buffers hold a few MiB; the bound keeps a broken
+    // `WouldBlock` from looping for ever.
+    for _ in 0..4096 {
+        match client.try_write(&chunk) {
+            Ok(n) => sent.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                filled = true;
+                break;
+            }
+            Err(e) => panic!("try_write failed: {e}"),
+        }
+    }
+    assert!(
+        filled,
+        "try_write never said WouldBlock with a peer not reading"
+    );
+    let reader = zokio::spawn(async move {
+        let mut got = Vec::new();
+        server.read_to_end(&mut got).await.unwrap();
+        got
+    });
+    // Room again once the peer reads: write a last chunk through
+    // `writable` + `try_write`.
+    let last = pseudo_random_bytes(13, 1000);
+    let mut at = 0;
+    while at < last.len() {
+        client.writable().await.unwrap();
+        match client.try_write(&last[at..]) {
+            Ok(n) => at += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("try_write failed: {e}"),
+        }
+    }
+    sent.extend_from_slice(&last);
+    drop(client);
+    let got = reader.await.unwrap();
+    assert_eq!(got.len(), sent.len(), "bytes lost or duplicated");
+    assert!(got == sent, "bytes reordered or corrupted");
+}
+
+/// The same methods on Unix streams and on owned halves.
+async fn readiness_on_unix_streams_and_owned_halves() {
+    let (a, b) = UnixStream::pair().unwrap();
+    let mut buf = [0u8; 8];
+    assert_eq!(
+        b.try_read(&mut buf).unwrap_err().kind(),
+        io::ErrorKind::WouldBlock
+    );
+    a.writable().await.unwrap();
+    assert_eq!(a.try_write(b"unix").unwrap(), 4);
+    assert_eq!(b.peek(&mut buf).await.unwrap(), 4);
+    b.readable().await.unwrap();
+    assert_eq!(b.try_read(&mut buf).unwrap(), 4);
+    assert_eq!(&buf[..4], b"unix");
+
+    let (client, server) = tcp_pair().await;
+    let (read_half, _keep) = server.into_split();
+    let (_keep_read, write_half) = client.into_split();
+    write_half.writable().await.unwrap();
+    let mut at = 0;
+    while at < 5 {
+        match write_half.try_write(&b"halves"[at..5]) {
+            Ok(n) => at += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => write_half.writable().await.unwrap(),
+            Err(e) => panic!("try_write failed: {e}"),
+        }
+    }
+    let mut got = Vec::new();
+    while got.len() < 5 {
+        assert!(read_half.peek(&mut buf).await.unwrap() > 0);
+        read_half.readable().await.unwrap();
+        match read_half.try_read(&mut buf) {
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("try_read failed: {e}"),
+        }
+    }
+    assert_eq!(got, b"halve");
 }
 
 /// `AsyncFd` on a descriptor zokio did not create: a read waits for the

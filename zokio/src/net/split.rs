@@ -44,6 +44,39 @@ pub(crate) fn shutdown_write(socket: &Socket) -> Poll<io::Result<()>> {
     }
 }
 
+pub(crate) fn poll_peek(
+    socket: &Socket,
+    cx: &mut Context<'_>,
+    buf: &mut ReadBuf<'_>,
+) -> Poll<io::Result<usize>> {
+    let before = buf.filled().len();
+    std::task::ready!(socket.source.poll_peek(cx, socket.raw(), buf))?;
+    Poll::Ready(Ok(buf.filled().len() - before))
+}
+
+pub(crate) async fn peek(socket: &Socket, buf: &mut [u8]) -> io::Result<usize> {
+    let mut buf = ReadBuf::new(buf);
+    std::future::poll_fn(|cx| poll_peek(socket, cx, &mut buf)).await
+}
+
+pub(crate) fn try_read(socket: &Socket, buf: &mut [u8]) -> io::Result<usize> {
+    let mut buf = ReadBuf::new(buf);
+    socket.source.try_read(socket.raw(), &mut buf)?;
+    Ok(buf.filled().len())
+}
+
+pub(crate) fn try_write(socket: &Socket, buf: &[u8]) -> io::Result<usize> {
+    socket.source.try_write(socket.raw(), buf)
+}
+
+pub(crate) fn poll_read_ready(socket: &Socket, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    socket.source.poll_read_ready(cx, socket.raw())
+}
+
+pub(crate) fn poll_write_ready(socket: &Socket, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    socket.source.poll_write_ready(cx, socket.raw())
+}
+
 /// Writes all of `buf`'s initialized bytes, then gives it back.
 pub(crate) async fn write_all_owned<B: IoBuf>(socket: &Socket, buf: B) -> (io::Result<()>, B) {
     let total = buf.bytes_init();
@@ -139,6 +172,110 @@ macro_rules! impl_async_write {
     };
 }
 
+/// The read-side readiness methods (`readable`, `try_read`, `peek`, their
+/// `poll_*` forms) for a type whose socket is `$sock` (with `$s` bound to
+/// `&self`), documented once for streams and their read halves.
+macro_rules! impl_read_readiness {
+    ($t:ty, $s:ident => $sock:expr) => {
+        impl $t {
+            /// Waits until the stream may be readable: bytes to read, end of
+            /// stream or an error. Then [`try_read`](Self::try_read) reads
+            /// without waiting. Readiness can be spurious (another reader
+            /// took the bytes): `try_read` then says `WouldBlock`, and the
+            /// next `readable` waits for real.
+            ///
+            /// On io_uring this starts a receive when none is in flight; the
+            /// bytes it brings in are kept for `try_read`, `peek` or the next
+            /// read, in order.
+            ///
+            /// # Cancel safety
+            ///
+            /// Cancel safe: nothing is read.
+            pub async fn readable(&self) -> io::Result<()> {
+                std::future::poll_fn(|cx| self.poll_read_ready(cx)).await
+            }
+
+            /// The `poll` form of [`readable`](Self::readable). Only the
+            /// waker of the last call is kept (per stream on mio, where a
+            /// `poll_read` of the same stream shares the slot): for several
+            /// waiting tasks use `readable`.
+            pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                let $s = self;
+                $crate::net::split::poll_read_ready($sock, cx)
+            }
+
+            /// Reads what is there without waiting: the count (0 at end of
+            /// stream or for an empty `buf`), or a `WouldBlock` error when
+            /// nothing is; wait with [`readable`](Self::readable), then try
+            /// again.
+            pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+                let $s = self;
+                $crate::net::split::try_read($sock, buf)
+            }
+
+            /// Reads into `buf` without taking the bytes: the next read
+            /// returns them again. Waits until there is something; `Ok(0)`
+            /// means end of stream.
+            ///
+            /// # Cancel safety
+            ///
+            /// Cancel safe: nothing is taken.
+            pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+                let $s = self;
+                $crate::net::split::peek($sock, buf).await
+            }
+
+            /// The `poll` form of [`peek`](Self::peek): the count, appended
+            /// to `buf`'s filled part.
+            pub fn poll_peek(
+                &self,
+                cx: &mut Context<'_>,
+                buf: &mut ReadBuf<'_>,
+            ) -> Poll<io::Result<usize>> {
+                let $s = self;
+                $crate::net::split::poll_peek($sock, cx, buf)
+            }
+        }
+    };
+}
+
+/// The write-side readiness methods (`writable`, `try_write`,
+/// `poll_write_ready`), as [`impl_read_readiness`].
+macro_rules! impl_write_readiness {
+    ($t:ty, $s:ident => $sock:expr) => {
+        impl $t {
+            /// Waits until the stream may be writable (room in the socket
+            /// buffer, or an error to report). Then
+            /// [`try_write`](Self::try_write) writes without waiting.
+            /// Readiness can be spurious: `try_write` then says
+            /// `WouldBlock`, and the next `writable` waits for real.
+            ///
+            /// # Cancel safety
+            ///
+            /// Cancel safe: nothing is written.
+            pub async fn writable(&self) -> io::Result<()> {
+                std::future::poll_fn(|cx| self.poll_write_ready(cx)).await
+            }
+
+            /// The `poll` form of [`writable`](Self::writable) (as
+            /// [`poll_read_ready`](Self::poll_read_ready), only the last
+            /// waker is kept on mio).
+            pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                let $s = self;
+                $crate::net::split::poll_write_ready($sock, cx)
+            }
+
+            /// Writes what the socket buffer takes now, without waiting: the
+            /// count, or a `WouldBlock` error when it takes nothing; wait
+            /// with [`writable`](Self::writable), then try again.
+            pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+                let $s = self;
+                $crate::net::split::try_write($sock, buf)
+            }
+        }
+    };
+}
+
 /// What TCP and Unix streams share, for a `$stream { socket: Arc<Socket> }`
 /// whose addresses are `$addr` (converted by `$conv`): the owned-buffer
 /// methods, `split`/`into_split` and their halves, and tokio's I/O traits.
@@ -204,6 +341,8 @@ macro_rules! stream_socket {
 
         $crate::net::split::impl_async_read!($stream, s => &s.socket);
         $crate::net::split::impl_async_write!($stream, s => &s.socket);
+        $crate::net::split::impl_read_readiness!($stream, s => &s.socket);
+        $crate::net::split::impl_write_readiness!($stream, s => &s.socket);
 
         #[doc = concat!("The read half of [`", stringify!($stream), "::split`].")]
         #[derive(Debug)]
@@ -232,6 +371,8 @@ macro_rules! stream_socket {
 
         $crate::net::split::impl_async_read!(OwnedReadHalf, s => &s.socket);
         $crate::net::split::impl_async_write!(OwnedWriteHalf, s => &s.socket);
+        $crate::net::split::impl_read_readiness!(OwnedReadHalf, s => &s.socket);
+        $crate::net::split::impl_write_readiness!(OwnedWriteHalf, s => &s.socket);
 
         /// The halves given to [`OwnedReadHalf::reunite`] came from different
         /// streams; both are handed back.
@@ -310,4 +451,6 @@ macro_rules! stream_socket {
     };
 }
 
-pub(crate) use {impl_async_read, impl_async_write, stream_socket};
+pub(crate) use {
+    impl_async_read, impl_async_write, impl_read_readiness, impl_write_readiness, stream_socket,
+};

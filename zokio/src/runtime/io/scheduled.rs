@@ -174,6 +174,12 @@ impl ScheduledIo {
         }
     }
 
+    /// The readiness `direction` has now, without waiting (`None`: not
+    /// ready).
+    fn ready_now(&self, direction: Direction) -> Option<io::Result<ReadyEvent>> {
+        Self::check(self.state.load(Ordering::Acquire), direction)
+    }
+
     fn check(state: usize, direction: Direction) -> Option<io::Result<ReadyEvent>> {
         if state & SHUTDOWN != 0 {
             return Some(Err(shutdown_error()));
@@ -238,6 +244,25 @@ impl Registration {
         op: impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
         self.poll_io_then(cx, direction, op, |_| false)
+    }
+
+    /// Runs `op` if the resource is ready in `direction`, without waiting:
+    /// `WouldBlock` when it is not (no system call), or when `op` says so
+    /// (the readiness is then cleared, as [`poll_io`](Self::poll_io) does).
+    pub(crate) fn try_io<R>(
+        &self,
+        direction: Direction,
+        op: impl FnOnce() -> io::Result<R>,
+    ) -> io::Result<R> {
+        let event = match self.io.ready_now(direction) {
+            Some(ready) => ready?,
+            None => return Err(io::ErrorKind::WouldBlock.into()),
+        };
+        let result = op();
+        if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+            self.io.clear_readiness(event, direction);
+        }
+        result
     }
 
     /// Like [`poll_io`](Self::poll_io) for a stream read that filled less

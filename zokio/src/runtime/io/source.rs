@@ -83,6 +83,79 @@ impl IoSource {
         }
     }
 
+    /// A stream read that leaves the bytes for the next read (`MSG_PEEK`).
+    pub(crate) fn poll_peek(
+        &self,
+        cx: &mut Context<'_>,
+        fd: RawFd,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self {
+            IoSource::Mio(reg) => {
+                // SAFETY: as in `poll_read`.
+                let unfilled = unsafe { buf.unfilled_mut() };
+                let n = std::task::ready!(reg.poll_io(cx, Direction::Read, || {
+                    recv(fd, unfilled, libc::MSG_PEEK)
+                }))?;
+                // SAFETY: the kernel initialized `n` bytes of the unfilled part.
+                unsafe { buf.assume_init(n) };
+                buf.advance(n);
+                Poll::Ready(Ok(()))
+            }
+            #[cfg(target_os = "linux")]
+            IoSource::Uring(u) => u.poll_peek(cx, fd, buf),
+        }
+    }
+
+    /// A stream read that does not wait: `WouldBlock` when nothing is
+    /// there to read.
+    pub(crate) fn try_read(&self, fd: RawFd, buf: &mut ReadBuf<'_>) -> io::Result<()> {
+        match self {
+            IoSource::Mio(reg) => {
+                // SAFETY: as in `poll_read`.
+                let unfilled = unsafe { buf.unfilled_mut() };
+                let n = reg.try_io(Direction::Read, || recv(fd, unfilled, 0))?;
+                // SAFETY: the kernel initialized `n` bytes of the unfilled part.
+                unsafe { buf.assume_init(n) };
+                buf.advance(n);
+                Ok(())
+            }
+            #[cfg(target_os = "linux")]
+            IoSource::Uring(u) => u.try_read(fd, buf),
+        }
+    }
+
+    /// A write that does not wait: `WouldBlock` when the socket buffer is
+    /// full.
+    pub(crate) fn try_write(&self, fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            IoSource::Mio(reg) => reg.try_io(Direction::Write, || send(fd, buf)),
+            #[cfg(target_os = "linux")]
+            IoSource::Uring(u) => u.try_write(fd, buf),
+        }
+    }
+
+    /// Ready when a read may not have to wait (it may still find nothing:
+    /// then `try_read` says `WouldBlock` and the next wait is a real one).
+    #[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
+    pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>, fd: RawFd) -> Poll<io::Result<()>> {
+        match self {
+            IoSource::Mio(reg) => reg.poll_ready(cx, Direction::Read),
+            #[cfg(target_os = "linux")]
+            IoSource::Uring(u) => u.poll_read_ready(cx, fd),
+        }
+    }
+
+    /// Ready when a write may not have to wait (as `poll_read_ready`).
+    #[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
+    pub(crate) fn poll_write_ready(&self, cx: &mut Context<'_>, fd: RawFd) -> Poll<io::Result<()>> {
+        match self {
+            IoSource::Mio(reg) => reg.poll_ready(cx, Direction::Write),
+            #[cfg(target_os = "linux")]
+            IoSource::Uring(u) => u.poll_write_ready(cx, fd),
+        }
+    }
+
     /// A datagram `recv` on a connected socket.
     pub(crate) fn poll_recv(
         &self,

@@ -373,23 +373,48 @@ impl OpHeader {
     /// is idle again), or `Pending` with `waker` registered.
     pub(super) fn poll_item(&self, waker: &Waker) -> Poll<Item> {
         let mut st = lock(&self.state);
+        match Self::next_item(&mut st) {
+            Some(item) => Poll::Ready(item),
+            None => {
+                Self::register(&mut st, waker);
+                Poll::Pending
+            }
+        }
+    }
+
+    /// [`poll_item`](Self::poll_item) without waiting: `None` (and no
+    /// waker registered) where it would be `Pending`.
+    pub(super) fn take_item(&self) -> Option<Item> {
+        Self::next_item(&mut lock(&self.state))
+    }
+
+    /// Like [`poll_item`](Self::poll_item) without taking anything:
+    /// `Ready` once an item or the end waits to be taken.
+    pub(super) fn poll_item_ready(&self, waker: &Waker) -> Poll<()> {
+        let mut st = lock(&self.state);
+        if st.items.is_empty() && st.phase == Phase::Pending {
+            Self::register(&mut st, waker);
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    }
+
+    fn next_item(st: &mut OpState) -> Option<Item> {
         if let Some((result, flags)) = st.items.pop_front() {
-            return Poll::Ready(Item::Next(result, flags));
+            return Some(Item::Next(result, flags));
         }
         match st.phase {
             Phase::Done(end) => {
                 st.phase = Phase::Idle;
                 st.waker = None;
-                Poll::Ready(Item::Ended(end))
+                Some(Item::Ended(end))
             }
-            Phase::Lost => Poll::Ready(Item::Lost),
-            Phase::Pending => {
-                Self::register(&mut st, waker);
-                Poll::Pending
-            }
+            Phase::Lost => Some(Item::Lost),
+            Phase::Pending => None,
             Phase::Idle => {
                 debug_assert!(false, "polled an operation that was not started");
-                Poll::Ready(Item::Lost)
+                Some(Item::Lost)
             }
         }
     }
@@ -474,20 +499,33 @@ impl OpHeader {
     /// registered. `Err(())` when the operation was lost at shutdown.
     pub(super) fn poll_result(&self, waker: &Waker) -> Poll<Result<i32, Lost>> {
         let mut st = lock(&self.state);
+        match Self::result(&mut st) {
+            Some(result) => Poll::Ready(result),
+            None => {
+                Self::register(&mut st, waker);
+                Poll::Pending
+            }
+        }
+    }
+
+    /// [`poll_result`](Self::poll_result) without waiting: `None` (and no
+    /// waker registered) where it would be `Pending`.
+    pub(super) fn take_result(&self) -> Option<Result<i32, Lost>> {
+        Self::result(&mut lock(&self.state))
+    }
+
+    fn result(st: &mut OpState) -> Option<Result<i32, Lost>> {
         match st.phase {
             Phase::Done(result) => {
                 st.phase = Phase::Idle;
                 st.waker = None;
-                Poll::Ready(Ok(result))
+                Some(Ok(result))
             }
-            Phase::Lost => Poll::Ready(Err(Lost)),
-            Phase::Pending => {
-                Self::register(&mut st, waker);
-                Poll::Pending
-            }
+            Phase::Lost => Some(Err(Lost)),
+            Phase::Pending => None,
             Phase::Idle => {
                 debug_assert!(false, "polled an operation that was not started");
-                Poll::Ready(Err(Lost))
+                Some(Err(Lost))
             }
         }
     }

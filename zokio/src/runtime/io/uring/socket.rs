@@ -122,6 +122,20 @@ struct Held {
     end: usize,
 }
 
+/// How [`UringIo::read_with`] hands out received bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ReadMode {
+    /// Takes them; with none, starts a receive and waits (`poll_read`).
+    Take,
+    /// Copies them and leaves them for the next read; waits as `Take`
+    /// does (`poll_peek`).
+    Peek,
+    /// Takes them, never waiting: `WouldBlock` where `Take` would wait,
+    /// and with nothing received or in flight, one non-blocking `recv`
+    /// (`try_read`).
+    Try,
+}
+
 /// A multishot operation's data: nothing the kernel writes (a multishot
 /// accept passes no address buffer and returns descriptors; a multishot
 /// receive writes into the ring's provided buffers), only what releases an
@@ -342,13 +356,21 @@ impl UringIo {
     }
 
     /// Polls the slot's busy op: its raw result (consumed), or `None` when
-    /// it was lost at shutdown (the slot then forgets it).
-    fn poll_slot(&self, slot: &mut Slot, waker: &Waker) -> Poll<Option<i32>> {
+    /// it was lost at shutdown (the slot then forgets it). Without a waker
+    /// (`try_*` calls), `Pending` registers nothing.
+    fn poll_slot(&self, slot: &mut Slot, waker: Option<&Waker>) -> Poll<Option<i32>> {
         let Some(op) = &slot.op else {
             slot.busy = false;
             return Poll::Ready(None);
         };
-        match ready!(op.header().poll_result(waker)) {
+        let result = match waker {
+            Some(waker) => ready!(op.header().poll_result(waker)),
+            None => match op.header().take_result() {
+                Some(result) => result,
+                None => return Poll::Pending,
+            },
+        };
+        match result {
             Ok(result) => {
                 slot.busy = false;
                 Poll::Ready(Some(result))
@@ -379,12 +401,116 @@ impl UringIo {
         fd: RawFd,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        self.read_with(cx, fd, buf, ReadMode::Take)
+    }
+
+    /// [`poll_read`](Self::poll_read) that leaves the bytes for the next
+    /// read (`MSG_PEEK`): they stay in the read slot.
+    pub(crate) fn poll_peek(
+        &self,
+        cx: &mut Context<'_>,
+        fd: RawFd,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.read_with(cx, fd, buf, ReadMode::Peek)
+    }
+
+    /// [`poll_read`](Self::poll_read) without waiting: `WouldBlock` when
+    /// nothing was received yet.
+    pub(crate) fn try_read(&self, fd: RawFd, buf: &mut ReadBuf<'_>) -> io::Result<()> {
+        let mut cx = Context::from_waker(Waker::noop());
+        match self.read_with(&mut cx, fd, buf, ReadMode::Try) {
+            Poll::Ready(result) => result,
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+
+    /// Ready once a read would not wait: bytes already received, a
+    /// finished receive, end of stream or an error. With nothing received
+    /// or in flight it starts a receive (the multishot one where the kernel
+    /// has it), so the wait ends when bytes arrive, and `try_read` then
+    /// hands them out.
+    pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>, fd: RawFd) -> Poll<io::Result<()>> {
+        let mut slot = lock(&self.read);
+        loop {
+            if slot.held.is_some() || slot.pos < slot.end {
+                return Poll::Ready(Ok(()));
+            }
+            if slot.multi_armed {
+                let op = slot.multi.as_ref().expect("an armed slot has an op");
+                return op.header().poll_item_ready(cx.waker()).map(Ok);
+            }
+            if slot.busy {
+                let op = slot.op.as_ref().expect("a busy slot has an op");
+                return op.header().poll_finished(cx.waker()).map(Ok);
+            }
+            if self.shut_down() {
+                return Poll::Ready(Err(shutdown_error()));
+            }
+            if !std::mem::take(&mut slot.recv_fallback) && self.multishot_recv() {
+                self.arm_multishot_recv(&mut slot, cx.waker(), fd)?;
+                continue;
+            }
+            self.start_slot(&mut slot, cx.waker(), |d| {
+                d.accepting = false;
+                if d.buf.len() < MAX_SLOT_IO {
+                    d.buf.resize(MAX_SLOT_IO, 0);
+                }
+                opcode::Recv::new(Fd(fd), d.buf.as_mut_ptr(), MAX_SLOT_IO as u32).build()
+            })?;
+        }
+    }
+
+    /// Ready once a write may go through without waiting: the write slot's
+    /// send (of a `poll_write` that found the socket buffer full) is done,
+    /// and the socket is writable (a `POLLOUT` poll).
+    pub(crate) fn poll_write_ready(&self, cx: &mut Context<'_>, fd: RawFd) -> Poll<io::Result<()>> {
+        {
+            let slot = lock(&self.write);
+            if slot.busy {
+                let op = slot.op.as_ref().expect("a busy slot has an op");
+                return op.header().poll_finished(cx.waker()).map(Ok);
+            }
+        }
+        self.poll_writable(cx, fd)
+    }
+
+    /// A non-blocking send of `buf`, or `WouldBlock`. A send the write slot
+    /// still has in flight goes first (these bytes must not overtake it);
+    /// one that finished belonged to a `poll_write` caller that went away
+    /// (a caller still waiting for it would not be writing now), so its
+    /// result is dropped, as `poll_write` does for another caller's bytes.
+    pub(crate) fn try_write(&self, fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+        let mut slot = lock(&self.write);
+        if slot.busy && self.poll_slot(&mut slot, None).is_pending() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        if self.shut_down() {
+            return Err(shutdown_error());
+        }
+        send_now(fd, buf, None)
+    }
+
+    /// The loop behind [`poll_read`](Self::poll_read), `poll_peek` and
+    /// `try_read`: bytes already received first (a held provided buffer,
+    /// or the slot's own buffer), then the armed or busy receive's result,
+    /// then a new receive.
+    fn read_with(
+        &self,
+        cx: &mut Context<'_>,
+        fd: RawFd,
+        buf: &mut ReadBuf<'_>,
+        mode: ReadMode,
+    ) -> Poll<io::Result<()>> {
+        let waker = (mode != ReadMode::Try).then_some(cx.waker());
         let mut slot = lock(&self.read);
         loop {
             if slot.held.is_some() {
                 // SAFETY: `buf`'s unfilled part is valid for writes of its
-                // length; `take_held` initializes the bytes it counts.
-                let n = unsafe { self.take_held(&mut slot, buf.unfilled_mut()) };
+                // length; `copy_held` initializes the bytes it counts.
+                let n = unsafe {
+                    self.copy_held(&mut slot, buf.unfilled_mut(), mode != ReadMode::Peek)
+                };
                 // SAFETY: the first `n` unfilled bytes were just written.
                 unsafe { buf.assume_init(n) };
                 buf.advance(n);
@@ -394,17 +520,19 @@ impl UringIo {
                 let n = (slot.end - slot.pos).min(buf.remaining());
                 let data = Self::slot_data(&slot);
                 buf.put_slice(&data.buf[slot.pos..slot.pos + n]);
-                slot.pos += n;
+                if mode != ReadMode::Peek {
+                    slot.pos += n;
+                }
                 return Poll::Ready(Ok(()));
             }
             if slot.multi_armed {
-                match ready!(self.poll_multishot_recv(&mut slot, cx)) {
+                match ready!(self.poll_multishot_recv(&mut slot, waker)) {
                     None => continue,
                     Some(result) => return Poll::Ready(result),
                 }
             }
             if slot.busy {
-                let Some(result) = ready!(self.poll_slot(&mut slot, cx.waker())) else {
+                let Some(result) = ready!(self.poll_slot(&mut slot, waker)) else {
                     return Poll::Ready(Err(shutdown_error()));
                 };
                 if result <= 0 {
@@ -416,6 +544,20 @@ impl UringIo {
                 continue;
             }
             if buf.remaining() == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            if mode == ReadMode::Try {
+                // Nothing received and nothing in flight: the socket's own
+                // next bytes, if it has any.
+                if self.shut_down() {
+                    return Poll::Ready(Err(shutdown_error()));
+                }
+                // SAFETY: `recv` only writes into the unfilled part.
+                let unfilled = unsafe { buf.unfilled_mut() };
+                let n = crate::runtime::io::sys::recv(fd, unfilled, libc::MSG_DONTWAIT)?;
+                // SAFETY: the kernel initialized `n` bytes of it.
+                unsafe { buf.assume_init(n) };
+                buf.advance(n);
                 return Poll::Ready(Ok(()));
             }
             if !std::mem::take(&mut slot.recv_fallback) && self.multishot_recv() {
@@ -468,7 +610,7 @@ impl UringIo {
     ) -> Poll<io::Result<usize>> {
         let mut slot = lock(&self.write);
         if slot.busy {
-            let Some(result) = ready!(self.poll_slot(&mut slot, cx.waker())) else {
+            let Some(result) = ready!(self.poll_slot(&mut slot, Some(cx.waker()))) else {
                 return Poll::Ready(Err(shutdown_error()));
             };
             let data = Self::slot_data(&slot);
@@ -528,7 +670,7 @@ impl UringIo {
     ) -> Poll<io::Result<SockAddr>> {
         let mut slot = lock(&self.read);
         if slot.busy {
-            let Some(result) = ready!(self.poll_slot(&mut slot, cx.waker())) else {
+            let Some(result) = ready!(self.poll_slot(&mut slot, Some(cx.waker()))) else {
                 return Poll::Ready(Err(shutdown_error()));
             };
             if result < 0 {
@@ -574,7 +716,7 @@ impl UringIo {
             let mine = same_task && slot.ident == ident && slot.dest.as_ref() == dest;
             let op = slot.op.clone().expect("a busy slot has an op");
             if mine {
-                let Some(result) = ready!(self.poll_slot(&mut slot, cx.waker())) else {
+                let Some(result) = ready!(self.poll_slot(&mut slot, Some(cx.waker()))) else {
                     return Poll::Ready(Err(shutdown_error()));
                 };
                 slot.owner = None;
@@ -583,7 +725,7 @@ impl UringIo {
             if same_task && op.header().poll_finished(cx.waker()).is_ready() {
                 // This task started the finished op for another datagram
                 // and went away from it: reclaim the slot.
-                let _ = self.poll_slot(&mut slot, cx.waker());
+                let _ = self.poll_slot(&mut slot, Some(cx.waker()));
                 slot.owner = None;
             } else {
                 drop(slot);
@@ -670,7 +812,7 @@ impl UringIo {
             return self.poll_accept_multishot(&mut slot, cx, fd);
         }
         if slot.busy {
-            let Some(result) = ready!(self.poll_slot(&mut slot, cx.waker())) else {
+            let Some(result) = ready!(self.poll_slot(&mut slot, Some(cx.waker()))) else {
                 return Poll::Ready(Err(shutdown_error()));
             };
             if result < 0 {
@@ -796,10 +938,17 @@ impl UringIo {
     fn poll_multishot_recv(
         &self,
         slot: &mut Slot,
-        cx: &mut Context<'_>,
+        waker: Option<&Waker>,
     ) -> Poll<Option<io::Result<()>>> {
         let op = slot.multi.as_ref().expect("an armed slot has an op");
-        match ready!(op.header().poll_item(cx.waker())) {
+        let item = match waker {
+            Some(waker) => ready!(op.header().poll_item(waker)),
+            None => match op.header().take_item() {
+                Some(item) => item,
+                None => return Poll::Pending,
+            },
+        };
+        match item {
             Item::Next(result, flags) => {
                 let ring = slot.multi_ring;
                 let bid = io_uring::cqueue::buffer_select(flags);
@@ -863,14 +1012,16 @@ impl UringIo {
         }
     }
 
-    /// Copies the held buffer's next bytes into `dst` (as many as fit) and
-    /// gives the buffer back once all are out; returns the count.
+    /// Copies the held buffer's next bytes into `dst` (as many as fit);
+    /// with `take`, they are handed out, and the buffer is given back once
+    /// all are out (without, a peek, they stay for the next read). Returns
+    /// the count.
     ///
     /// # Safety
     ///
     /// `dst` is valid for writes of its length (the bytes counted are
     /// initialized on return).
-    unsafe fn take_held(&self, slot: &mut Slot, dst: &mut [MaybeUninit<u8>]) -> usize {
+    unsafe fn copy_held(&self, slot: &mut Slot, dst: &mut [MaybeUninit<u8>], take: bool) -> usize {
         let held = slot.held.as_mut().expect("a held buffer");
         let pool = self.pool(held.ring);
         let n = (held.end - held.pos).min(dst.len());
@@ -880,6 +1031,9 @@ impl UringIo {
         let bytes = unsafe { pool.bytes(held.bid, held.end) };
         for (d, s) in dst[..n].iter_mut().zip(&bytes[held.pos..held.pos + n]) {
             d.write(*s);
+        }
+        if !take {
+            return n;
         }
         held.pos += n;
         if held.pos == held.end {
@@ -923,7 +1077,7 @@ impl UringIo {
         loop {
             if slot.held.is_some() {
                 // SAFETY: `dst` is valid for writes of its length.
-                let n = unsafe { self.take_held(&mut slot, dst) };
+                let n = unsafe { self.copy_held(&mut slot, dst, true) };
                 return Poll::Ready(Some(Ok(n)));
             }
             if slot.pos < slot.end {
@@ -936,7 +1090,7 @@ impl UringIo {
                 return Poll::Ready(Some(Ok(n)));
             }
             if slot.multi_armed {
-                match ready!(self.poll_multishot_recv(&mut slot, cx)) {
+                match ready!(self.poll_multishot_recv(&mut slot, Some(cx.waker()))) {
                     None => continue,
                     Some(result) => return Poll::Ready(Some(result.map(|()| 0))),
                 }
@@ -944,7 +1098,7 @@ impl UringIo {
             if !slot.busy {
                 return Poll::Ready(None);
             }
-            let Some(result) = ready!(self.poll_slot(&mut slot, cx.waker())) else {
+            let Some(result) = ready!(self.poll_slot(&mut slot, Some(cx.waker()))) else {
                 return Poll::Ready(Some(Err(shutdown_error())));
             };
             if result <= 0 {
@@ -1006,7 +1160,7 @@ impl UringIo {
         poll_fn(|cx| {
             let mut slot = lock(&self.write);
             if slot.busy {
-                ready!(self.poll_slot(&mut slot, cx.waker()));
+                ready!(self.poll_slot(&mut slot, Some(cx.waker())));
             }
             Poll::Ready(())
         })
