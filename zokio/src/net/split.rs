@@ -257,9 +257,10 @@ macro_rules! impl_write_readiness {
                 std::future::poll_fn(|cx| self.poll_write_ready(cx)).await
             }
 
-            /// The `poll` form of [`writable`](Self::writable) (as
-            /// [`poll_read_ready`](Self::poll_read_ready), only the last
-            /// waker is kept on mio).
+            /// The `poll` form of [`writable`](Self::writable). Only the
+            /// waker of the last call is kept (per stream on mio, where a
+            /// `poll_write` of the same stream shares the slot): for several
+            /// waiting tasks use `writable`.
             pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
                 let $s = self;
                 $crate::net::split::poll_write_ready($sock, cx)
