@@ -259,6 +259,11 @@ macro_rules! net_suite {
             }
 
             #[test]
+            fn udp_readable_then_try_recv_and_try_send() {
+                run(super::udp_readable_then_try_recv_and_try_send);
+            }
+
+            #[test]
             fn readiness_on_unix_streams_and_owned_halves() {
                 run(super::readiness_on_unix_streams_and_owned_halves);
             }
@@ -1827,6 +1832,62 @@ async fn try_write_fills_the_socket_and_writable_waits_for_room() {
     let got = reader.await.unwrap();
     assert_eq!(got.len(), sent.len(), "bytes lost or duplicated");
     assert!(got == sent, "bytes reordered or corrupted");
+}
+
+/// Receives one datagram through `readable` + `try_recv_from`.
+async fn try_recv_one(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
+    let mut buf = [0u8; 64];
+    loop {
+        socket.readable().await.expect("readable");
+        match socket.try_recv_from(&mut buf) {
+            Ok((n, from)) => return (buf[..n].to_vec(), from),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("try_recv_from failed: {e}"),
+        }
+    }
+}
+
+/// UDP's readiness calls: `try_recv_from` with nothing sent says
+/// `WouldBlock`; `writable` + `try_send_to` and `readable` +
+/// `try_recv_from` move datagrams, with their sender; on connected sockets
+/// `try_send` and `try_recv`; and a datagram that `readable` brought in is
+/// the one the next async `recv` returns, in order with the rest.
+async fn udp_readable_then_try_recv_and_try_send() {
+    let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+    let mut buf = [0u8; 64];
+    assert_eq!(
+        b.try_recv_from(&mut buf).unwrap_err().kind(),
+        io::ErrorKind::WouldBlock,
+        "nothing was sent yet"
+    );
+    a.writable().await.unwrap();
+    assert_eq!(a.try_send_to(b"one", b_addr).unwrap(), 3);
+    assert_eq!(try_recv_one(&b).await, (b"one".to_vec(), a_addr));
+
+    a.connect(b_addr).await.unwrap();
+    b.connect(a_addr).await.unwrap();
+    for word in [&b"two"[..], b"three", b"four"] {
+        a.writable().await.unwrap();
+        assert_eq!(a.try_send(word).unwrap(), word.len());
+    }
+    let mut got = Vec::new();
+    while got.is_empty() {
+        b.readable().await.unwrap();
+        match b.try_recv(&mut buf) {
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("try_recv failed: {e}"),
+        }
+    }
+    assert_eq!(got, b"two");
+    // `readable` may bring "three" in; the async `recv` must return it
+    // before "four".
+    b.readable().await.unwrap();
+    let n = b.recv(&mut buf).await.unwrap();
+    assert_eq!(&buf[..n], b"three");
+    assert_eq!(try_recv_one(&b).await, (b"four".to_vec(), a_addr));
 }
 
 /// The same methods on Unix streams and on owned halves.

@@ -231,6 +231,63 @@ impl IoSource {
         }
     }
 
+    /// A datagram receive that does not wait: `WouldBlock` when none is
+    /// there.
+    pub(crate) fn try_recv_from(&self, fd: RawFd, buf: &mut ReadBuf<'_>) -> io::Result<SockAddr> {
+        match self {
+            IoSource::Mio(reg) => {
+                // SAFETY: as in `poll_read`.
+                let unfilled = unsafe { buf.unfilled_mut() };
+                let (n, addr) =
+                    reg.try_io(Direction::Read, || with_sock(fd, |s| s.recv_from(unfilled)))?;
+                // SAFETY: the kernel initialized `n` bytes of the unfilled part.
+                unsafe { buf.assume_init(n) };
+                buf.advance(n);
+                Ok(addr)
+            }
+            #[cfg(target_os = "linux")]
+            IoSource::Uring(u) => u.try_recv_from(fd, buf),
+        }
+    }
+
+    /// A datagram send that does not wait: `WouldBlock` when the socket
+    /// buffer is full.
+    pub(crate) fn try_send_to(
+        &self,
+        fd: RawFd,
+        buf: &[u8],
+        addr: Option<&SockAddr>,
+    ) -> io::Result<usize> {
+        match self {
+            IoSource::Mio(reg) => reg.try_io(Direction::Write, || match addr {
+                Some(addr) => with_sock(fd, |s| s.send_to_with_flags(buf, addr, SEND_FLAGS)),
+                None => send(fd, buf),
+            }),
+            #[cfg(target_os = "linux")]
+            IoSource::Uring(u) => u.try_send_to(fd, buf, addr),
+        }
+    }
+
+    /// Ready when a datagram receive may not have to wait.
+    #[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
+    pub(crate) fn poll_recv_ready(&self, cx: &mut Context<'_>, fd: RawFd) -> Poll<io::Result<()>> {
+        match self {
+            IoSource::Mio(reg) => reg.poll_ready(cx, Direction::Read),
+            #[cfg(target_os = "linux")]
+            IoSource::Uring(u) => u.poll_recv_ready(cx, fd),
+        }
+    }
+
+    /// Ready when a datagram send may not have to wait.
+    #[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
+    pub(crate) fn poll_send_ready(&self, cx: &mut Context<'_>, fd: RawFd) -> Poll<io::Result<()>> {
+        match self {
+            IoSource::Mio(reg) => reg.poll_ready(cx, Direction::Write),
+            #[cfg(target_os = "linux")]
+            IoSource::Uring(u) => u.poll_writable(cx, fd),
+        }
+    }
+
     /// `sendto` (or `send` when `addr` is `None`), for datagrams.
     pub(crate) fn poll_send_to(
         &self,
@@ -347,7 +404,7 @@ impl IoSource {
 }
 
 /// Runs `f` with socket2's view of `fd`.
-fn with_sock<R>(fd: RawFd, f: impl FnOnce(SockRef<'_>) -> R) -> R {
+pub(crate) fn with_sock<R>(fd: RawFd, f: impl FnOnce(SockRef<'_>) -> R) -> R {
     // SAFETY: callers pass the fd of a socket they own and keep open for the
     // duration of the call; the view does not outlive `f`.
     let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };

@@ -21,7 +21,7 @@ use super::bufring::{BufRing, GROUP};
 use super::op::{InFlight, Item, Op, OpData, result_error, to_io};
 use super::submit::{OneShot, Outcome, PRIMARY, Submitter, read_owned, uring_of, write_owned};
 use crate::buf::{IoBuf, IoBufMut};
-use crate::runtime::io::source::with_contiguous;
+use crate::runtime::io::source::{with_contiguous, with_sock};
 use crate::runtime::io::{IoHandle, shutdown_error};
 use crate::task::lock;
 
@@ -670,19 +670,25 @@ impl UringIo {
     ) -> Poll<io::Result<SockAddr>> {
         let mut slot = lock(&self.read);
         if slot.busy {
-            let Some(result) = ready!(self.poll_slot(&mut slot, Some(cx.waker()))) else {
-                return Poll::Ready(Err(shutdown_error()));
-            };
-            if result < 0 {
-                return Poll::Ready(Err(result_error(result)));
-            }
-            let data = Self::slot_data(&slot);
-            let n = (result as usize).min(buf.remaining()).min(data.buf.len());
-            buf.put_slice(&data.buf[..n]);
-            return Poll::Ready(Ok(data.address(data.msg.msg_namelen)));
+            let result = ready!(self.poll_slot(&mut slot, Some(cx.waker())));
+            return Poll::Ready(Self::take_datagram(&slot, result, buf));
         }
         let want = buf.remaining().min(MAX_SLOT_IO);
-        if let Err(e) = self.start_slot(&mut slot, cx.waker(), |d| {
+        if let Err(e) = self.start_recv_msg(&mut slot, cx.waker(), fd, want) {
+            return Poll::Ready(Err(e));
+        }
+        Poll::Pending
+    }
+
+    /// Starts a `recvmsg` of up to `want` bytes into the read slot.
+    fn start_recv_msg(
+        &self,
+        slot: &mut Slot,
+        waker: &Waker,
+        fd: RawFd,
+        want: usize,
+    ) -> io::Result<()> {
+        self.start_slot(slot, waker, |d| {
             d.accepting = false;
             if d.buf.len() < want {
                 d.buf.resize(want, 0);
@@ -690,10 +696,81 @@ impl UringIo {
             let name_len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
             d.set_msg(want, true, name_len);
             opcode::RecvMsg::new(Fd(fd), &raw mut d.msg).build()
-        }) {
-            return Poll::Ready(Err(e));
+        })
+    }
+
+    /// Hands out the datagram the read slot's finished `recvmsg` got
+    /// (`result`, as [`poll_slot`](Self::poll_slot) gave it): its bytes (as
+    /// many as fit) and its sender.
+    fn take_datagram(
+        slot: &Slot,
+        result: Option<i32>,
+        buf: &mut ReadBuf<'_>,
+    ) -> io::Result<SockAddr> {
+        let Some(result) = result else {
+            return Err(shutdown_error());
+        };
+        if result < 0 {
+            return Err(result_error(result));
         }
-        Poll::Pending
+        let data = Self::slot_data(slot);
+        let n = (result as usize).min(buf.remaining()).min(data.buf.len());
+        buf.put_slice(&data.buf[..n]);
+        Ok(data.address(data.msg.msg_namelen))
+    }
+
+    /// Ready once the read slot's `recvmsg` has a datagram (or an error);
+    /// with none in flight, starts one with room for the largest datagram,
+    /// which `try_recv_from` (or the next receive) then hands out.
+    pub(crate) fn poll_recv_ready(&self, cx: &mut Context<'_>, fd: RawFd) -> Poll<io::Result<()>> {
+        let mut slot = lock(&self.read);
+        if !slot.busy {
+            if self.shut_down() {
+                return Poll::Ready(Err(shutdown_error()));
+            }
+            self.start_recv_msg(&mut slot, cx.waker(), fd, MAX_SLOT_IO)?;
+        }
+        let op = slot.op.as_ref().expect("a busy slot has an op");
+        op.header().poll_finished(cx.waker()).map(Ok)
+    }
+
+    /// A datagram receive that does not wait: the read slot's finished
+    /// `recvmsg`, or, with none in flight, a non-blocking `recvfrom`;
+    /// `WouldBlock` while the slot's is still pending.
+    pub(crate) fn try_recv_from(&self, fd: RawFd, buf: &mut ReadBuf<'_>) -> io::Result<SockAddr> {
+        let mut slot = lock(&self.read);
+        if slot.busy {
+            let Poll::Ready(result) = self.poll_slot(&mut slot, None) else {
+                return Err(io::ErrorKind::WouldBlock.into());
+            };
+            return Self::take_datagram(&slot, result, buf);
+        }
+        if self.shut_down() {
+            return Err(shutdown_error());
+        }
+        // SAFETY: `recv_from` only writes into the unfilled part.
+        let unfilled = unsafe { buf.unfilled_mut() };
+        let (n, addr) = with_sock(fd, |s| s.recv_from_with_flags(unfilled, libc::MSG_DONTWAIT))?;
+        // SAFETY: the kernel initialized `n` bytes of it.
+        unsafe { buf.assume_init(n) };
+        buf.advance(n);
+        Ok(addr)
+    }
+
+    /// A datagram send that does not wait (`WouldBlock` when the socket
+    /// buffer is full). Datagrams of different senders have no order to
+    /// keep, so it goes out directly even while the write slot holds
+    /// another's, as `poll_send_to` does.
+    pub(crate) fn try_send_to(
+        &self,
+        fd: RawFd,
+        buf: &[u8],
+        dest: Option<&SockAddr>,
+    ) -> io::Result<usize> {
+        if self.shut_down() {
+            return Err(shutdown_error());
+        }
+        send_now(fd, buf, dest)
     }
 
     /// A datagram send (`sendmsg` to `dest`, or `send` on a connected
@@ -776,7 +853,7 @@ impl UringIo {
 
     /// Waits until the socket is writable (a `POLLOUT` poll, shared by the
     /// tasks that wait).
-    fn poll_writable(&self, cx: &mut Context<'_>, fd: RawFd) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_writable(&self, cx: &mut Context<'_>, fd: RawFd) -> Poll<io::Result<()>> {
         let mut writable = lock(&self.writable);
         let op = writable
             .get_or_insert_with(|| Op::new(self.sub.home.clone(), NoData))
