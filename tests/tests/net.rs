@@ -264,6 +264,11 @@ macro_rules! net_suite {
             }
 
             #[test]
+            fn unix_datagram_readable_then_try_recv_and_try_send() {
+                run(super::unix_datagram_readable_then_try_recv_and_try_send);
+            }
+
+            #[test]
             fn readiness_on_unix_streams_and_owned_halves() {
                 run(super::readiness_on_unix_streams_and_owned_halves);
             }
@@ -1888,6 +1893,50 @@ async fn udp_readable_then_try_recv_and_try_send() {
     let n = b.recv(&mut buf).await.unwrap();
     assert_eq!(&buf[..n], b"three");
     assert_eq!(try_recv_one(&b).await, (b"four".to_vec(), a_addr));
+}
+
+/// The datagram readiness calls on Unix datagram sockets: a pair
+/// (`try_send`, `try_recv`) and a bound socket (`try_send_to`,
+/// `try_recv_from` with the sender's path).
+async fn unix_datagram_readable_then_try_recv_and_try_send() {
+    let (a, b) = UnixDatagram::pair().unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        b.try_recv(&mut buf).unwrap_err().kind(),
+        io::ErrorKind::WouldBlock
+    );
+    a.writable().await.unwrap();
+    assert_eq!(a.try_send(b"pair").unwrap(), 4);
+    loop {
+        b.readable().await.unwrap();
+        match b.try_recv(&mut buf) {
+            Ok(n) => {
+                assert_eq!(&buf[..n], b"pair");
+                break;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("try_recv failed: {e}"),
+        }
+    }
+
+    let dir = TempDir::new("dgram-ready");
+    let (rx_path, tx_path) = (dir.join("rx.sock"), dir.join("tx.sock"));
+    let rx = UnixDatagram::bind(&rx_path).unwrap();
+    let tx = UnixDatagram::bind(&tx_path).unwrap();
+    tx.writable().await.unwrap();
+    assert_eq!(tx.try_send_to(b"bound", &rx_path).unwrap(), 5);
+    loop {
+        rx.readable().await.unwrap();
+        match rx.try_recv_from(&mut buf) {
+            Ok((n, from)) => {
+                assert_eq!(&buf[..n], b"bound");
+                assert_eq!(from.as_pathname(), Some(tx_path.as_path()));
+                break;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("try_recv_from failed: {e}"),
+        }
+    }
 }
 
 /// The same methods on Unix streams and on owned halves.

@@ -7,6 +7,7 @@
 //! (`read_owned`, `write_owned`), the form io_uring needs to avoid a copy.
 
 mod addr;
+mod datagram;
 #[cfg(feature = "futures-io")]
 mod futures_io;
 mod split;

@@ -132,80 +132,12 @@ impl UdpSocket {
         Poll::Ready(inet(addr))
     }
 
-    /// Waits until a datagram may be there to receive; then
-    /// [`try_recv_from`](Self::try_recv_from) (or `try_recv`) takes it
-    /// without waiting. Readiness can be spurious (another task took the
-    /// datagram): the `try_*` call then says `WouldBlock`, and the next
-    /// `readable` waits for real.
-    ///
-    /// On io_uring this starts a receive when none is in flight; the
-    /// datagram it brings in waits in the socket for the next receive.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: nothing is received.
-    pub async fn readable(&self) -> io::Result<()> {
-        std::future::poll_fn(|cx| self.poll_recv_ready(cx)).await
-    }
-
-    /// The `poll` form of [`readable`](Self::readable). Only the waker of
-    /// the last call is kept on mio (shared with `poll_recv`): for several
-    /// waiting tasks use `readable`.
-    pub fn poll_recv_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.socket.source.poll_recv_ready(cx, self.socket.raw())
-    }
-
-    /// Waits until a datagram may be sent without waiting, then
-    /// [`try_send_to`](Self::try_send_to) (or `try_send`) sends it.
-    /// Readiness can be spurious, as with [`readable`](Self::readable).
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: nothing is sent.
-    pub async fn writable(&self) -> io::Result<()> {
-        std::future::poll_fn(|cx| self.poll_send_ready(cx)).await
-    }
-
-    /// The `poll` form of [`writable`](Self::writable) (on mio, only the
-    /// last waker is kept).
-    pub fn poll_send_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.socket.source.poll_send_ready(cx, self.socket.raw())
-    }
-
-    /// Receives one datagram and its sender without waiting, or a
-    /// `WouldBlock` error when none is there. A datagram longer than `buf`
-    /// is truncated.
-    pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let mut buf = ReadBuf::new(buf);
-        let addr = self
-            .socket
-            .source
-            .try_recv_from(self.socket.raw(), &mut buf)?;
-        Ok((buf.filled().len(), inet(addr)?))
-    }
-
-    /// Receives one datagram from the connected peer without waiting, or a
-    /// `WouldBlock` error when none is there.
-    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut buf = ReadBuf::new(buf);
-        self.socket
-            .source
-            .try_recv_from(self.socket.raw(), &mut buf)?;
-        Ok(buf.filled().len())
-    }
-
     /// Sends a datagram to `target` without waiting, or a `WouldBlock`
     /// error when the socket buffer is full.
     pub fn try_send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
         self.socket
             .source
             .try_send_to(self.socket.raw(), buf, Some(&target.into()))
-    }
-
-    /// Sends a datagram to the connected peer without waiting, or a
-    /// `WouldBlock` error when the socket buffer is full.
-    pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.socket.source.try_send_to(self.socket.raw(), buf, None)
     }
 
     /// The local address.
@@ -238,6 +170,8 @@ impl UdpSocket {
         self.socket.sock().ttl_v4()
     }
 }
+
+super::datagram::datagram_readiness!(UdpSocket, SocketAddr, inet);
 
 impl fmt::Debug for UdpSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -188,6 +188,7 @@ fn local_conv(addr: SockAddr) -> io::Result<SocketAddr> {
 }
 
 super::split::stream_socket!(UnixStream, SocketAddr, local_conv);
+super::datagram::datagram_readiness!(UnixDatagram, SocketAddr, local_conv);
 
 impl fmt::Debug for UnixStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -263,6 +264,15 @@ impl UnixDatagram {
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         let (n, addr) = self.socket.recv_datagram_from(buf).await?;
         Ok((n, SocketAddr::from_sock(&addr)))
+    }
+
+    /// Sends a datagram to the socket at `path` without waiting, or a
+    /// `WouldBlock` error when the socket buffer is full.
+    pub fn try_send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
+        let addr = SockAddr::unix(path)?;
+        self.socket
+            .source
+            .try_send_to(self.socket.raw(), buf, Some(&addr))
     }
 
     /// The local address.

@@ -1,0 +1,84 @@
+//! What UDP and Unix datagram sockets share: the readiness and
+//! non-blocking calls, stamped out by one macro.
+
+/// `readable`, `writable`, their `poll_*` forms, `try_recv`,
+/// `try_recv_from` and `try_send` for a `$socket { socket: Socket }` whose
+/// addresses are `$addr` (converted by `$conv`). `try_send_to` takes each
+/// family's own address form, so each type writes it.
+macro_rules! datagram_readiness {
+    ($socket:ident, $addr:ty, $conv:path) => {
+        impl $socket {
+            /// Waits until a datagram may be there to receive; then
+            /// [`try_recv_from`](Self::try_recv_from) (or `try_recv`) takes
+            /// it without waiting. Readiness can be spurious (another task
+            /// took the datagram): the `try_*` call then says `WouldBlock`,
+            /// and the next `readable` waits for real.
+            ///
+            /// On io_uring this starts a receive when none is in flight; the
+            /// datagram it brings in waits in the socket for the next
+            /// receive.
+            ///
+            /// # Cancel safety
+            ///
+            /// Cancel safe: nothing is received.
+            pub async fn readable(&self) -> io::Result<()> {
+                std::future::poll_fn(|cx| self.poll_recv_ready(cx)).await
+            }
+
+            /// The `poll` form of [`readable`](Self::readable). Only the
+            /// waker of the last call is kept on mio (shared with the
+            /// socket's receives): for several waiting tasks use
+            /// `readable`.
+            pub fn poll_recv_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.socket.source.poll_recv_ready(cx, self.socket.raw())
+            }
+
+            /// Waits until a datagram may be sent without waiting, then a
+            /// `try_send*` call sends it. Readiness can be spurious, as with
+            /// [`readable`](Self::readable).
+            ///
+            /// # Cancel safety
+            ///
+            /// Cancel safe: nothing is sent.
+            pub async fn writable(&self) -> io::Result<()> {
+                std::future::poll_fn(|cx| self.poll_send_ready(cx)).await
+            }
+
+            /// The `poll` form of [`writable`](Self::writable) (on mio, only
+            /// the last waker is kept).
+            pub fn poll_send_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.socket.source.poll_send_ready(cx, self.socket.raw())
+            }
+
+            /// Receives one datagram and its sender without waiting, or a
+            /// `WouldBlock` error when none is there. A datagram longer than
+            /// `buf` is truncated.
+            pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, $addr)> {
+                let mut buf = ReadBuf::new(buf);
+                let addr = self
+                    .socket
+                    .source
+                    .try_recv_from(self.socket.raw(), &mut buf)?;
+                Ok((buf.filled().len(), $conv(addr)?))
+            }
+
+            /// Receives one datagram from the connected peer without
+            /// waiting, or a `WouldBlock` error when none is there.
+            pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+                let mut buf = ReadBuf::new(buf);
+                self.socket
+                    .source
+                    .try_recv_from(self.socket.raw(), &mut buf)?;
+                Ok(buf.filled().len())
+            }
+
+            /// Sends a datagram to the connected peer without waiting, or a
+            /// `WouldBlock` error when the socket buffer is full.
+            pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
+                self.socket.source.try_send_to(self.socket.raw(), buf, None)
+            }
+        }
+    };
+}
+
+pub(crate) use datagram_readiness;
