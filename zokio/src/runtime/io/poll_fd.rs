@@ -108,6 +108,12 @@ impl FdReadiness {
                 registration,
                 waiters,
             } => {
+                // Ready already: no need to join the waiters (a task that
+                // joined and did not wait would get a spurious wake-up at
+                // the next event).
+                if let Some(ready) = registration.ready_now(direction) {
+                    return Poll::Ready(ready.map(|event| ReadyToken(Some(event))));
+                }
                 let waker = waiters[direction as usize].join(cx.waker());
                 registration
                     .poll_ready_event(&mut Context::from_waker(&waker), direction)

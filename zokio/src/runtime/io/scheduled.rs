@@ -254,7 +254,7 @@ impl Registration {
         direction: Direction,
         op: impl FnOnce() -> io::Result<R>,
     ) -> io::Result<R> {
-        let event = match self.io.ready_now(direction) {
+        let event = match self.ready_now(direction) {
             Some(ready) => ready?,
             None => return Err(io::ErrorKind::WouldBlock.into()),
         };
@@ -326,6 +326,12 @@ impl Registration {
         direction: Direction,
     ) -> Poll<io::Result<ReadyEvent>> {
         self.io.poll_ready(cx, direction)
+    }
+
+    /// The readiness `direction` has now, without registering a waker
+    /// (`None`: not ready).
+    pub(crate) fn ready_now(&self, direction: Direction) -> Option<io::Result<ReadyEvent>> {
+        self.io.ready_now(direction)
     }
 
     /// A call in `direction` failed with `WouldBlock` after `event`.
