@@ -269,6 +269,16 @@ macro_rules! net_suite {
             }
 
             #[test]
+            fn readable_wakes_every_task_waiting_for_it() {
+                run(super::readable_wakes_every_task_waiting_for_it);
+            }
+
+            #[test]
+            fn try_write_after_a_pending_write_sends_the_bytes_once() {
+                run(super::try_write_after_a_pending_write_sends_the_bytes_once);
+            }
+
+            #[test]
             fn readiness_on_unix_streams_and_owned_halves() {
                 run(super::readiness_on_unix_streams_and_owned_halves);
             }
@@ -1937,6 +1947,97 @@ async fn unix_datagram_readable_then_try_recv_and_try_send() {
             Err(e) => panic!("try_recv_from failed: {e}"),
         }
     }
+}
+
+/// Several tasks waiting in `readable` on one stream are all woken by the
+/// bytes that arrive (each registers, then says so, before any byte is
+/// sent); on mio this hangs if the stream keeps only one waiter.
+async fn readable_wakes_every_task_waiting_for_it() {
+    const WAITERS: usize = 3;
+    let (mut client, server) = tcp_pair().await;
+    let server = Arc::new(server);
+    let (waiting_tx, mut waiting_rx) = zokio::sync::mpsc::unbounded_channel();
+    let mut tasks = Vec::new();
+    for _ in 0..WAITERS {
+        let (server, waiting_tx) = (server.clone(), waiting_tx.clone());
+        tasks.push(zokio::spawn(async move {
+            let mut told = false;
+            poll_fn(|cx| {
+                let poll = server.poll_read_ready(cx);
+                if poll.is_pending() && !told {
+                    told = true;
+                    waiting_tx.send(()).unwrap();
+                }
+                poll
+            })
+            .await
+            .unwrap();
+        }));
+    }
+    for _ in 0..WAITERS {
+        waiting_rx.recv().await.unwrap();
+    }
+    client.write_all(b"wake all").await.unwrap();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let mut buf = [0u8; 8];
+    let mut server = Arc::try_unwrap(server).unwrap();
+    server.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"wake all");
+}
+
+/// A `write` that returned `Pending` (the socket buffer full) and was
+/// abandoned, then `writable` + `try_write` of the same bytes: the peer
+/// gets them once. On io_uring the abandoned write's bytes were already
+/// handed to the kernel, so `try_write` must report them, not resend them.
+async fn try_write_after_a_pending_write_sends_the_bytes_once() {
+    let (client, mut server) = tcp_pair().await;
+    let filler = pseudo_random_bytes(14, 64 * 1024);
+    let mut sent: Vec<u8> = Vec::new();
+    let mut filled = false;
+    for _ in 0..4096 {
+        match client.try_write(&filler) {
+            Ok(n) => sent.extend_from_slice(&filler[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                filled = true;
+                break;
+            }
+            Err(e) => panic!("try_write failed: {e}"),
+        }
+    }
+    assert!(
+        filled,
+        "try_write never said WouldBlock with a peer not reading"
+    );
+    let chunk = pseudo_random_bytes(15, 48 * 1024);
+    let mut client = client;
+    // Polled once, then dropped at the end of the block.
+    let first = {
+        let mut write = pin!(client.write(&chunk));
+        poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await
+    };
+    assert!(first.is_pending(), "a write to a full socket did not wait");
+    let reader = zokio::spawn(async move {
+        let mut got = Vec::new();
+        server.read_to_end(&mut got).await.unwrap();
+        got
+    });
+    loop {
+        client.writable().await.unwrap();
+        match client.try_write(&chunk) {
+            Ok(n) => {
+                sent.extend_from_slice(&chunk[..n]);
+                break;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("try_write failed: {e}"),
+        }
+    }
+    drop(client);
+    let got = reader.await.unwrap();
+    assert_eq!(got.len(), sent.len(), "bytes sent twice or lost");
+    assert!(got == sent, "bytes reordered or corrupted");
 }
 
 /// The same methods on Unix streams and on owned halves.

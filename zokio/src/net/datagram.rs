@@ -25,10 +25,8 @@ macro_rules! datagram_readiness {
                 std::future::poll_fn(|cx| self.poll_recv_ready(cx)).await
             }
 
-            /// The `poll` form of [`readable`](Self::readable). Only the
-            /// waker of the last call is kept on mio (shared with the
-            /// socket's receives): for several waiting tasks use
-            /// `readable`.
+            /// The `poll` form of [`readable`](Self::readable). Any number
+            /// of tasks may wait at once; each is woken once.
             pub fn poll_recv_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
                 self.socket.source.poll_recv_ready(cx, self.socket.raw())
             }
@@ -44,8 +42,8 @@ macro_rules! datagram_readiness {
                 std::future::poll_fn(|cx| self.poll_send_ready(cx)).await
             }
 
-            /// The `poll` form of [`writable`](Self::writable) (on mio, only
-            /// the last waker is kept).
+            /// The `poll` form of [`writable`](Self::writable), which any
+            /// number of tasks may wait in.
             pub fn poll_send_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
                 self.socket.source.poll_send_ready(cx, self.socket.raw())
             }

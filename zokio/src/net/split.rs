@@ -185,8 +185,11 @@ macro_rules! impl_read_readiness {
             /// next `readable` waits for real.
             ///
             /// On io_uring this starts a receive when none is in flight; the
-            /// bytes it brings in are kept for `try_read`, `peek` or the next
-            /// read, in order.
+            /// bytes it brings in (up to 64 KiB) are kept in the stream for
+            /// `try_read`, `peek` or the next read, in order. They have left
+            /// the kernel: code that reads the descriptor itself (through
+            /// `AsRawFd`) or asks the kernel how much is queued (`FIONREAD`)
+            /// does not see them.
             ///
             /// # Cancel safety
             ///
@@ -195,19 +198,16 @@ macro_rules! impl_read_readiness {
                 std::future::poll_fn(|cx| self.poll_read_ready(cx)).await
             }
 
-            /// The `poll` form of [`readable`](Self::readable). Only the
-            /// waker of the last call is kept (per stream on mio, where a
-            /// `poll_read` of the same stream shares the slot): for several
-            /// waiting tasks use `readable`.
+            /// The `poll` form of [`readable`](Self::readable). Any number
+            /// of tasks may wait at once; each is woken once.
             pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
                 let $s = self;
                 $crate::net::split::poll_read_ready($sock, cx)
             }
 
             /// Reads what is there without waiting: the count (0 at end of
-            /// stream or for an empty `buf`), or a `WouldBlock` error when
-            /// nothing is; wait with [`readable`](Self::readable), then try
-            /// again.
+            /// stream), or a `WouldBlock` error when nothing is; wait with
+            /// [`readable`](Self::readable), then try again.
             pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
                 let $s = self;
                 $crate::net::split::try_read($sock, buf)
@@ -215,7 +215,8 @@ macro_rules! impl_read_readiness {
 
             /// Reads into `buf` without taking the bytes: the next read
             /// returns them again. Waits until there is something; `Ok(0)`
-            /// means end of stream.
+            /// means end of stream. On io_uring the bytes are received into
+            /// the stream and peeked there (see [`readable`](Self::readable)).
             ///
             /// # Cancel safety
             ///
@@ -257,10 +258,8 @@ macro_rules! impl_write_readiness {
                 std::future::poll_fn(|cx| self.poll_write_ready(cx)).await
             }
 
-            /// The `poll` form of [`writable`](Self::writable). Only the
-            /// waker of the last call is kept (per stream on mio, where a
-            /// `poll_write` of the same stream shares the slot): for several
-            /// waiting tasks use `writable`.
+            /// The `poll` form of [`writable`](Self::writable). Any number
+            /// of tasks may wait at once; each is woken once.
             pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
                 let $s = self;
                 $crate::net::split::poll_write_ready($sock, cx)
@@ -269,6 +268,11 @@ macro_rules! impl_write_readiness {
             /// Writes what the socket buffer takes now, without waiting: the
             /// count, or a `WouldBlock` error when it takes nothing; wait
             /// with [`writable`](Self::writable), then try again.
+            ///
+            /// On io_uring a `write` that returned `Pending` has already
+            /// handed its bytes to the kernel; trying the same bytes again
+            /// with `try_write` returns that write's count instead of
+            /// sending them twice.
             pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
                 let $s = self;
                 $crate::net::split::try_write($sock, buf)

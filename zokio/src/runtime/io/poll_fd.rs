@@ -6,11 +6,11 @@ use std::io;
 use std::os::fd::RawFd;
 #[cfg(target_os = "linux")]
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 pub(crate) use super::scheduled::Direction;
-use super::scheduled::{ReadyEvent, Registration};
+use super::scheduled::{ReadyEvent, Registration, Wait};
 use super::{ActiveBackend, IoHandle};
 
 /// A descriptor's read and write readiness, registered with the runtime.
@@ -21,11 +21,9 @@ pub(crate) struct FdReadiness {
 }
 
 enum Backend {
-    Mio {
-        registration: Registration,
-        /// The read and the write direction's waiters.
-        waiters: [Arc<Waiters>; 2],
-    },
+    /// Waits join the registration's shared list, so several tasks may
+    /// wait for the same descriptor, as in tokio.
+    Mio { registration: Registration },
     #[cfg(target_os = "linux")]
     Uring {
         read: super::uring::file::UringPoll,
@@ -38,40 +36,6 @@ enum Backend {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ReadyToken(Option<ReadyEvent>);
 
-/// Every task waiting for one direction of a mio registration. The
-/// registration keeps one waker per direction; this one wakes them all, so
-/// several tasks may wait for the same descriptor, as in tokio.
-#[derive(Default)]
-struct Waiters {
-    wakers: Mutex<Vec<Waker>>,
-}
-
-impl Waiters {
-    /// Adds `waker` (unless it is there already) and returns the waker to
-    /// hand to the registration.
-    fn join(self: &Arc<Self>, waker: &Waker) -> Waker {
-        let mut wakers = crate::task::lock(&self.wakers);
-        if !wakers.iter().any(|w| w.will_wake(waker)) {
-            wakers.push(waker.clone());
-        }
-        drop(wakers);
-        Waker::from(self.clone())
-    }
-}
-
-impl Wake for Waiters {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        let wakers = std::mem::take(&mut *crate::task::lock(&self.wakers));
-        for waker in wakers {
-            waker.wake();
-        }
-    }
-}
-
 impl FdReadiness {
     /// Registers `fd` (which must be non-blocking and stay open until
     /// [`release`](Self::release)) with `io`.
@@ -79,7 +43,6 @@ impl FdReadiness {
         let backend = match io.backend() {
             ActiveBackend::Mio => Backend::Mio {
                 registration: Registration::new(io, fd)?,
-                waiters: Default::default(),
             },
             #[cfg(target_os = "linux")]
             ActiveBackend::IoUring => {
@@ -104,21 +67,9 @@ impl FdReadiness {
         #[cfg(not(target_os = "linux"))]
         let _ = fd;
         match &self.backend {
-            Backend::Mio {
-                registration,
-                waiters,
-            } => {
-                // Ready already: no need to join the waiters (a task that
-                // joined and did not wait would get a spurious wake-up at
-                // the next event).
-                if let Some(ready) = registration.ready_now(direction) {
-                    return Poll::Ready(ready.map(|event| ReadyToken(Some(event))));
-                }
-                let waker = waiters[direction as usize].join(cx.waker());
-                registration
-                    .poll_ready_event(&mut Context::from_waker(&waker), direction)
-                    .map_ok(|event| ReadyToken(Some(event)))
-            }
+            Backend::Mio { registration } => registration
+                .poll_ready_event(cx, direction, Wait::Shared)
+                .map_ok(|event| ReadyToken(Some(event))),
             #[cfg(target_os = "linux")]
             Backend::Uring { read, write } => {
                 let poll = match direction {

@@ -75,9 +75,30 @@ pub(crate) struct ReadyEvent {
 
 #[derive(Default)]
 struct Waiters {
+    /// The read and the write operation's task (`poll_read`, `poll_io`,
+    /// `poll_*_ready`): one each, the last to wait.
     reader: Option<Waker>,
     writer: Option<Waker>,
+    /// Any number of tasks waiting for readiness alone (a stream's
+    /// `readable`/`writable`, an `AsyncFd`), each woken by the next event
+    /// in its direction, as tokio's waiter list is.
+    shared: Vec<(Direction, Waker)>,
 }
+
+/// Where [`ScheduledIo::poll_ready`] keeps the waiting task's waker.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// The direction's one operation slot (the task replaces whoever was
+    /// there).
+    Slot,
+    /// The shared list, beside every other task waiting there.
+    Shared,
+}
+
+/// More shared waiters than this are all woken at once (they poll again
+/// and join again), so abandoned waits cannot grow the list without
+/// bound.
+const MAX_SHARED: usize = 64;
 
 /// The shared state of one registered resource. Its address is the mio
 /// token.
@@ -117,24 +138,36 @@ impl ScheduledIo {
 
     /// Wakes the waiters `ready` concerns.
     pub(crate) fn wake(&self, ready: usize) {
-        let (reader, writer) = {
+        let concerns = |direction: Direction| ready & (direction.mask() | SHUTDOWN) != 0;
+        let (reader, writer, shared) = {
             let mut waiters = lock(&self.waiters);
-            let reader = if ready & Direction::Read.mask() != 0 || ready & SHUTDOWN != 0 {
+            let reader = if concerns(Direction::Read) {
                 waiters.reader.take()
             } else {
                 None
             };
-            let writer = if ready & Direction::Write.mask() != 0 || ready & SHUTDOWN != 0 {
+            let writer = if concerns(Direction::Write) {
                 waiters.writer.take()
             } else {
                 None
             };
-            (reader, writer)
+            let shared: Vec<(Direction, Waker)> = if waiters.shared.is_empty() {
+                Vec::new()
+            } else {
+                waiters
+                    .shared
+                    .extract_if(.., |(direction, _)| concerns(*direction))
+                    .collect()
+            };
+            (reader, writer, shared)
         };
         if let Some(w) = reader {
             w.wake();
         }
         if let Some(w) = writer {
+            w.wake();
+        }
+        for (_, w) in shared {
             w.wake();
         }
     }
@@ -146,24 +179,41 @@ impl ScheduledIo {
     }
 
     /// Ready when an operation in `direction` may proceed; otherwise stores
-    /// the task's waker.
+    /// the task's waker where `wait` says.
     pub(crate) fn poll_ready(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
+        wait: Wait,
     ) -> Poll<io::Result<ReadyEvent>> {
         let state = self.state.load(Ordering::Acquire);
         if let Some(ready) = Self::check(state, direction) {
             return Poll::Ready(ready);
         }
         let mut waiters = lock(&self.waiters);
-        let slot = match direction {
-            Direction::Read => &mut waiters.reader,
-            Direction::Write => &mut waiters.writer,
-        };
-        match slot {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => *slot = Some(cx.waker().clone()),
+        if wait == Wait::Shared {
+            let waker = cx.waker();
+            if !waiters
+                .shared
+                .iter()
+                .any(|(d, w)| *d == direction && w.will_wake(waker))
+            {
+                if waiters.shared.len() >= MAX_SHARED {
+                    for (_, w) in waiters.shared.drain(..) {
+                        w.wake();
+                    }
+                }
+                waiters.shared.push((direction, waker.clone()));
+            }
+        } else {
+            let slot = match direction {
+                Direction::Read => &mut waiters.reader,
+                Direction::Write => &mut waiters.writer,
+            };
+            match slot {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => *slot = Some(cx.waker().clone()),
+            }
         }
         // The driver sets readiness before taking this lock to wake; checked
         // again under the lock, an event cannot slip between the two.
@@ -243,7 +293,19 @@ impl Registration {
         direction: Direction,
         op: impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        self.poll_io_then(cx, direction, op, |_| false)
+        self.poll_io_then(cx, direction, Wait::Slot, op, |_| false)
+    }
+
+    /// [`poll_io`](Self::poll_io) whose wait joins the shared list (see
+    /// [`Wait::Shared`]), for calls any number of tasks may make at once
+    /// (`peek`).
+    pub(crate) fn poll_io_shared<R>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_io_then(cx, direction, Wait::Shared, op, |_| false)
     }
 
     /// Runs `op` if the resource is ready in `direction`, without waiting:
@@ -275,7 +337,9 @@ impl Registration {
         wanted: usize,
         op: impl FnMut() -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
-        self.poll_io_then(cx, Direction::Read, op, |&n| n > 0 && n < wanted)
+        self.poll_io_then(cx, Direction::Read, Wait::Slot, op, |&n| {
+            n > 0 && n < wanted
+        })
     }
 
     /// The loop of [`poll_io`](Self::poll_io); `drained` says whether a
@@ -286,11 +350,12 @@ impl Registration {
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
+        wait: Wait,
         mut op: impl FnMut() -> io::Result<R>,
         drained: impl Fn(&R) -> bool,
     ) -> Poll<io::Result<R>> {
         loop {
-            let event = match self.io.poll_ready(cx, direction) {
+            let event = match self.io.poll_ready(cx, direction, wait) {
                 Poll::Ready(Ok(event)) => event,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
@@ -308,14 +373,17 @@ impl Registration {
         }
     }
 
-    /// Waits until `direction` is ready (for operations that report
-    /// completion as readiness, like a non-blocking `connect`).
+    /// Waits until `direction` is ready, the waker kept where `wait` says
+    /// (the operation slot for operations that report completion as
+    /// readiness, like a non-blocking `connect`; the shared list for
+    /// readiness calls several tasks may wait in).
     pub(crate) fn poll_ready(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
+        wait: Wait,
     ) -> Poll<io::Result<()>> {
-        self.poll_ready_event(cx, direction).map_ok(|_| ())
+        self.poll_ready_event(cx, direction, wait).map_ok(|_| ())
     }
 
     /// Like [`poll_ready`](Self::poll_ready), returning the readiness seen,
@@ -324,8 +392,9 @@ impl Registration {
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
+        wait: Wait,
     ) -> Poll<io::Result<ReadyEvent>> {
-        self.io.poll_ready(cx, direction)
+        self.io.poll_ready(cx, direction, wait)
     }
 
     /// The readiness `direction` has now, without registering a waker

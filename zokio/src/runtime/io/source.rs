@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 use socket2::{SockAddr, SockRef};
 use tokio::io::ReadBuf;
 
-use super::scheduled::{Direction, Registration};
+use super::scheduled::{Direction, Registration, Wait};
 use super::{ActiveBackend, IoHandle, current_io};
 use crate::buf::{IoBuf, IoBufMut};
 
@@ -94,7 +94,7 @@ impl IoSource {
             IoSource::Mio(reg) => {
                 // SAFETY: as in `poll_read`.
                 let unfilled = unsafe { buf.unfilled_mut() };
-                let n = std::task::ready!(reg.poll_io(cx, Direction::Read, || {
+                let n = std::task::ready!(reg.poll_io_shared(cx, Direction::Read, || {
                     recv(fd, unfilled, libc::MSG_PEEK)
                 }))?;
                 // SAFETY: the kernel initialized `n` bytes of the unfilled part.
@@ -140,7 +140,7 @@ impl IoSource {
     #[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
     pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>, fd: RawFd) -> Poll<io::Result<()>> {
         match self {
-            IoSource::Mio(reg) => reg.poll_ready(cx, Direction::Read),
+            IoSource::Mio(reg) => reg.poll_ready(cx, Direction::Read, Wait::Shared),
             #[cfg(target_os = "linux")]
             IoSource::Uring(u) => u.poll_read_ready(cx, fd),
         }
@@ -150,7 +150,7 @@ impl IoSource {
     #[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
     pub(crate) fn poll_write_ready(&self, cx: &mut Context<'_>, fd: RawFd) -> Poll<io::Result<()>> {
         match self {
-            IoSource::Mio(reg) => reg.poll_ready(cx, Direction::Write),
+            IoSource::Mio(reg) => reg.poll_ready(cx, Direction::Write, Wait::Shared),
             #[cfg(target_os = "linux")]
             IoSource::Uring(u) => u.poll_write_ready(cx, fd),
         }
@@ -272,7 +272,7 @@ impl IoSource {
     #[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
     pub(crate) fn poll_recv_ready(&self, cx: &mut Context<'_>, fd: RawFd) -> Poll<io::Result<()>> {
         match self {
-            IoSource::Mio(reg) => reg.poll_ready(cx, Direction::Read),
+            IoSource::Mio(reg) => reg.poll_ready(cx, Direction::Read, Wait::Shared),
             #[cfg(target_os = "linux")]
             IoSource::Uring(u) => u.poll_recv_ready(cx, fd),
         }
@@ -282,7 +282,7 @@ impl IoSource {
     #[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
     pub(crate) fn poll_send_ready(&self, cx: &mut Context<'_>, fd: RawFd) -> Poll<io::Result<()>> {
         match self {
-            IoSource::Mio(reg) => reg.poll_ready(cx, Direction::Write),
+            IoSource::Mio(reg) => reg.poll_ready(cx, Direction::Write, Wait::Shared),
             #[cfg(target_os = "linux")]
             IoSource::Uring(u) => u.poll_writable(cx, fd),
         }
@@ -326,7 +326,7 @@ impl IoSource {
         match self {
             IoSource::Mio(reg) => {
                 let _ = addr;
-                poll_fn(|cx| reg.poll_ready(cx, Direction::Write)).await?;
+                poll_fn(|cx| reg.poll_ready(cx, Direction::Write, Wait::Slot)).await?;
                 // Writable means the handshake ended; the socket error says
                 // how.
                 match with_sock(fd, |s| s.take_error())? {

@@ -461,9 +461,11 @@ impl UringIo {
         }
     }
 
-    /// Ready once a write may go through without waiting: the write slot's
-    /// send (of a `poll_write` that found the socket buffer full) is done,
-    /// and the socket is writable (a `POLLOUT` poll).
+    /// Ready once a write may go through without waiting: with a send in
+    /// the write slot (of a `poll_write` that found the socket buffer
+    /// full), once that is done (the socket may still be full: then
+    /// `try_write` says `WouldBlock` and the next call polls); otherwise
+    /// once the socket is writable (a `POLLOUT` poll).
     pub(crate) fn poll_write_ready(&self, cx: &mut Context<'_>, fd: RawFd) -> Poll<io::Result<()>> {
         {
             let slot = lock(&self.write);
@@ -476,14 +478,26 @@ impl UringIo {
     }
 
     /// A non-blocking send of `buf`, or `WouldBlock`. A send the write slot
-    /// still has in flight goes first (these bytes must not overtake it);
-    /// one that finished belonged to a `poll_write` caller that went away
-    /// (a caller still waiting for it would not be writing now), so its
-    /// result is dropped, as `poll_write` does for another caller's bytes.
+    /// still has in flight (a `poll_write` that found the socket buffer
+    /// full and returned `Pending`) goes first: these bytes must not
+    /// overtake it. Once it is done, a caller that tries the same bytes
+    /// again (a `write` abandoned to a timeout, then `writable` and
+    /// `try_write` of the same buffer) gets that send's count, as a
+    /// re-polled `poll_write` does, instead of sending them twice; other
+    /// bytes go out now.
     pub(crate) fn try_write(&self, fd: RawFd, buf: &[u8]) -> io::Result<usize> {
         let mut slot = lock(&self.write);
-        if slot.busy && self.poll_slot(&mut slot, None).is_pending() {
-            return Err(io::ErrorKind::WouldBlock.into());
+        if slot.busy {
+            let Poll::Ready(result) = self.poll_slot(&mut slot, None) else {
+                return Err(io::ErrorKind::WouldBlock.into());
+            };
+            let Some(result) = result else {
+                return Err(shutdown_error());
+            };
+            let data = Self::slot_data(&slot);
+            if gathered_starts_with(&[IoSlice::new(buf)], &data.buf[..data.len]) {
+                return to_io(result);
+            }
         }
         if self.shut_down() {
             return Err(shutdown_error());
