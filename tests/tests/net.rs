@@ -2040,7 +2040,7 @@ async fn try_write_after_a_pending_write_sends_the_bytes_once() {
     assert!(got == sent, "bytes reordered or corrupted");
 }
 
-/// The same methods on Unix streams and on owned halves.
+/// The same methods on Unix streams and on owned and borrowed halves.
 async fn readiness_on_unix_streams_and_owned_halves() {
     let (a, b) = UnixStream::pair().unwrap();
     let mut buf = [0u8; 8];
@@ -2078,6 +2078,25 @@ async fn readiness_on_unix_streams_and_owned_halves() {
         }
     }
     assert_eq!(got, b"halve");
+
+    // Borrowed halves.
+    let (mut c, mut d) = UnixStream::pair().unwrap();
+    let (_c_read, c_write) = c.split();
+    let (d_read, _d_write) = d.split();
+    c_write.writable().await.unwrap();
+    assert_eq!(c_write.try_write(b"split").unwrap(), 5);
+    let n = d_read.peek(&mut buf).await.unwrap();
+    assert!(n > 0 && b"split".starts_with(&buf[..n]));
+    let mut got = Vec::new();
+    while got.len() < 5 {
+        d_read.readable().await.unwrap();
+        match d_read.try_read(&mut buf) {
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("try_read failed: {e}"),
+        }
+    }
+    assert_eq!(got, b"split");
 }
 
 /// `AsyncFd` on a descriptor zokio did not create: a read waits for the

@@ -359,6 +359,8 @@ macro_rules! stream_socket {
 
         $crate::net::split::impl_async_read!(ReadHalf<'_>, s => s.0);
         $crate::net::split::impl_async_write!(WriteHalf<'_>, s => s.0);
+        $crate::net::split::impl_read_readiness!(ReadHalf<'_>, s => s.0);
+        $crate::net::split::impl_write_readiness!(WriteHalf<'_>, s => s.0);
 
         #[doc = concat!("The owned read half of [`", stringify!($stream), "::into_split`].")]
         #[derive(Debug)]
