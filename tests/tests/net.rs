@@ -1801,30 +1801,30 @@ async fn peek_leaves_the_bytes_for_the_next_read() {
     assert_eq!(server.read(&mut [0u8; 4]).await.unwrap(), 0);
 }
 
+/// `try_write`s 64 KiB chunks (from `seed`) until the socket buffers are
+/// full (the peer is not reading) and it says `WouldBlock`; returns the
+/// bytes it accepted.
+fn fill_with_try_write(stream: &TcpStream, seed: u64) -> Vec<u8> {
+    let chunk = pseudo_random_bytes(seed, 64 * 1024);
+    let mut sent = Vec::new();
+    // Loopback buffers hold a few MiB; the bound keeps a broken
+    // `WouldBlock` from looping for ever.
+    for _ in 0..4096 {
+        match stream.try_write(&chunk) {
+            Ok(n) => sent.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return sent,
+            Err(e) => panic!("try_write failed: {e}"),
+        }
+    }
+    panic!("try_write never said WouldBlock with a peer not reading");
+}
+
 /// `try_write` with a peer that does not read fills the socket buffers
 /// until it says `WouldBlock`; `writable` then waits until the peer reads,
 /// and every byte `try_write` accepted arrives, once, in order.
 async fn try_write_fills_the_socket_and_writable_waits_for_room() {
     let (client, mut server) = tcp_pair().await;
-    let chunk = pseudo_random_bytes(12, 64 * 1024);
-    let mut sent: Vec<u8> = Vec::new();
-    let mut filled = false;
-    // Loopback buffers hold a few MiB; the bound keeps a broken
-    // `WouldBlock` from looping for ever.
-    for _ in 0..4096 {
-        match client.try_write(&chunk) {
-            Ok(n) => sent.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                filled = true;
-                break;
-            }
-            Err(e) => panic!("try_write failed: {e}"),
-        }
-    }
-    assert!(
-        filled,
-        "try_write never said WouldBlock with a peer not reading"
-    );
+    let mut sent = fill_with_try_write(&client, 12);
     let reader = zokio::spawn(async move {
         let mut got = Vec::new();
         server.read_to_end(&mut got).await.unwrap();
@@ -1993,23 +1993,7 @@ async fn readable_wakes_every_task_waiting_for_it() {
 /// handed to the kernel, so `try_write` must report them, not resend them.
 async fn try_write_after_a_pending_write_sends_the_bytes_once() {
     let (client, mut server) = tcp_pair().await;
-    let filler = pseudo_random_bytes(14, 64 * 1024);
-    let mut sent: Vec<u8> = Vec::new();
-    let mut filled = false;
-    for _ in 0..4096 {
-        match client.try_write(&filler) {
-            Ok(n) => sent.extend_from_slice(&filler[..n]),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                filled = true;
-                break;
-            }
-            Err(e) => panic!("try_write failed: {e}"),
-        }
-    }
-    assert!(
-        filled,
-        "try_write never said WouldBlock with a peer not reading"
-    );
+    let mut sent = fill_with_try_write(&client, 14);
     let chunk = pseudo_random_bytes(15, 48 * 1024);
     let mut client = client;
     // Polled once, then dropped at the end of the block.

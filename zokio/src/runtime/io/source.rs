@@ -14,6 +14,7 @@ use socket2::{SockAddr, SockRef};
 use tokio::io::ReadBuf;
 
 use super::scheduled::{Direction, Registration, Wait};
+use super::sys::{recv_buf, recv_from_buf};
 use super::{ActiveBackend, IoHandle, current_io};
 use crate::buf::{IoBuf, IoBufMut};
 
@@ -68,15 +69,8 @@ impl IoSource {
         match self {
             IoSource::Mio(reg) => {
                 let wanted = buf.remaining();
-                // SAFETY: `recv` only writes into the slice; the bytes it
-                // reports are marked initialized below, nothing else.
-                let unfilled = unsafe { buf.unfilled_mut() };
-                let n =
-                    std::task::ready!(reg.poll_read_stream(cx, wanted, || recv(fd, unfilled, 0)))?;
-                // SAFETY: the kernel initialized `n` bytes of the unfilled part.
-                unsafe { buf.assume_init(n) };
-                buf.advance(n);
-                Poll::Ready(Ok(()))
+                reg.poll_read_stream(cx, wanted, || recv_buf(fd, buf, 0))
+                    .map_ok(drop)
             }
             #[cfg(target_os = "linux")]
             IoSource::Uring(u) => u.poll_read(cx, fd, buf),
@@ -91,17 +85,9 @@ impl IoSource {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         match self {
-            IoSource::Mio(reg) => {
-                // SAFETY: as in `poll_read`.
-                let unfilled = unsafe { buf.unfilled_mut() };
-                let n = std::task::ready!(reg.poll_io_shared(cx, Direction::Read, || {
-                    recv(fd, unfilled, libc::MSG_PEEK)
-                }))?;
-                // SAFETY: the kernel initialized `n` bytes of the unfilled part.
-                unsafe { buf.assume_init(n) };
-                buf.advance(n);
-                Poll::Ready(Ok(()))
-            }
+            IoSource::Mio(reg) => reg
+                .poll_io_shared(cx, Direction::Read, || recv_buf(fd, buf, libc::MSG_PEEK))
+                .map_ok(drop),
             #[cfg(target_os = "linux")]
             IoSource::Uring(u) => u.poll_peek(cx, fd, buf),
         }
@@ -111,15 +97,9 @@ impl IoSource {
     /// there to read.
     pub(crate) fn try_read(&self, fd: RawFd, buf: &mut ReadBuf<'_>) -> io::Result<()> {
         match self {
-            IoSource::Mio(reg) => {
-                // SAFETY: as in `poll_read`.
-                let unfilled = unsafe { buf.unfilled_mut() };
-                let n = reg.try_io(Direction::Read, || recv(fd, unfilled, 0))?;
-                // SAFETY: the kernel initialized `n` bytes of the unfilled part.
-                unsafe { buf.assume_init(n) };
-                buf.advance(n);
-                Ok(())
-            }
+            IoSource::Mio(reg) => reg
+                .try_io(Direction::Read, || recv_buf(fd, buf, 0))
+                .map(drop),
             #[cfg(target_os = "linux")]
             IoSource::Uring(u) => u.try_read(fd, buf),
         }
@@ -164,16 +144,9 @@ impl IoSource {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         match self {
-            IoSource::Mio(reg) => {
-                // SAFETY: as in `poll_read`.
-                let unfilled = unsafe { buf.unfilled_mut() };
-                let n =
-                    std::task::ready!(reg.poll_io(cx, Direction::Read, || recv(fd, unfilled, 0)))?;
-                // SAFETY: the kernel initialized `n` bytes of the unfilled part.
-                unsafe { buf.assume_init(n) };
-                buf.advance(n);
-                Poll::Ready(Ok(()))
-            }
+            IoSource::Mio(reg) => reg
+                .poll_io(cx, Direction::Read, || recv_buf(fd, buf, 0))
+                .map_ok(drop),
             #[cfg(target_os = "linux")]
             IoSource::Uring(u) => u.poll_recv_from(cx, fd, buf).map_ok(|_| ()),
         }
@@ -215,17 +188,7 @@ impl IoSource {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<SockAddr>> {
         match self {
-            IoSource::Mio(reg) => {
-                // SAFETY: as in `poll_read`.
-                let unfilled = unsafe { buf.unfilled_mut() };
-                let (n, addr) = std::task::ready!(reg.poll_io(cx, Direction::Read, || {
-                    with_sock(fd, |s| s.recv_from(unfilled))
-                }))?;
-                // SAFETY: the kernel initialized `n` bytes of the unfilled part.
-                unsafe { buf.assume_init(n) };
-                buf.advance(n);
-                Poll::Ready(Ok(addr))
-            }
+            IoSource::Mio(reg) => reg.poll_io(cx, Direction::Read, || recv_from_buf(fd, buf, 0)),
             #[cfg(target_os = "linux")]
             IoSource::Uring(u) => u.poll_recv_from(cx, fd, buf),
         }
@@ -235,16 +198,7 @@ impl IoSource {
     /// there.
     pub(crate) fn try_recv_from(&self, fd: RawFd, buf: &mut ReadBuf<'_>) -> io::Result<SockAddr> {
         match self {
-            IoSource::Mio(reg) => {
-                // SAFETY: as in `poll_read`.
-                let unfilled = unsafe { buf.unfilled_mut() };
-                let (n, addr) =
-                    reg.try_io(Direction::Read, || with_sock(fd, |s| s.recv_from(unfilled)))?;
-                // SAFETY: the kernel initialized `n` bytes of the unfilled part.
-                unsafe { buf.assume_init(n) };
-                buf.advance(n);
-                Ok(addr)
-            }
+            IoSource::Mio(reg) => reg.try_io(Direction::Read, || recv_from_buf(fd, buf, 0)),
             #[cfg(target_os = "linux")]
             IoSource::Uring(u) => u.try_recv_from(fd, buf),
         }

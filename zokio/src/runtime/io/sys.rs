@@ -16,6 +16,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::RawFd;
 
 use socket2::SockAddr;
+use tokio::io::ReadBuf;
 
 /// `sendto(fd, buf, flags, dest)`: the count the kernel took.
 pub(crate) fn send_to(
@@ -83,6 +84,37 @@ pub(crate) fn recv(
     } else {
         Ok(n as usize)
     }
+}
+
+/// [`recv`] into `buf`'s unfilled part; the bytes received count as
+/// filled. Returns their count.
+pub(crate) fn recv_buf(fd: RawFd, buf: &mut ReadBuf<'_>, flags: libc::c_int) -> io::Result<usize> {
+    // SAFETY: `recv` only writes into the slice; the bytes it reports are
+    // marked initialized below, nothing else.
+    let n = recv(fd, unsafe { buf.unfilled_mut() }, flags)?;
+    // SAFETY: the kernel initialized the first `n` bytes of the unfilled
+    // part.
+    unsafe { buf.assume_init(n) };
+    buf.advance(n);
+    Ok(n)
+}
+
+/// `recvfrom` into `buf`'s unfilled part; the bytes received count as
+/// filled. Returns the sender's address.
+pub(crate) fn recv_from_buf(
+    fd: RawFd,
+    buf: &mut ReadBuf<'_>,
+    flags: libc::c_int,
+) -> io::Result<SockAddr> {
+    // SAFETY: `recv_from_with_flags` only writes into the slice; the bytes
+    // it reports are marked initialized below, nothing else.
+    let unfilled = unsafe { buf.unfilled_mut() };
+    let (n, addr) = super::source::with_sock(fd, |s| s.recv_from_with_flags(unfilled, flags))?;
+    // SAFETY: the kernel initialized the first `n` bytes of the unfilled
+    // part.
+    unsafe { buf.assume_init(n) };
+    buf.advance(n);
+    Ok(addr)
 }
 
 #[cfg(test)]

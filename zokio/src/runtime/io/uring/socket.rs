@@ -21,7 +21,8 @@ use super::bufring::{BufRing, GROUP};
 use super::op::{InFlight, Item, Op, OpData, result_error, to_io};
 use super::submit::{OneShot, Outcome, PRIMARY, Submitter, read_owned, uring_of, write_owned};
 use crate::buf::{IoBuf, IoBufMut};
-use crate::runtime::io::source::{with_contiguous, with_sock};
+use crate::runtime::io::source::with_contiguous;
+use crate::runtime::io::sys::{recv_buf, recv_from_buf};
 use crate::runtime::io::{IoHandle, shutdown_error};
 use crate::task::lock;
 
@@ -566,13 +567,8 @@ impl UringIo {
                 if self.shut_down() {
                     return Poll::Ready(Err(shutdown_error()));
                 }
-                // SAFETY: `recv` only writes into the unfilled part.
-                let unfilled = unsafe { buf.unfilled_mut() };
-                let n = crate::runtime::io::sys::recv(fd, unfilled, libc::MSG_DONTWAIT)?;
-                // SAFETY: the kernel initialized `n` bytes of it.
-                unsafe { buf.assume_init(n) };
-                buf.advance(n);
-                return Poll::Ready(Ok(()));
+                let received = recv_buf(fd, buf, libc::MSG_DONTWAIT);
+                return Poll::Ready(received.map(drop));
             }
             if !std::mem::take(&mut slot.recv_fallback) && self.multishot_recv() {
                 if let Err(e) = self.arm_multishot_recv(&mut slot, cx.waker(), fd) {
@@ -762,13 +758,7 @@ impl UringIo {
         if self.shut_down() {
             return Err(shutdown_error());
         }
-        // SAFETY: `recv_from` only writes into the unfilled part.
-        let unfilled = unsafe { buf.unfilled_mut() };
-        let (n, addr) = with_sock(fd, |s| s.recv_from_with_flags(unfilled, libc::MSG_DONTWAIT))?;
-        // SAFETY: the kernel initialized `n` bytes of it.
-        unsafe { buf.assume_init(n) };
-        buf.advance(n);
-        Ok(addr)
+        recv_from_buf(fd, buf, libc::MSG_DONTWAIT)
     }
 
     /// A datagram send that does not wait (`WouldBlock` when the socket
