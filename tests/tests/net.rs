@@ -26,7 +26,7 @@ use std::time::Duration;
 mod support;
 use support::*;
 
-use zokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use zokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest};
 use zokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use zokio::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
 
@@ -276,6 +276,11 @@ macro_rules! net_suite {
             #[test]
             fn try_write_after_a_pending_write_sends_the_bytes_once() {
                 run(super::try_write_after_a_pending_write_sends_the_bytes_once);
+            }
+
+            #[test]
+            fn ready_reports_the_directions_asked_for() {
+                run(super::ready_reports_the_directions_asked_for);
             }
 
             #[test]
@@ -2022,6 +2027,56 @@ async fn try_write_after_a_pending_write_sends_the_bytes_once() {
     let got = reader.await.unwrap();
     assert_eq!(got.len(), sent.len(), "bytes sent twice or lost");
     assert!(got == sent, "bytes reordered or corrupted");
+}
+
+/// `ready(interest)` on a stream and a UDP socket: a fresh connection is
+/// writable (also when asked for either direction, with nothing to read);
+/// asked for reading, it returns once bytes arrive, and `try_read` then
+/// gets them.
+async fn ready_reports_the_directions_asked_for() {
+    let (mut client, server) = tcp_pair().await;
+    assert!(
+        server
+            .ready(Interest::WRITABLE)
+            .await
+            .unwrap()
+            .is_writable()
+    );
+    let either = server
+        .ready(Interest::READABLE | Interest::WRITABLE)
+        .await
+        .unwrap();
+    assert!(either.is_writable(), "{either:?}");
+    client.write_all(b"ready").await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 8];
+    while got.len() < 5 {
+        let ready = server.ready(Interest::READABLE).await.unwrap();
+        assert!(ready.is_readable(), "{ready:?}");
+        match server.try_read(&mut buf) {
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("try_read failed: {e}"),
+        }
+    }
+    assert_eq!(got, b"ready");
+
+    let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    assert!(a.ready(Interest::WRITABLE).await.unwrap().is_writable());
+    a.try_send_to(b"dgram", b.local_addr().unwrap()).unwrap();
+    loop {
+        let ready = b.ready(Interest::READABLE).await.unwrap();
+        assert!(ready.is_readable(), "{ready:?}");
+        match b.try_recv_from(&mut buf) {
+            Ok((n, from)) => {
+                assert_eq!((&buf[..n], from), (&b"dgram"[..], a.local_addr().unwrap()));
+                break;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("try_recv_from failed: {e}"),
+        }
+    }
 }
 
 /// The same methods on Unix streams and on owned and borrowed halves.

@@ -16,9 +16,11 @@
 //! }
 //! ```
 
+mod ready;
 pub mod unix;
 
 pub use crate::buf::{FixedBuf, FixedBufPool, IoBuf, IoBufMut};
+pub use ready::{Interest, Ready};
 pub use tokio::io::{
     AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt, AsyncWrite,
     AsyncWriteExt, BufReader, BufStream, BufWriter, DuplexStream, Empty, ReadBuf, ReadHalf, Repeat,

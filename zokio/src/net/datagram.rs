@@ -76,6 +76,8 @@ macro_rules! datagram_readiness {
                 self.socket.source.try_send_to(self.socket.raw(), buf, None)
             }
         }
+
+        $crate::net::split::impl_ready!($socket, s => &s.socket, true);
     };
 }
 

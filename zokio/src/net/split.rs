@@ -281,6 +281,38 @@ macro_rules! impl_write_readiness {
     };
 }
 
+/// `ready(interest)` for a stream type whose socket is `$sock` (with `$s`
+/// bound to `&self`); `$datagram` picks the datagram sockets' waits.
+macro_rules! impl_ready {
+    ($t:ty, $s:ident => $sock:expr, $datagram:expr) => {
+        impl $t {
+            /// Waits until any direction of `interest` may not have to
+            /// wait, and says which ([`Ready`](crate::io::Ready)); then the
+            /// `try_*` calls of those directions go through without
+            /// waiting (or say `WouldBlock` when the readiness was
+            /// spurious). With [`Interest::READABLE`](crate::io::Interest)
+            /// on io_uring this starts a receive, as `readable` does.
+            ///
+            /// # Cancel safety
+            ///
+            /// Cancel safe: nothing is read or written.
+            pub async fn ready(
+                &self,
+                interest: crate::io::Interest,
+            ) -> io::Result<crate::io::Ready> {
+                let $s = self;
+                let socket: &Socket = $sock;
+                std::future::poll_fn(|cx| {
+                    socket
+                        .source
+                        .poll_ready(cx, socket.raw(), interest, $datagram)
+                })
+                .await
+            }
+        }
+    };
+}
+
 /// What TCP and Unix streams share, for a `$stream { socket: Arc<Socket> }`
 /// whose addresses are `$addr` (converted by `$conv`): the owned-buffer
 /// methods, `split`/`into_split` and their halves, and tokio's I/O traits.
@@ -348,6 +380,7 @@ macro_rules! stream_socket {
         $crate::net::split::impl_async_write!($stream, s => &s.socket);
         $crate::net::split::impl_read_readiness!($stream, s => &s.socket);
         $crate::net::split::impl_write_readiness!($stream, s => &s.socket);
+        $crate::net::split::impl_ready!($stream, s => &s.socket, false);
 
         #[doc = concat!("The read half of [`", stringify!($stream), "::split`].")]
         #[derive(Debug)]
@@ -380,6 +413,8 @@ macro_rules! stream_socket {
         $crate::net::split::impl_async_write!(OwnedWriteHalf, s => &s.socket);
         $crate::net::split::impl_read_readiness!(OwnedReadHalf, s => &s.socket);
         $crate::net::split::impl_write_readiness!(OwnedWriteHalf, s => &s.socket);
+        $crate::net::split::impl_ready!(OwnedReadHalf, s => &s.socket, false);
+        $crate::net::split::impl_ready!(OwnedWriteHalf, s => &s.socket, false);
 
         /// The halves given to [`OwnedReadHalf::reunite`] came from different
         /// streams; both are handed back.
@@ -459,5 +494,6 @@ macro_rules! stream_socket {
 }
 
 pub(crate) use {
-    impl_async_read, impl_async_write, impl_read_readiness, impl_write_readiness, stream_socket,
+    impl_async_read, impl_async_write, impl_read_readiness, impl_ready, impl_write_readiness,
+    stream_socket,
 };

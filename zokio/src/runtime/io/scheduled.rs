@@ -73,6 +73,13 @@ pub(crate) struct ReadyEvent {
     ready: usize,
 }
 
+impl ReadyEvent {
+    /// The readiness bits seen (`READABLE`, `WRITABLE`, ...).
+    pub(crate) fn bits(self) -> usize {
+        self.ready
+    }
+}
+
 #[derive(Default)]
 struct Waiters {
     /// The read and the write operation's task (`poll_read`, `poll_io`,

@@ -222,6 +222,57 @@ impl IoSource {
         }
     }
 
+    /// Ready once any direction of `interest` may not have to wait: what
+    /// was seen. `datagram` picks the datagram forms of the io_uring
+    /// waits (a `recvmsg`, a `POLLOUT` poll) over the stream ones.
+    #[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
+    pub(crate) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        fd: RawFd,
+        interest: crate::io::Interest,
+        datagram: bool,
+    ) -> Poll<io::Result<crate::io::Ready>> {
+        use crate::io::Ready;
+        let mut seen = Ready::EMPTY;
+        for (wanted, direction) in [
+            (interest.is_readable(), Direction::Read),
+            (interest.is_writable(), Direction::Write),
+        ] {
+            if !wanted {
+                continue;
+            }
+            let poll = match self {
+                IoSource::Mio(reg) => reg
+                    .poll_ready_event(cx, direction, Wait::Shared)
+                    .map_ok(|event| Ready::from_bits(event.bits())),
+                #[cfg(target_os = "linux")]
+                IoSource::Uring(_) => {
+                    let poll = match (direction, datagram) {
+                        (Direction::Read, false) => self.poll_read_ready(cx, fd),
+                        (Direction::Write, false) => self.poll_write_ready(cx, fd),
+                        (Direction::Read, true) => self.poll_recv_ready(cx, fd),
+                        (Direction::Write, true) => self.poll_send_ready(cx, fd),
+                    };
+                    poll.map_ok(|()| match direction {
+                        Direction::Read => Ready::READABLE,
+                        Direction::Write => Ready::WRITABLE,
+                    })
+                }
+            };
+            match poll {
+                Poll::Ready(Ok(ready)) => seen |= ready,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {}
+            }
+        }
+        if seen.is_empty() {
+            Poll::Pending
+        } else {
+            Poll::Ready(Ok(seen))
+        }
+    }
+
     /// Ready when a datagram receive may not have to wait.
     #[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
     pub(crate) fn poll_recv_ready(&self, cx: &mut Context<'_>, fd: RawFd) -> Poll<io::Result<()>> {
