@@ -289,6 +289,11 @@ macro_rules! net_suite {
             }
 
             #[test]
+            fn async_fd_ready_with_an_interest_and_async_io() {
+                run(super::async_fd_ready_with_an_interest_and_async_io);
+            }
+
+            #[test]
             fn async_fd_reads_and_writes_a_foreign_socket() {
                 run(super::async_fd_reads_and_writes_a_foreign_socket);
             }
@@ -2136,6 +2141,60 @@ async fn readiness_on_unix_streams_and_owned_halves() {
         }
     }
     assert_eq!(got, b"split");
+}
+
+/// `AsyncFd::ready` with an `Interest` says what it saw; `async_io`
+/// retries its call through `WouldBlock` until the peer writes;
+/// `async_io_mut` lends the value mutably.
+async fn async_fd_ready_with_an_interest_and_async_io() {
+    use std::io::{Read, Write};
+    use zokio::io::unix::AsyncFd;
+    let (a, b) = nonblocking_pair();
+    let mut a = AsyncFd::new(a).unwrap();
+    let b = Arc::new(AsyncFd::new(b).unwrap());
+
+    let guard = a
+        .ready(Interest::READABLE | Interest::WRITABLE)
+        .await
+        .unwrap();
+    assert!(guard.ready().is_writable(), "{:?}", guard.ready());
+    drop(guard);
+
+    // `async_io` starts before there is anything to read: its first call
+    // says `WouldBlock`, and it waits.
+    let writer = {
+        let b = b.clone();
+        zokio::spawn(async move {
+            zokio::task::yield_now().await;
+            b.get_ref().write_all(b"via async_io").unwrap();
+        })
+    };
+    let mut buf = [0u8; 32];
+    let n = a
+        .async_io(Interest::READABLE, |s| {
+            let mut s = s;
+            s.read(&mut buf)
+        })
+        .await
+        .unwrap();
+    assert_eq!(&buf[..n], b"via async_io");
+    writer.await.unwrap();
+
+    let n = a
+        .async_io_mut(Interest::WRITABLE, |s| s.write(b"back"))
+        .await
+        .unwrap();
+    assert_eq!(n, 4);
+    let mut guard = b.ready(Interest::READABLE).await.unwrap();
+    assert!(guard.ready().is_readable(), "{:?}", guard.ready());
+    let got = guard
+        .try_io(|fd| {
+            let mut s = fd.get_ref();
+            s.read(&mut buf)
+        })
+        .expect("readable after the write")
+        .unwrap();
+    assert_eq!(&buf[..got], b"back");
 }
 
 /// `AsyncFd` on a descriptor zokio did not create: a read waits for the

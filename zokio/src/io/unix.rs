@@ -41,6 +41,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::task::{Context, Poll};
 
+use super::{Interest, Ready};
 use crate::runtime::io::poll_fd::{Direction, FdReadiness, ReadyToken};
 
 /// A file descriptor registered with the runtime for readiness, as tokio's
@@ -106,20 +107,60 @@ impl<T: AsRawFd> AsyncFd<T> {
 
     /// [`readable`](Self::readable), with a guard that lends `&mut T`.
     pub async fn readable_mut(&mut self) -> io::Result<AsyncFdReadyMutGuard<'_, T>> {
-        let token = poll_fn(|cx| self.poll_ready(cx, Direction::Read)).await?;
-        Ok(AsyncFdReadyMutGuard {
-            fd: self,
-            seen: Seen::new(token, Direction::Read),
-        })
+        self.ready_mut(Interest::READABLE).await
     }
 
     /// [`writable`](Self::writable), with a guard that lends `&mut T`.
     pub async fn writable_mut(&mut self) -> io::Result<AsyncFdReadyMutGuard<'_, T>> {
-        let token = poll_fn(|cx| self.poll_ready(cx, Direction::Write)).await?;
-        Ok(AsyncFdReadyMutGuard {
-            fd: self,
-            seen: Seen::new(token, Direction::Write),
-        })
+        self.ready_mut(Interest::WRITABLE).await
+    }
+
+    /// Waits until the descriptor may be ready in any direction of
+    /// `interest`; the guard's [`ready`](AsyncFdReadyGuard::ready) says
+    /// which (on io_uring, only readable and writable are reported).
+    pub async fn ready(&self, interest: Interest) -> io::Result<AsyncFdReadyGuard<'_, T>> {
+        let seen = poll_fn(|cx| self.poll_interest(cx, interest)).await?;
+        Ok(AsyncFdReadyGuard { fd: self, seen })
+    }
+
+    /// [`ready`](Self::ready), with a guard that lends `&mut T`.
+    pub async fn ready_mut(
+        &mut self,
+        interest: Interest,
+    ) -> io::Result<AsyncFdReadyMutGuard<'_, T>> {
+        let seen = poll_fn(|cx| self.poll_interest(cx, interest)).await?;
+        Ok(AsyncFdReadyMutGuard { fd: self, seen })
+    }
+
+    /// Runs `f` (a non-blocking call on the value) each time the
+    /// descriptor may be ready for `interest`, until it does not fail with
+    /// `WouldBlock` (each `WouldBlock` clears the readiness, so the next
+    /// wait waits for the kernel); returns its result.
+    pub async fn async_io<R>(
+        &self,
+        interest: Interest,
+        mut f: impl FnMut(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        loop {
+            let mut guard = self.ready(interest).await?;
+            if let Ok(result) = guard.try_io(|fd| f(fd.get_ref())) {
+                return result;
+            }
+        }
+    }
+
+    /// [`async_io`](Self::async_io) with `&mut T`.
+    pub async fn async_io_mut<R>(
+        &mut self,
+        interest: Interest,
+        mut f: impl FnMut(&mut T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        loop {
+            let mut guard = self.ready_mut(interest).await?;
+            if let Ok(result) = guard.try_io(|fd| f(fd.get_mut())) {
+                return result;
+            }
+        }
     }
 
     /// Polls for read readiness (for hand-written futures); when pending,
@@ -144,11 +185,36 @@ impl<T: AsRawFd> AsyncFd<T> {
         cx: &mut Context<'_>,
         direction: Direction,
     ) -> Poll<io::Result<AsyncFdReadyGuard<'a, T>>> {
-        self.poll_ready(cx, direction)
-            .map_ok(|token| AsyncFdReadyGuard {
-                fd: self,
-                seen: Seen::new(token, direction),
-            })
+        let interest = match direction {
+            Direction::Read => Interest::READABLE,
+            Direction::Write => Interest::WRITABLE,
+        };
+        self.poll_interest(cx, interest)
+            .map_ok(|seen| AsyncFdReadyGuard { fd: self, seen })
+    }
+
+    /// Ready once any direction of `interest` is: the readiness seen, in
+    /// each direction that was ready.
+    fn poll_interest(&self, cx: &mut Context<'_>, interest: Interest) -> Poll<io::Result<Seen>> {
+        let mut seen = Seen::none();
+        for (wanted, direction) in [
+            (interest.is_readable(), Direction::Read),
+            (interest.is_writable(), Direction::Write),
+        ] {
+            if !wanted {
+                continue;
+            }
+            match self.poll_ready(cx, direction) {
+                Poll::Ready(Ok(token)) => seen.add(direction, token),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {}
+            }
+        }
+        if seen.ready.is_empty() {
+            Poll::Pending
+        } else {
+            Poll::Ready(Ok(seen))
+        }
     }
 
     fn poll_ready(
@@ -235,24 +301,39 @@ pub struct AsyncFdReadyGuard<'a, T: AsRawFd> {
     seen: Seen,
 }
 
-/// The readiness a guard stands for, until it is cleared or retained.
+/// The readiness a guard stands for: per direction (read, write) what the
+/// wait saw, until it is cleared or retained.
 struct Seen {
-    token: Option<ReadyToken>,
-    direction: Direction,
+    tokens: [Option<ReadyToken>; 2],
+    ready: Ready,
 }
 
 impl Seen {
-    fn new(token: ReadyToken, direction: Direction) -> Seen {
+    fn none() -> Seen {
         Seen {
-            token: Some(token),
-            direction,
+            tokens: [None, None],
+            ready: Ready::EMPTY,
         }
     }
 
+    fn add(&mut self, direction: Direction, token: ReadyToken) {
+        self.tokens[direction as usize] = Some(token);
+        self.ready |= token.ready(direction);
+    }
+
     fn clear<T: AsRawFd>(&mut self, fd: &AsyncFd<T>) {
-        if let Some(token) = self.token.take() {
-            fd.clear(token, self.direction);
+        for (direction, token) in [Direction::Read, Direction::Write]
+            .into_iter()
+            .zip(&mut self.tokens)
+        {
+            if let Some(token) = token.take() {
+                fd.clear(token, direction);
+            }
         }
+    }
+
+    fn retain(&mut self) {
+        self.tokens = [None, None];
     }
 }
 
@@ -264,7 +345,12 @@ impl<'a, T: AsRawFd> AsyncFdReadyGuard<'a, T> {
 
     /// Keeps the readiness (what dropping the guard does).
     pub fn retain_ready(&mut self) {
-        self.seen.token = None;
+        self.seen.retain();
+    }
+
+    /// The readiness the wait saw.
+    pub fn ready(&self) -> Ready {
+        self.seen.ready
     }
 
     /// Runs `f` (a non-blocking call); if it fails with `WouldBlock`, clears
@@ -293,7 +379,7 @@ impl<T: AsRawFd + fmt::Debug> fmt::Debug for AsyncFdReadyGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncFdReadyGuard")
             .field("fd", self.fd)
-            .field("direction", &self.seen.direction)
+            .field("ready", &self.seen.ready)
             .finish()
     }
 }
@@ -314,7 +400,12 @@ impl<T: AsRawFd> AsyncFdReadyMutGuard<'_, T> {
 
     /// Keeps the readiness (what dropping the guard does).
     pub fn retain_ready(&mut self) {
-        self.seen.token = None;
+        self.seen.retain();
+    }
+
+    /// The readiness the wait saw.
+    pub fn ready(&self) -> Ready {
+        self.seen.ready
     }
 
     /// Runs `f` (a non-blocking call); if it fails with `WouldBlock`, clears
@@ -352,7 +443,7 @@ impl<T: AsRawFd + fmt::Debug> fmt::Debug for AsyncFdReadyMutGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncFdReadyMutGuard")
             .field("fd", &*self.fd)
-            .field("direction", &self.seen.direction)
+            .field("ready", &self.seen.ready)
             .finish()
     }
 }

@@ -36,6 +36,19 @@ enum Backend {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ReadyToken(Option<ReadyEvent>);
 
+impl ReadyToken {
+    /// What the wait in `direction` saw: the registration's bits on mio;
+    /// on io_uring, where a poll reports only that it fired, the
+    /// direction's readiness.
+    pub(crate) fn ready(self, direction: Direction) -> crate::io::Ready {
+        match (self.0, direction) {
+            (Some(event), _) => crate::io::Ready::from_bits(event.bits()),
+            (None, Direction::Read) => crate::io::Ready::READABLE,
+            (None, Direction::Write) => crate::io::Ready::WRITABLE,
+        }
+    }
+}
+
 impl FdReadiness {
     /// Registers `fd` (which must be non-blocking and stay open until
     /// [`release`](Self::release)) with `io`.
