@@ -28,7 +28,9 @@ use support::*;
 
 use zokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest};
 use zokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
-use zokio::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
+use zokio::net::{
+    TcpListener, TcpSocket, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream,
+};
 
 /// Bytes sent each way by the large-transfer test.
 const LARGE: usize = 8 << 20;
@@ -281,6 +283,16 @@ macro_rules! net_suite {
             #[test]
             fn ready_reports_the_directions_asked_for() {
                 run(super::ready_reports_the_directions_asked_for);
+            }
+
+            #[test]
+            fn tcp_socket_sets_options_then_listens_and_connects() {
+                run(super::tcp_socket_sets_options_then_listens_and_connects);
+            }
+
+            #[test]
+            fn lookup_host_resolves_names_and_literals() {
+                run(super::lookup_host_resolves_names_and_literals);
             }
 
             #[test]
@@ -2101,6 +2113,81 @@ async fn ready_reports_the_directions_asked_for() {
             Err(e) => panic!("try_recv_from failed: {e}"),
         }
     }
+}
+
+/// `TcpSocket`: options set before `listen`/`connect` hold on the result
+/// (`SO_REUSEPORT` lets a second listener bind the same port, which fails
+/// without it; a bound client connects from its address); a connect to a
+/// closed port is refused.
+async fn tcp_socket_sets_options_then_listens_and_connects() {
+    let first = TcpSocket::new_v4().unwrap();
+    first.set_reuseaddr(true).unwrap();
+    first.set_reuseport(true).unwrap();
+    assert!(first.reuseaddr().unwrap() && first.reuseport().unwrap());
+    first.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = first.local_addr().unwrap();
+    let listener = first.listen(16).unwrap();
+    assert_eq!(listener.local_addr().unwrap(), addr);
+
+    let second = TcpSocket::new_v4().unwrap();
+    second.set_reuseport(true).unwrap();
+    second
+        .bind(addr)
+        .expect("SO_REUSEPORT lets a second socket bind the port");
+    let without = TcpSocket::new_v4().unwrap();
+    let e = without.bind(addr).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::AddrInUse, "{e}");
+    drop((second, without));
+
+    let client = TcpSocket::new_v4().unwrap();
+    client.set_nodelay(true).unwrap();
+    client.set_send_buffer_size(64 * 1024).unwrap();
+    assert!(client.send_buffer_size().unwrap() >= 64 * 1024);
+    client.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let from = client.local_addr().unwrap();
+    let mut stream = client.connect(addr).await.unwrap();
+    assert!(stream.nodelay().unwrap(), "TCP_NODELAY set before connect");
+    let (mut accepted, peer) = listener.accept().await.unwrap();
+    assert_eq!(peer, from);
+    assert_eq!(stream.local_addr().unwrap(), from);
+    stream.write_all(b"configured").await.unwrap();
+    let mut buf = [0u8; 10];
+    accepted.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"configured");
+
+    // A closed port: bind one, then drop it without listening.
+    let closed = {
+        let s = TcpSocket::new_v4().unwrap();
+        s.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        s.local_addr().unwrap()
+    };
+    let e = TcpSocket::new_v4()
+        .unwrap()
+        .connect(closed)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "{e}");
+}
+
+/// `lookup_host`: a literal address comes back as it is; `localhost`
+/// resolves (on the blocking pool) to loopback addresses with the port.
+async fn lookup_host_resolves_names_and_literals() {
+    let literal: Vec<SocketAddr> = zokio::net::lookup_host("127.0.0.1:4242")
+        .await
+        .unwrap()
+        .collect();
+    assert_eq!(literal, ["127.0.0.1:4242".parse::<SocketAddr>().unwrap()]);
+    let named: Vec<SocketAddr> = zokio::net::lookup_host(("localhost", 4243))
+        .await
+        .unwrap()
+        .collect();
+    assert!(!named.is_empty());
+    assert!(
+        named
+            .iter()
+            .all(|a| a.ip().is_loopback() && a.port() == 4243),
+        "{named:?}"
+    );
 }
 
 /// The same methods on Unix streams and on owned and borrowed halves.

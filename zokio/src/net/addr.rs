@@ -41,6 +41,25 @@ pub(crate) async fn resolve<A: ToSocketAddrs + ?Sized>(addr: &A) -> io::Result<V
     }
 }
 
+/// Every socket address `host` names: a `"name:port"` string or a
+/// `(name, port)` pair is looked up on the blocking pool (so the lookup
+/// never stalls a worker), a literal address is returned as it is. As
+/// tokio's `lookup_host`.
+///
+/// ```
+/// #[zokio::main(flavor = "current_thread")]
+/// async fn main() -> std::io::Result<()> {
+///     let addrs: Vec<_> = zokio::net::lookup_host(("localhost", 8080)).await?.collect();
+///     assert!(addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 8080));
+///     Ok(())
+/// }
+/// ```
+pub async fn lookup_host<T: ToSocketAddrs>(
+    host: T,
+) -> io::Result<impl Iterator<Item = SocketAddr>> {
+    Ok(resolve(&host).await?.into_iter())
+}
+
 /// Tries `f` on each address in turn; the last error if none works.
 pub(crate) async fn each_addr<A, F, Fut, T>(addr: &A, mut f: F) -> io::Result<T>
 where

@@ -79,7 +79,7 @@ impl TcpListener {
         Self::from_fd(socket.into())
     }
 
-    fn from_fd(fd: OwnedFd) -> io::Result<TcpListener> {
+    pub(crate) fn from_fd(fd: OwnedFd) -> io::Result<TcpListener> {
         Ok(TcpListener {
             socket: Socket::new(fd)?,
         })
@@ -186,9 +186,14 @@ impl TcpStream {
     }
 
     async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
-        let socket = new_socket(&addr)?;
+        Self::connect_fd(new_socket(&addr)?.into(), addr).await
+    }
+
+    /// Connects the new socket `fd` to `addr` (for `connect` and
+    /// `TcpSocket::connect`).
+    pub(crate) async fn connect_fd(fd: OwnedFd, addr: SocketAddr) -> io::Result<TcpStream> {
         let target: SockAddr = addr.into();
-        let socket = Socket::connect(socket.into(), &target).await?;
+        let socket = Socket::connect(fd, &target).await?;
         Ok(TcpStream {
             socket: Arc::new(socket),
         })
