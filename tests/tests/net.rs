@@ -296,6 +296,11 @@ macro_rules! net_suite {
             }
 
             #[test]
+            fn udp_peek_from_leaves_the_datagram_for_the_next_receive() {
+                run(super::udp_peek_from_leaves_the_datagram_for_the_next_receive);
+            }
+
+            #[test]
             fn readiness_on_unix_streams_and_owned_halves() {
                 run(super::readiness_on_unix_streams_and_owned_halves);
             }
@@ -2188,6 +2193,51 @@ async fn lookup_host_resolves_names_and_literals() {
             .all(|a| a.ip().is_loopback() && a.port() == 4243),
         "{named:?}"
     );
+}
+
+/// `peek_from` and `peek_sender` return the next datagram and its sender
+/// without taking it: the receives that follow get every datagram once, in
+/// order (also through `readable` + `try_recv_from`); a peek waits for a
+/// datagram; on Unix datagram sockets too.
+async fn udp_peek_from_leaves_the_datagram_for_the_next_receive() {
+    let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let b = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+    let peeker = {
+        let b = b.clone();
+        zokio::spawn(async move {
+            let mut buf = [0u8; 16];
+            let (n, from) = b.peek_from(&mut buf).await.unwrap();
+            (buf[..n].to_vec(), from)
+        })
+    };
+    zokio::task::yield_now().await;
+    for word in [&b"first"[..], b"second", b"third"] {
+        a.send_to(word, b_addr).await.unwrap();
+    }
+    assert_eq!(peeker.await.unwrap(), (b"first".to_vec(), a_addr));
+    assert_eq!(b.peek_sender().await.unwrap(), a_addr);
+    let mut buf = [0u8; 16];
+    let (n, _) = b.peek_from(&mut buf[..3]).await.unwrap();
+    assert_eq!(
+        &buf[..n],
+        b"fir",
+        "a short buffer gets the datagram's start"
+    );
+    let (n, from) = b.recv_from(&mut buf).await.unwrap();
+    assert_eq!((&buf[..n], from), (&b"first"[..], a_addr));
+    let (n, _) = b.peek_from(&mut buf).await.unwrap();
+    assert_eq!(&buf[..n], b"second");
+    assert_eq!(try_recv_one(&b).await, (b"second".to_vec(), a_addr));
+    let (n, _) = b.recv_from(&mut buf).await.unwrap();
+    assert_eq!(&buf[..n], b"third");
+
+    let (c, d) = UnixDatagram::pair().unwrap();
+    c.send(b"unix").await.unwrap();
+    let (n, _) = d.peek_from(&mut buf).await.unwrap();
+    assert_eq!(&buf[..n], b"unix");
+    let n = d.recv(&mut buf).await.unwrap();
+    assert_eq!(&buf[..n], b"unix");
 }
 
 /// The same methods on Unix streams and on owned and borrowed halves.

@@ -77,6 +77,46 @@ macro_rules! datagram_readiness {
             }
         }
 
+        impl $socket {
+            /// Receives the next datagram without taking it: the next
+            /// receive (or peek) returns it again. Returns its length (as
+            /// much as fits in `buf`) and its sender.
+            ///
+            /// On io_uring the datagram is received into the socket and
+            /// kept there for the next receive.
+            ///
+            /// # Cancel safety
+            ///
+            /// Cancel safe: nothing is taken.
+            pub async fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, $addr)> {
+                let mut buf = ReadBuf::new(buf);
+                let addr = std::future::poll_fn(|cx| self.poll_peek_from(cx, &mut buf)).await?;
+                Ok((buf.filled().len(), addr))
+            }
+
+            /// The `poll` form of [`peek_from`](Self::peek_from) (the bytes
+            /// are appended to `buf`'s filled part).
+            pub fn poll_peek_from(
+                &self,
+                cx: &mut Context<'_>,
+                buf: &mut ReadBuf<'_>,
+            ) -> Poll<io::Result<$addr>> {
+                let addr = std::task::ready!(self.socket.source.poll_peek_from(
+                    cx,
+                    self.socket.raw(),
+                    buf
+                ))?;
+                Poll::Ready($conv(addr))
+            }
+
+            /// The sender of the next datagram, which stays for the next
+            /// receive.
+            pub async fn peek_sender(&self) -> io::Result<$addr> {
+                let (_, addr) = self.peek_from(&mut []).await?;
+                Ok(addr)
+            }
+        }
+
         $crate::net::split::impl_ready!($socket, s => &s.socket, true);
     };
 }

@@ -194,6 +194,23 @@ impl IoSource {
         }
     }
 
+    /// A datagram receive that leaves the datagram for the next receive
+    /// (`MSG_PEEK`); returns its sender.
+    pub(crate) fn poll_peek_from(
+        &self,
+        cx: &mut Context<'_>,
+        fd: RawFd,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<SockAddr>> {
+        match self {
+            IoSource::Mio(reg) => reg.poll_io_shared(cx, Direction::Read, || {
+                recv_from_buf(fd, buf, libc::MSG_PEEK)
+            }),
+            #[cfg(target_os = "linux")]
+            IoSource::Uring(u) => u.poll_peek_from(cx, fd, buf),
+        }
+    }
+
     /// A datagram receive that does not wait: `WouldBlock` when none is
     /// there.
     pub(crate) fn try_recv_from(&self, fd: RawFd, buf: &mut ReadBuf<'_>) -> io::Result<SockAddr> {

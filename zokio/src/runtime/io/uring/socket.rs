@@ -112,6 +112,9 @@ struct Slot {
     /// The provided buffers ran out (`ENOBUFS`): the next receive goes into
     /// the slot's own buffer.
     recv_fallback: bool,
+    /// Datagram sockets: a datagram of this length waits in the slot's
+    /// buffer (its sender in the slot's address), peeked and not yet taken.
+    peeked: Option<i32>,
 }
 
 /// A provided buffer the slot holds: buffer `bid` of ring `ring`'s
@@ -679,6 +682,9 @@ impl UringIo {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<SockAddr>> {
         let mut slot = lock(&self.read);
+        if let Some(len) = slot.peeked.take() {
+            return Poll::Ready(Ok(Self::copy_datagram(&slot, len, buf)));
+        }
         if slot.busy {
             let result = ready!(self.poll_slot(&mut slot, Some(cx.waker())));
             return Poll::Ready(Self::take_datagram(&slot, result, buf));
@@ -723,10 +729,49 @@ impl UringIo {
         if result < 0 {
             return Err(result_error(result));
         }
+        Ok(Self::copy_datagram(slot, result, buf))
+    }
+
+    /// Copies the datagram of length `len` in the read slot's buffer (as
+    /// much as fits) into `buf`; returns its sender.
+    fn copy_datagram(slot: &Slot, len: i32, buf: &mut ReadBuf<'_>) -> SockAddr {
         let data = Self::slot_data(slot);
-        let n = (result as usize).min(buf.remaining()).min(data.buf.len());
+        let n = (len.max(0) as usize)
+            .min(buf.remaining())
+            .min(data.buf.len());
         buf.put_slice(&data.buf[..n]);
-        Ok(data.address(data.msg.msg_namelen))
+        data.address(data.msg.msg_namelen)
+    }
+
+    /// A datagram receive that leaves the datagram for the next receive
+    /// (`MSG_PEEK`): it stays in the read slot's buffer (`peeked`) until a
+    /// receive takes it. With nothing received or in flight, starts a
+    /// `recvmsg` with room for the largest datagram.
+    pub(crate) fn poll_peek_from(
+        &self,
+        cx: &mut Context<'_>,
+        fd: RawFd,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<SockAddr>> {
+        let mut slot = lock(&self.read);
+        loop {
+            if let Some(len) = slot.peeked {
+                return Poll::Ready(Ok(Self::copy_datagram(&slot, len, buf)));
+            }
+            if slot.busy {
+                match ready!(self.poll_slot(&mut slot, Some(cx.waker()))) {
+                    Some(len) if len >= 0 => slot.peeked = Some(len),
+                    // An error (consumed, as a peek consumes it in the
+                    // kernel) or the runtime gone.
+                    result => return Poll::Ready(Self::take_datagram(&slot, result, buf)),
+                }
+                continue;
+            }
+            if self.shut_down() {
+                return Poll::Ready(Err(shutdown_error()));
+            }
+            self.start_recv_msg(&mut slot, cx.waker(), fd, MAX_SLOT_IO)?;
+        }
     }
 
     /// Ready once the read slot's `recvmsg` has a datagram (or an error);
@@ -734,6 +779,9 @@ impl UringIo {
     /// which `try_recv_from` (or the next receive) then hands out.
     pub(crate) fn poll_recv_ready(&self, cx: &mut Context<'_>, fd: RawFd) -> Poll<io::Result<()>> {
         let mut slot = lock(&self.read);
+        if slot.peeked.is_some() {
+            return Poll::Ready(Ok(()));
+        }
         if !slot.busy {
             if self.shut_down() {
                 return Poll::Ready(Err(shutdown_error()));
@@ -749,6 +797,9 @@ impl UringIo {
     /// `WouldBlock` while the slot's is still pending.
     pub(crate) fn try_recv_from(&self, fd: RawFd, buf: &mut ReadBuf<'_>) -> io::Result<SockAddr> {
         let mut slot = lock(&self.read);
+        if let Some(len) = slot.peeked.take() {
+            return Ok(Self::copy_datagram(&slot, len, buf));
+        }
         if slot.busy {
             let Poll::Ready(result) = self.poll_slot(&mut slot, None) else {
                 return Err(io::ErrorKind::WouldBlock.into());
