@@ -43,7 +43,8 @@ use hyper::header::{CONTENT_TYPE, HeaderValue, SERVER};
 use hyper::{Method, Request, Response, StatusCode};
 use zokio::compat::hyper::{ZokioExecutor, ZokioIo, ZokioTimer};
 use zokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
-use zokio::net::{TcpListener, TcpStream, UnixStream};
+use zokio::net::{TcpListener, TcpStream};
+use zokio::signal::unix::{SignalKind, signal};
 use zokio::sync::{mpsc, watch};
 
 zokio::runtime! {
@@ -221,22 +222,23 @@ async fn serve(stream: TcpStream, peer: SocketAddr, mut shutdown: watch::Receive
     }
 }
 
-/// Counts SIGINTs and SIGTERMs: the count goes up by one for each.
-///
-/// signal-hook's handler writes a byte to a socket for each signal; a task
-/// reads them. The count is a `watch` so that awaiting a change is cancel
-/// safe (a `select!` that loses drops nothing but a borrow).
+/// Counts SIGINTs and SIGTERMs (`zokio::signal`): the count goes up by one
+/// for each delivery a listener sees. The count is a `watch` so that
+/// awaiting a change is cancel safe (a `select!` that loses drops nothing
+/// but a borrow).
 fn shutdown_signals() -> io::Result<watch::Receiver<u32>> {
-    let (read, write) = std::os::unix::net::UnixStream::pair()?;
-    write.set_nonblocking(true)?;
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::low_level::pipe::register(signal, write.try_clone()?)?;
-    }
-    let mut read = UnixStream::from_std(read)?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
     let (count_tx, count_rx) = watch::channel(0);
     zokio::spawn(async move {
-        let mut byte = [0; 1];
-        while let Ok(1) = read.read(&mut byte).await {
+        loop {
+            let delivered = zokio::select! {
+                got = interrupt.recv() => got,
+                got = terminate.recv() => got,
+            };
+            if delivered.is_none() {
+                return;
+            }
             count_tx.send_modify(|count| *count += 1);
         }
     });

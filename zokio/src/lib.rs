@@ -44,6 +44,7 @@ mod macros;
 pub mod metrics;
 pub mod net;
 pub mod runtime;
+pub mod signal;
 pub mod spec;
 pub mod sync;
 pub mod task;
