@@ -2160,18 +2160,18 @@ async fn tcp_socket_sets_options_then_listens_and_connects() {
     accepted.read_exact(&mut buf).await.unwrap();
     assert_eq!(&buf, b"configured");
 
-    // A closed port: bind one, then drop it without listening.
-    let closed = {
-        let s = TcpSocket::new_v4().unwrap();
-        s.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        s.local_addr().unwrap()
-    };
+    // A port bound but not listening (kept bound, so no other test can
+    // take it meanwhile) refuses connections.
+    let bound = TcpSocket::new_v4().unwrap();
+    bound.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let closed = bound.local_addr().unwrap();
     let e = TcpSocket::new_v4()
         .unwrap()
         .connect(closed)
         .await
         .unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "{e}");
+    drop(bound);
 }
 
 /// `lookup_host`: a literal address comes back as it is; `localhost`

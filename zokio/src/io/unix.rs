@@ -289,8 +289,9 @@ fn would_block_clears<R>(
     }
 }
 
-/// Readiness of an [`AsyncFd`] in one direction, from
-/// [`readable`](AsyncFd::readable) or [`writable`](AsyncFd::writable).
+/// Readiness of an [`AsyncFd`], from [`readable`](AsyncFd::readable),
+/// [`writable`](AsyncFd::writable) or [`ready`](AsyncFd::ready) (which may
+/// see both directions: [`ready`](Self::ready) says which).
 ///
 /// Dropping it keeps the readiness: the next wait returns at once. Call
 /// [`clear_ready`](Self::clear_ready) when a call found the descriptor not
@@ -338,7 +339,8 @@ impl Seen {
 }
 
 impl<'a, T: AsRawFd> AsyncFdReadyGuard<'a, T> {
-    /// Forgets the readiness: the next wait waits for the kernel.
+    /// Forgets the readiness (in every direction the guard saw): the next
+    /// wait waits for the kernel.
     pub fn clear_ready(&mut self) {
         self.seen.clear(self.fd);
     }
@@ -393,7 +395,8 @@ pub struct AsyncFdReadyMutGuard<'a, T: AsRawFd> {
 }
 
 impl<T: AsRawFd> AsyncFdReadyMutGuard<'_, T> {
-    /// Forgets the readiness: the next wait waits for the kernel.
+    /// Forgets the readiness (in every direction the guard saw): the next
+    /// wait waits for the kernel.
     pub fn clear_ready(&mut self) {
         self.seen.clear(self.fd);
     }

@@ -82,8 +82,11 @@ macro_rules! datagram_readiness {
             /// receive (or peek) returns it again. Returns its length (as
             /// much as fits in `buf`) and its sender.
             ///
-            /// On io_uring the datagram is received into the socket and
-            /// kept there for the next receive.
+            /// On io_uring the datagram is received into the socket (at
+            /// most 64 KiB of it, so a larger Unix datagram is truncated for
+            /// the receive that follows too) and kept there for the next
+            /// receive; it has left the kernel, so another process sharing
+            /// the socket does not see it.
             ///
             /// # Cancel safety
             ///
