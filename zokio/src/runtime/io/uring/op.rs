@@ -372,20 +372,22 @@ impl OpHeader {
     /// Starter of a multishot operation: the next item, or its end (then it
     /// is idle again), or `Pending` with `waker` registered.
     pub(super) fn poll_item(&self, waker: &Waker) -> Poll<Item> {
+        self.poll_item_with(Some(waker))
+    }
+
+    /// [`poll_item`](Self::poll_item); without a waker (a `try_*` call),
+    /// `Pending` registers nothing.
+    pub(super) fn poll_item_with(&self, waker: Option<&Waker>) -> Poll<Item> {
         let mut st = lock(&self.state);
         match Self::next_item(&mut st) {
             Some(item) => Poll::Ready(item),
             None => {
-                Self::register(&mut st, waker);
+                if let Some(waker) = waker {
+                    Self::register(&mut st, waker);
+                }
                 Poll::Pending
             }
         }
-    }
-
-    /// [`poll_item`](Self::poll_item) without waiting: `None` (and no
-    /// waker registered) where it would be `Pending`.
-    pub(super) fn take_item(&self) -> Option<Item> {
-        Self::next_item(&mut lock(&self.state))
     }
 
     /// Like [`poll_item`](Self::poll_item) without taking anything:
@@ -498,20 +500,22 @@ impl OpHeader {
     /// the data is the caller's again), or `Pending` with `waker`
     /// registered. `Err(())` when the operation was lost at shutdown.
     pub(super) fn poll_result(&self, waker: &Waker) -> Poll<Result<i32, Lost>> {
+        self.poll_result_with(Some(waker))
+    }
+
+    /// [`poll_result`](Self::poll_result); without a waker (a `try_*`
+    /// call), `Pending` registers nothing.
+    pub(super) fn poll_result_with(&self, waker: Option<&Waker>) -> Poll<Result<i32, Lost>> {
         let mut st = lock(&self.state);
         match Self::result(&mut st) {
             Some(result) => Poll::Ready(result),
             None => {
-                Self::register(&mut st, waker);
+                if let Some(waker) = waker {
+                    Self::register(&mut st, waker);
+                }
                 Poll::Pending
             }
         }
-    }
-
-    /// [`poll_result`](Self::poll_result) without waiting: `None` (and no
-    /// waker registered) where it would be `Pending`.
-    pub(super) fn take_result(&self) -> Option<Result<i32, Lost>> {
-        Self::result(&mut lock(&self.state))
     }
 
     fn result(st: &mut OpState) -> Option<Result<i32, Lost>> {

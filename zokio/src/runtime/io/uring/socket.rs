@@ -367,14 +367,7 @@ impl UringIo {
             slot.busy = false;
             return Poll::Ready(None);
         };
-        let result = match waker {
-            Some(waker) => ready!(op.header().poll_result(waker)),
-            None => match op.header().take_result() {
-                Some(result) => result,
-                None => return Poll::Pending,
-            },
-        };
-        match result {
+        match ready!(op.header().poll_result_with(waker)) {
             Ok(result) => {
                 slot.busy = false;
                 Poll::Ready(Some(result))
@@ -1073,14 +1066,7 @@ impl UringIo {
         waker: Option<&Waker>,
     ) -> Poll<Option<io::Result<()>>> {
         let op = slot.multi.as_ref().expect("an armed slot has an op");
-        let item = match waker {
-            Some(waker) => ready!(op.header().poll_item(waker)),
-            None => match op.header().take_item() {
-                Some(item) => item,
-                None => return Poll::Pending,
-            },
-        };
-        match item {
+        match ready!(op.header().poll_item_with(waker)) {
             Item::Next(result, flags) => {
                 let ring = slot.multi_ring;
                 let bid = io_uring::cqueue::buffer_select(flags);
