@@ -43,6 +43,7 @@ mod loom;
 mod macros;
 pub mod metrics;
 pub mod net;
+pub mod process;
 pub mod runtime;
 pub mod signal;
 pub mod spec;
