@@ -82,6 +82,13 @@ async fn output_and_exit_codes() {
         .unwrap();
     assert!(status.success());
 
+    // `status` and `output` start the process at once and return futures
+    // that own it (as tokio's), so they can be spawned.
+    let status = zokio::spawn(Command::new("sh").args(["-c", "exit 4"]).status());
+    assert_eq!(status.await.unwrap().unwrap().code(), Some(4));
+    let output = zokio::spawn(Command::new("echo").arg("spawned").output());
+    assert_eq!(output.await.unwrap().unwrap().stdout, b"spawned\n");
+
     let e = Command::new("/nonexistent/zokio-no-such-program")
         .spawn()
         .unwrap_err();
@@ -122,8 +129,12 @@ async fn try_wait_kill_and_kill_on_drop() {
     child.kill().await.unwrap();
     let status = child.try_wait().unwrap().expect("exited after kill");
     assert_eq!(status.signal(), Some(libc::SIGKILL));
-    // A second wait returns the same status.
+    // A second wait returns the same status; killing it now is an error.
     assert_eq!(child.wait().await.unwrap().signal(), Some(libc::SIGKILL));
+    assert_eq!(
+        child.start_kill().unwrap_err().kind(),
+        std::io::ErrorKind::InvalidInput
+    );
 
     // `kill_on_drop`: the child's end of its output pipe closes when it is
     // killed, so reading the pipe to the end returns.

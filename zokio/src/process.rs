@@ -27,6 +27,7 @@
 
 use std::ffi::OsStr;
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
@@ -156,6 +157,9 @@ impl Command {
     /// current one).
     #[track_caller]
     pub fn spawn(&mut self) -> io::Result<Child> {
+        // Outside a runtime, panic before the process exists (not after,
+        // which would leave it unwatched).
+        drop(crate::runtime::io::current_io());
         let mut child = self.std.spawn()?;
         let stdin = child.stdin.take().map(|p| Pipe::new(p.into())).transpose();
         let stdout = child.stdout.take().map(|p| Pipe::new(p.into())).transpose();
@@ -179,27 +183,41 @@ impl Command {
         Ok(child)
     }
 
-    /// Starts the process and waits for it to exit; its standard streams
-    /// are inherited unless set otherwise.
-    pub async fn status(&mut self) -> io::Result<ExitStatus> {
-        let mut child = self.spawn()?;
-        // No pipes to read: the child would block writing to one.
-        drop((child.stdin.take(), child.stdout.take(), child.stderr.take()));
-        child.wait().await
+    /// Starts the process now, and returns a future of its exit status
+    /// (which does not borrow the command). Its standard streams are
+    /// inherited unless set otherwise; pipes set are closed at once.
+    #[track_caller]
+    pub fn status(&mut self) -> impl Future<Output = io::Result<ExitStatus>> + use<> {
+        let child = self.spawn();
+        async move {
+            let mut child = child?;
+            // No pipes to read: the child would block writing to one.
+            drop((child.stdin.take(), child.stdout.take(), child.stderr.take()));
+            child.wait().await
+        }
     }
 
-    /// Starts the process with its output and error captured and its input
-    /// empty (unless set otherwise), and waits for it: its status and
-    /// everything it wrote.
-    pub async fn output(&mut self) -> io::Result<Output> {
+    /// Starts the process now, with its output and error captured, and
+    /// returns a future of its status and everything it wrote. Its input is
+    /// empty unless set otherwise (as std's `output`; tokio's leaves it
+    /// inherited, so a child reading it would wait on the terminal).
+    #[track_caller]
+    pub fn output(&mut self) -> impl Future<Output = io::Result<Output>> + use<> {
         if !self.stdin_set {
             self.std.stdin(Stdio::null());
         }
         self.std.stdout(Stdio::piped());
         self.std.stderr(Stdio::piped());
-        let mut child = self.spawn()?;
-        drop(child.stdin.take());
-        child.wait_with_output().await
+        let child = self.spawn();
+        if !self.stdin_set {
+            // Only for this call: a later `spawn` inherits again.
+            self.std.stdin(Stdio::inherit());
+        }
+        async move {
+            let mut child = child?;
+            drop(child.stdin.take());
+            child.wait_with_output().await
+        }
     }
 }
 
@@ -258,7 +276,7 @@ impl Child {
             if let Some(status) = try_reap(&mut self.inner, &mut self.status)? {
                 return Ok(status);
             }
-            match &self.exit {
+            match &mut self.exit {
                 #[cfg(target_os = "linux")]
                 Some(ExitWatch::PidFd(fd)) => {
                     let mut guard = fd.readable().await?;
@@ -270,11 +288,34 @@ impl Child {
                         guard.clear_ready();
                     }
                 }
-                Some(ExitWatch::Blocking(pid)) => {
+                Some(ExitWatch::Blocking { pid, exited }) => {
+                    // One waiting thread per child, started by the first
+                    // `wait` and kept across cancelled ones; detached, so a
+                    // runtime shutting down does not wait for it.
                     let pid = *pid;
-                    crate::task::spawn_blocking(move || wait_for_exit(pid))
-                        .await
-                        .map_err(|e| io::Error::other(format!("waiting for the child: {e}")))??;
+                    let receiver = exited.get_or_insert_with(|| {
+                        let (tx, rx) = tokio::sync::oneshot::channel();
+                        let spawned = std::thread::Builder::new()
+                            .name("zokio-child-wait".into())
+                            .stack_size(WAIT_THREAD_STACK)
+                            .spawn(move || {
+                                let _ = tx.send(wait_for_exit(pid));
+                            });
+                        if let Err(e) = spawned {
+                            let (tx, rx) = tokio::sync::oneshot::channel();
+                            let _ = tx.send(Err(e));
+                            return rx;
+                        }
+                        rx
+                    });
+                    let result = receiver.await;
+                    // Spent: a further wait (there should be none, the child
+                    // has exited) starts a new thread.
+                    *exited = None;
+                    match result {
+                        Ok(result) => result?,
+                        Err(_) => return Err(io::Error::other("the child's waiting thread died")),
+                    }
                 }
                 None => return Err(io::Error::other("the child's exit cannot be watched")),
             }
@@ -287,11 +328,14 @@ impl Child {
         try_reap(&mut self.inner, &mut self.status)
     }
 
-    /// Sends `SIGKILL` without waiting for the exit (a child that already
-    /// exited is left alone).
+    /// Sends `SIGKILL` without waiting for the exit. A child already
+    /// waited for is an `InvalidInput` error, as in tokio.
     pub fn start_kill(&mut self) -> io::Result<()> {
-        if self.try_wait()?.is_some() {
-            return Ok(());
+        if self.status.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the child has exited and was waited for: nothing to kill",
+            ));
         }
         match self.inner.as_mut() {
             Some(child) => child.kill(),
@@ -376,19 +420,27 @@ impl Drop for Child {
         // by then), so it does not stay a zombie.
         let _ = std::thread::Builder::new()
             .name("zokio-reap".into())
+            .stack_size(WAIT_THREAD_STACK)
             .spawn(move || {
                 let _ = child.wait();
             });
     }
 }
 
-/// How a child's exit is awaited: a pidfd on the runtime, or a thread of
-/// the blocking pool that waits (without reaping) for the exit.
+/// How a child's exit is awaited: a pidfd on the runtime, or a thread
+/// that waits (without reaping) for the exit, started by the first wait.
 enum ExitWatch {
     #[cfg(target_os = "linux")]
     PidFd(AsyncFd<OwnedFd>),
-    Blocking(libc::pid_t),
+    Blocking {
+        pid: libc::pid_t,
+        exited: Option<tokio::sync::oneshot::Receiver<io::Result<()>>>,
+    },
 }
+
+/// The stack of the threads that wait for a child or reap a dropped one:
+/// they only make one system call.
+const WAIT_THREAD_STACK: usize = 64 * 1024;
 
 impl ExitWatch {
     #[track_caller]
@@ -399,7 +451,13 @@ impl ExitWatch {
         {
             // SAFETY: `pidfd_open(pid, 0)` takes no pointers; the result,
             // when not negative, is a new descriptor this code owns.
-            let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+            let fd = unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_open,
+                    libc::c_long::from(pid),
+                    0 as libc::c_long,
+                )
+            };
             if fd >= 0 {
                 let fd = RawFd::try_from(fd).map_err(|_| io::Error::other("a bad pidfd"))?;
                 // SAFETY: `fd` was just returned by the kernel and nothing
@@ -410,7 +468,7 @@ impl ExitWatch {
             // No pidfds (ENOSYS before Linux 5.3, or refused by a seccomp
             // filter): the blocking wait below.
         }
-        Ok(ExitWatch::Blocking(pid))
+        Ok(ExitWatch::Blocking { pid, exited: None })
     }
 }
 
@@ -597,6 +655,39 @@ impl AsyncRead for ChildStderr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    crate::runtime! { Ct { flavor = "current_thread", backend = "auto" } }
+
+    /// `wait` through the fallback (a thread waiting with `waitid`), as
+    /// where there is no pidfd: a `wait` cancelled before the exit leaves
+    /// its thread to the next `wait`, which gets the status.
+    #[test]
+    fn waits_without_a_pidfd_through_one_thread_per_child() {
+        Ct::block_on(async {
+            let mut child = Command::new("sh")
+                .args(["-c", "read line; exit 7"])
+                .stdin(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let pid = libc::pid_t::try_from(child.id().unwrap()).unwrap();
+            child.exit = Some(ExitWatch::Blocking { pid, exited: None });
+            let mut stdin = child.stdin.take().unwrap();
+            {
+                // Polled once (the waiting thread starts), then dropped.
+                let mut wait = std::pin::pin!(child.wait());
+                let first = std::future::poll_fn(|cx| Poll::Ready(wait.as_mut().poll(cx))).await;
+                assert!(first.is_pending(), "the child waits for a line");
+            }
+            let Some(ExitWatch::Blocking { exited, .. }) = &child.exit else {
+                unreachable!()
+            };
+            assert!(exited.is_some(), "the first wait started the thread");
+            tokio::io::AsyncWriteExt::write_all(&mut stdin, b"go\n")
+                .await
+                .unwrap();
+            assert_eq!(child.wait().await.unwrap().code(), Some(7));
+        });
+    }
 
     /// The wait used where there is no pidfd returns once the process has
     /// exited and leaves it for std to reap (with its status).
