@@ -17,10 +17,12 @@
 //! ```
 
 mod ready;
+mod stdio;
 pub mod unix;
 
 pub use crate::buf::{FixedBuf, FixedBufPool, IoBuf, IoBufMut};
 pub use ready::{Interest, Ready};
+pub use stdio::{Stderr, Stdin, Stdout, stderr, stdin, stdout};
 pub use tokio::io::{
     AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt, AsyncWrite,
     AsyncWriteExt, BufReader, BufStream, BufWriter, DuplexStream, Empty, ReadBuf, ReadHalf, Repeat,
