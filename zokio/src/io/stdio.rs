@@ -199,7 +199,9 @@ stdio_type!(
     io::Stdin,
     "The process's standard input ([`AsyncRead`]), from [`stdin`]. Each read \
      runs on the blocking pool; a read the caller abandons still takes its \
-     bytes, which the next read returns."
+     bytes, which the next read returns. A read waiting on a terminal holds \
+     its thread until input arrives, and dropping the runtime waits for it \
+     (as with tokio): for interactive input, read on a thread of your own."
 );
 stdio_type!(
     Stdout,
