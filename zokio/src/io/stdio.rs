@@ -50,37 +50,68 @@ enum Job {
 
 struct Blocking<T> {
     state: State<T>,
+    /// Makes the std handle again when a job did not give it back (the
+    /// runtime cancelled it at shutdown, or it panicked).
+    make: fn() -> T,
+    /// A write went out since the last flush.
+    need_flush: bool,
 }
 
 impl<T: Send + 'static> Blocking<T> {
-    fn new(inner: T) -> Blocking<T> {
+    fn new(make: fn() -> T) -> Blocking<T> {
         Blocking {
-            state: State::Idle(Some((inner, Buf::default()))),
+            state: State::Idle(None),
+            make,
+            need_flush: false,
         }
     }
 
-    /// Waits for the job in flight, if any; its result.
+    /// Waits for the job in flight, if any; its result. A job that did not
+    /// finish (cancelled, or panicked) is an error, and the stream starts
+    /// over with a new handle and an empty buffer.
     fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let State::Busy(job, _) = &mut self.state else {
             return Poll::Ready(Ok(0));
         };
         let joined = ready!(Pin::new(job).poll(cx));
-        let (result, inner, buf) = joined.map_err(|e| io::Error::other(e.to_string()))?;
-        self.state = State::Idle(Some((inner, buf)));
-        Poll::Ready(result)
-    }
-
-    fn take(&mut self) -> (T, Buf) {
-        match &mut self.state {
-            State::Idle(parts) => parts.take().expect("an idle stream has its parts"),
-            State::Busy(..) => unreachable!("taken only when idle"),
+        match joined {
+            Ok((result, inner, buf)) => {
+                self.state = State::Idle(Some((inner, buf)));
+                Poll::Ready(result)
+            }
+            Err(e) => {
+                self.state = State::Idle(None);
+                Poll::Ready(Err(io::Error::other(format!(
+                    "a standard stream's blocking call did not finish: {e}"
+                ))))
+            }
         }
     }
 
-    fn buf(&mut self) -> &mut Buf {
+    /// The idle stream's handle and buffer (made anew if a job lost them).
+    fn parts(&mut self) -> &mut Option<(T, Buf)> {
+        let make = self.make;
         match &mut self.state {
-            State::Idle(Some((_, buf))) => buf,
-            _ => unreachable!("the buffer is looked at only when idle"),
+            State::Idle(parts) => {
+                if parts.is_none() {
+                    *parts = Some((make(), Buf::default()));
+                }
+                parts
+            }
+            // Every caller waits for the job (`poll_idle`) first.
+            State::Busy(..) => unreachable!("a busy stream's parts are the job's"),
+        }
+    }
+
+    fn take(&mut self) -> (T, Buf) {
+        let parts = self.parts().take();
+        parts.unwrap_or_else(|| ((self.make)(), Buf::default()))
+    }
+
+    fn buf(&mut self) -> &mut Buf {
+        match self.parts() {
+            Some((_, buf)) => buf,
+            None => unreachable!("`parts` makes them when missing"),
         }
     }
 }
@@ -137,6 +168,7 @@ impl<T: Write + Send + 'static> Blocking<T> {
             return Poll::Ready(Ok(0));
         }
         let (mut inner, mut buf) = self.take();
+        self.need_flush = true;
         let n = bytes.len().min(MAX_BUF);
         buf.bytes.clear();
         buf.bytes.extend_from_slice(&bytes[..n]);
@@ -153,7 +185,8 @@ impl<T: Write + Send + 'static> Blocking<T> {
     }
 
     /// Waits for the write in flight, then flushes (once: a flush in
-    /// flight is waited for, not started again).
+    /// flight is waited for, not started again; with nothing written since
+    /// the last flush, nothing to do).
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {
             match &self.state {
@@ -164,7 +197,9 @@ impl<T: Write + Send + 'static> Blocking<T> {
                 State::Busy(..) => {
                     ready!(self.poll_idle(cx))?;
                 }
+                State::Idle(_) if !self.need_flush => return Poll::Ready(Ok(())),
                 State::Idle(_) => {
+                    self.need_flush = false;
                     let (mut inner, buf) = self.take();
                     self.state = State::Busy(
                         crate::task::spawn_blocking(move || {
@@ -180,10 +215,24 @@ impl<T: Write + Send + 'static> Blocking<T> {
 }
 
 macro_rules! stdio_type {
-    ($name:ident, $inner:ty, $doc:literal) => {
+    ($name:ident, $inner:ty, $fd:expr, $doc:literal) => {
         #[doc = $doc]
         pub struct $name {
             inner: Blocking<$inner>,
+        }
+
+        impl std::os::fd::AsRawFd for $name {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                $fd
+            }
+        }
+
+        impl std::os::fd::AsFd for $name {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                // SAFETY: the standard streams' descriptors stay open for
+                // the life of the process (std relies on it too).
+                unsafe { std::os::fd::BorrowedFd::borrow_raw($fd) }
+            }
         }
 
         impl std::fmt::Debug for $name {
@@ -197,21 +246,27 @@ macro_rules! stdio_type {
 stdio_type!(
     Stdin,
     io::Stdin,
+    libc::STDIN_FILENO,
     "The process's standard input ([`AsyncRead`]), from [`stdin`]. Each read \
      runs on the blocking pool; a read the caller abandons still takes its \
-     bytes, which the next read returns. A read waiting on a terminal holds \
+     bytes, which the next read of the same `Stdin` returns (keep one \
+     `Stdin` rather than calling `stdin()` for each read). A read waiting on a terminal holds \
      its thread until input arrives, and dropping the runtime waits for it \
      (as with tokio): for interactive input, read on a thread of your own."
 );
 stdio_type!(
     Stdout,
     io::Stdout,
+    libc::STDOUT_FILENO,
     "The process's standard output ([`AsyncWrite`]), from [`stdout`]. A write \
-     returns once its bytes are copied; `flush` waits until they are out."
+     returns once its bytes are copied; `flush` waits until they are out. \
+     Flush before the runtime shuts down: a write still queued then may be \
+     lost (as with tokio)."
 );
 stdio_type!(
     Stderr,
     io::Stderr,
+    libc::STDERR_FILENO,
     "The process's standard error ([`AsyncWrite`]), from [`stderr`]; as \
      [`Stdout`]."
 );
@@ -219,7 +274,7 @@ stdio_type!(
 /// The process's standard input.
 pub fn stdin() -> Stdin {
     Stdin {
-        inner: Blocking::new(io::stdin()),
+        inner: Blocking::new(io::stdin),
     }
 }
 
@@ -227,14 +282,14 @@ pub fn stdin() -> Stdin {
 /// `println!` may interleave; `flush` before switching.
 pub fn stdout() -> Stdout {
     Stdout {
-        inner: Blocking::new(io::stdout()),
+        inner: Blocking::new(io::stdout),
     }
 }
 
 /// The process's standard error.
 pub fn stderr() -> Stderr {
     Stderr {
-        inner: Blocking::new(io::stderr()),
+        inner: Blocking::new(io::stderr),
     }
 }
 
@@ -273,3 +328,45 @@ macro_rules! impl_write {
 
 impl_write!(Stdout);
 impl_write!(Stderr);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    crate::runtime! { Ct { flavor = "current_thread", backend = "auto" } }
+
+    /// Reads panic the first time, then give "ok".
+    struct Flaky;
+
+    static READS: AtomicUsize = AtomicUsize::new(0);
+
+    impl Read for Flaky {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if READS.fetch_add(1, Ordering::SeqCst) == 0 {
+                panic!("the first read fails");
+            }
+            buf[..2].copy_from_slice(b"ok");
+            Ok(2)
+        }
+    }
+
+    /// A blocking job that does not finish (here it panics) is an error for
+    /// that call, and the stream works again with a new handle: no panic
+    /// from polling a spent job.
+    #[test]
+    fn a_failed_blocking_job_is_an_error_then_the_stream_recovers() {
+        Ct::block_on(async {
+            let mut stream = Blocking::new(|| Flaky);
+            let mut bytes = [0u8; 8];
+            let mut buf = ReadBuf::new(&mut bytes);
+            let first = std::future::poll_fn(|cx| stream.poll_read(cx, &mut buf)).await;
+            assert!(first.is_err(), "the panicking read reported {first:?}");
+            let mut buf = ReadBuf::new(&mut bytes);
+            std::future::poll_fn(|cx| stream.poll_read(cx, &mut buf))
+                .await
+                .unwrap();
+            assert_eq!(buf.filled(), b"ok");
+        });
+    }
+}
