@@ -11,11 +11,13 @@ pub(crate) mod owned;
 pub(crate) mod raw;
 mod spin;
 pub(crate) mod state;
+mod task_local;
 
 pub use coop::consume_budget;
 pub use join::{AbortHandle, JoinError, JoinHandle};
 pub use join_set::JoinSet;
 pub use raw::Id;
+pub use task_local::{AccessError, LocalKey, TaskLocalFuture};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
