@@ -2,7 +2,7 @@
 //! that future, on whichever worker it runs, and by nothing else (other
 //! tasks on the same workers, code outside the scope); scopes nest; the
 //! value is in place while the scoped future is dropped and is taken back
-//! out when a poll panics.
+//! out when a poll panics. Also `task::unconstrained`.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -95,4 +95,54 @@ fn the_value_is_set_while_the_scoped_future_drops_and_unset_after_a_panic() {
     let e = catch_unwind(|| ID.with(|id| *id)).unwrap_err();
     let message = e.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(message.contains("not set"), "{message}");
+}
+
+zokio::runtime! { Budget4 { flavor = "current_thread", scheduler(budget = 4), backend = "auto" } }
+
+/// Counts the polls of the future it wraps.
+struct CountPolls<F> {
+    future: std::pin::Pin<Box<F>>,
+    polls: usize,
+}
+
+impl<F: std::future::Future> std::future::Future for CountPolls<F> {
+    type Output = usize;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<usize> {
+        self.polls += 1;
+        match self.future.as_mut().poll(cx) {
+            std::task::Poll::Ready(_) => std::task::Poll::Ready(self.polls),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
+}
+
+/// `unconstrained`: 100 budget units in one poll, where the same loop in a
+/// budget of 4 yields about every fourth unit.
+#[test]
+fn unconstrained_futures_do_not_spend_the_budget() {
+    let spend = || async {
+        for _ in 0..100 {
+            zokio::task::consume_budget().await;
+        }
+    };
+    run_on::<Budget4, _, _>(move || async move {
+        let constrained = zokio::spawn(CountPolls {
+            future: Box::pin(spend()),
+            polls: 0,
+        });
+        let free = zokio::spawn(CountPolls {
+            future: Box::pin(zokio::task::unconstrained(spend())),
+            polls: 0,
+        });
+        let constrained = constrained.await.unwrap();
+        assert!(
+            constrained >= 25,
+            "a budget of 4 let 100 units through in {constrained} polls"
+        );
+        assert_eq!(free.await.unwrap(), 1, "unconstrained, it still yielded");
+    });
 }

@@ -74,3 +74,49 @@ pub(crate) fn refund() {
 pub async fn consume_budget() {
     poll_fn(poll_proceed).await
 }
+
+/// Runs `future` outside the cooperative budget: runtime resources never
+/// make it yield (tokio's `unconstrained`). Use it sparingly: a future that
+/// keeps finding ready work then keeps its worker from every other task.
+///
+/// ```
+/// zokio::runtime! { Rt { flavor = "current_thread", scheduler(budget = 4) } }
+///
+/// Rt::block_on(async {
+///     // 100 units in one poll: the budget of 4 does not apply.
+///     zokio::task::unconstrained(async {
+///         for _ in 0..100 {
+///             zokio::task::consume_budget().await;
+///         }
+///     })
+///     .await;
+/// });
+/// ```
+pub fn unconstrained<F: std::future::Future>(future: F) -> Unconstrained<F> {
+    Unconstrained { future }
+}
+
+/// The future of [`unconstrained`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct Unconstrained<F> {
+    future: F,
+}
+
+impl<F: std::future::Future> std::future::Future for Unconstrained<F> {
+    type Output = F::Output;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        struct Restore(Option<u32>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                BUDGET.with(|b| b.set(self.0));
+            }
+        }
+        let _restore = Restore(BUDGET.with(|b| b.replace(None)));
+        // SAFETY: `future` is structurally pinned: `Unconstrained` never
+        // moves it out (it has no other method and no `Drop`).
+        let future = unsafe { self.map_unchecked_mut(|this| &mut this.future) };
+        future.poll(cx)
+    }
+}

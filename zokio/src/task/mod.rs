@@ -13,7 +13,7 @@ mod spin;
 pub(crate) mod state;
 mod task_local;
 
-pub use coop::consume_budget;
+pub use coop::{Unconstrained, consume_budget, unconstrained};
 pub use join::{AbortHandle, JoinError, JoinHandle};
 pub use join_set::JoinSet;
 pub use raw::Id;
