@@ -18,14 +18,24 @@ thread_local! {
 /// Runs `f` (one task poll) with `budget` units, restoring the previous
 /// budget afterwards (polls can nest: `block_on` inside a blocking task).
 pub(crate) fn with_budget<R>(budget: u32, f: impl FnOnce() -> R) -> R {
-    struct Restore(Option<u32>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            BUDGET.with(|b| b.set(self.0));
-        }
-    }
-    let _restore = Restore(BUDGET.with(|b| b.replace(Some(budget))));
+    let _restore = SetBudget::new(Some(budget));
     f()
+}
+
+/// Sets this thread's budget (`None`: unlimited) until dropped, then puts
+/// the previous one back (also when the poll in between panics).
+struct SetBudget(Option<u32>);
+
+impl SetBudget {
+    fn new(budget: Option<u32>) -> SetBudget {
+        SetBudget(BUDGET.with(|b| b.replace(budget)))
+    }
+}
+
+impl Drop for SetBudget {
+    fn drop(&mut self) {
+        BUDGET.with(|b| b.set(self.0));
+    }
 }
 
 /// Spends one unit, or (budget spent) wakes the task and returns `Pending`.
@@ -107,13 +117,7 @@ impl<F: std::future::Future> std::future::Future for Unconstrained<F> {
     type Output = F::Output;
 
     fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        struct Restore(Option<u32>);
-        impl Drop for Restore {
-            fn drop(&mut self) {
-                BUDGET.with(|b| b.set(self.0));
-            }
-        }
-        let _restore = Restore(BUDGET.with(|b| b.replace(None)));
+        let _restore = SetBudget::new(None);
         // SAFETY: `future` is structurally pinned: `Unconstrained` never
         // moves it out (it has no other method and no `Drop`).
         let future = unsafe { self.map_unchecked_mut(|this| &mut this.future) };
