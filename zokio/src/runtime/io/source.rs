@@ -230,9 +230,8 @@ impl IoSource {
         addr: Option<&SockAddr>,
     ) -> io::Result<usize> {
         match self {
-            IoSource::Mio(reg) => reg.try_io(Direction::Write, || match addr {
-                Some(addr) => with_sock(fd, |s| s.send_to_with_flags(buf, addr, SEND_FLAGS)),
-                None => send(fd, buf),
+            IoSource::Mio(reg) => reg.try_io(Direction::Write, || {
+                super::sys::send_to(fd, buf, SEND_FLAGS, addr)
             }),
             #[cfg(target_os = "linux")]
             IoSource::Uring(u) => u.try_send_to(fd, buf, addr),
@@ -319,9 +318,8 @@ impl IoSource {
         addr: Option<&SockAddr>,
     ) -> Poll<io::Result<usize>> {
         match self {
-            IoSource::Mio(reg) => reg.poll_io(cx, Direction::Write, || match addr {
-                Some(addr) => with_sock(fd, |s| s.send_to_with_flags(buf, addr, SEND_FLAGS)),
-                None => send(fd, buf),
+            IoSource::Mio(reg) => reg.poll_io(cx, Direction::Write, || {
+                super::sys::send_to(fd, buf, SEND_FLAGS, addr)
             }),
             #[cfg(target_os = "linux")]
             IoSource::Uring(u) => u.poll_send_to(cx, fd, buf, addr),
@@ -381,7 +379,7 @@ impl IoSource {
                             total - init,
                         )
                     };
-                    reg.poll_read_stream(cx, total - init, || recv(fd, spare, 0))
+                    reg.poll_read_stream(cx, total - init, || super::sys::recv(fd, spare, 0))
                 })
                 .await;
                 if let Ok(n) = result {
@@ -431,10 +429,6 @@ pub(crate) fn with_sock<R>(fd: RawFd, f: impl FnOnce(SockRef<'_>) -> R) -> R {
     // duration of the call; the view does not outlive `f`.
     let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
     f(SockRef::from(&borrowed))
-}
-
-fn recv(fd: RawFd, buf: &mut [MaybeUninit<u8>], flags: libc::c_int) -> io::Result<usize> {
-    super::sys::recv(fd, buf, flags)
 }
 
 /// `send` flags: never raise `SIGPIPE` (a closed peer is an `EPIPE` error).
