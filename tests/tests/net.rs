@@ -324,6 +324,36 @@ macro_rules! net_suite {
             fn async_fd_dropped_while_waiting_leaves_no_descriptor() {
                 run_counting_fds(super::async_fd_dropped_while_waiting);
             }
+
+            #[test]
+            fn try_read_buf_and_vectored_calls_move_every_byte_in_order() {
+                run(super::try_read_buf_and_vectored_calls_move_every_byte_in_order);
+            }
+
+            #[test]
+            fn datagram_buf_receives_append_to_the_buffer() {
+                run(super::datagram_buf_receives_append_to_the_buffer);
+            }
+
+            #[test]
+            fn udp_try_peek_from_leaves_the_datagram() {
+                run(super::udp_try_peek_from_leaves_the_datagram);
+            }
+
+            #[test]
+            fn udp_multicast_on_loopback_and_its_options() {
+                run(super::udp_multicast_on_loopback_and_its_options);
+            }
+
+            #[test]
+            fn take_error_reports_a_refused_datagram_once() {
+                run(super::take_error_reports_a_refused_datagram_once);
+            }
+
+            #[test]
+            fn unix_stream_peer_cred_names_this_process() {
+                run(super::unix_stream_peer_cred_names_this_process);
+            }
         }
     };
 }
@@ -2493,4 +2523,261 @@ impl ReadWith for std::os::unix::net::UnixStream {
     fn read_with(&self, buf: &mut [u8]) -> io::Result<usize> {
         std::io::Read::read(&mut &*self, buf)
     }
+}
+
+/// The buffer-taking and vectored non-blocking calls: a writer sends 100 KB
+/// with `try_write_vectored` (three slices a call, short counts resumed
+/// where they stopped); the reader takes it with `try_read_buf` (appending
+/// to a `Vec`) and `try_read_vectored` (two small slices, filled in order)
+/// in turn, through end of stream. Every byte arrives once, in order.
+async fn try_read_buf_and_vectored_calls_move_every_byte_in_order() {
+    let (client, server) = tcp_pair().await;
+    let data = pseudo_random_bytes(23, 100_000);
+    let writer = {
+        let data = data.clone();
+        zokio::spawn(async move {
+            let mut at = 0;
+            while at < data.len() {
+                let rest = &data[at..];
+                let (a, rest) = rest.split_at(rest.len().min(5));
+                let (b, rest) = rest.split_at(rest.len().min(11));
+                let c = &rest[..rest.len().min(1000)];
+                let slices = [
+                    io::IoSlice::new(a),
+                    io::IoSlice::new(b),
+                    io::IoSlice::new(c),
+                ];
+                match client.try_write_vectored(&slices) {
+                    Ok(n) => {
+                        assert!(n > 0 && n <= a.len() + b.len() + c.len(), "count {n}");
+                        at += n;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        client.writable().await.unwrap();
+                    }
+                    Err(e) => panic!("try_write_vectored failed: {e}"),
+                }
+            }
+            let mut client = client;
+            client.shutdown().await.unwrap();
+            client
+        })
+    };
+    let mut got: Vec<u8> = Vec::with_capacity(64);
+    let mut vectored = false;
+    loop {
+        server.readable().await.unwrap();
+        let result = if vectored {
+            let (mut x, mut y) = ([0u8; 7], [0u8; 13]);
+            let mut slices = [io::IoSliceMut::new(&mut x), io::IoSliceMut::new(&mut y)];
+            let result = server.try_read_vectored(&mut slices);
+            if let Ok(n) = result {
+                got.extend_from_slice(&x[..n.min(7)]);
+                got.extend_from_slice(&y[..n.saturating_sub(7)]);
+            }
+            result
+        } else {
+            let before = got.len();
+            if got.capacity() == got.len() {
+                got.reserve(333);
+            }
+            let result = server.try_read_buf(&mut got);
+            if let Ok(n) = result {
+                assert_eq!(got.len(), before + n, "try_read_buf advances by its count");
+            }
+            result
+        };
+        match result {
+            Ok(0) => break,
+            Ok(_) => vectored = !vectored,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("read failed: {e}"),
+        }
+    }
+    assert_eq!(got.len(), data.len(), "bytes lost or invented");
+    assert!(got == data, "bytes reordered or corrupted");
+    drop(writer.await.unwrap());
+}
+
+/// Waits for a datagram with `readable` and takes it with `take`.
+async fn try_until<T>(
+    ready: impl AsyncFn() -> io::Result<()>,
+    mut take: impl FnMut() -> io::Result<T>,
+) -> T {
+    loop {
+        ready().await.expect("readable");
+        match take() {
+            Ok(v) => return v,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("receive failed: {e}"),
+        }
+    }
+}
+
+/// `recv_buf_from`, `recv_buf`, `try_recv_buf` and `try_recv_buf_from`
+/// append each datagram to what the buffer already holds and return its
+/// length (and sender); on UDP and on a Unix datagram pair. `poll_send_to`
+/// sends to the address given.
+async fn datagram_buf_receives_append_to_the_buffer() {
+    let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+    let mut buf: Vec<u8> = Vec::with_capacity(64);
+    poll_fn(|cx| a.poll_send_to(cx, b"one", b_addr))
+        .await
+        .unwrap();
+    assert_eq!(b.recv_buf_from(&mut buf).await.unwrap(), (3, a_addr));
+    a.connect(b_addr).await.unwrap();
+    b.connect(a_addr).await.unwrap();
+    a.send(b"two").await.unwrap();
+    assert_eq!(b.recv_buf(&mut buf).await.unwrap(), 3);
+    a.send(b"three").await.unwrap();
+    let n = try_until(|| b.readable(), || b.try_recv_buf(&mut buf)).await;
+    assert_eq!(n, 5);
+    a.send(b"four").await.unwrap();
+    let got = try_until(|| b.readable(), || b.try_recv_buf_from(&mut buf)).await;
+    assert_eq!(got, (4, a_addr));
+    assert_eq!(buf, b"onetwothreefour");
+
+    let (x, y) = UnixDatagram::pair().unwrap();
+    let mut buf = b"[".to_vec();
+    x.send(b"unix").await.unwrap();
+    assert_eq!(y.recv_buf(&mut buf).await.unwrap(), 4);
+    x.send(b"pair").await.unwrap();
+    let n = try_until(|| y.readable(), || y.try_recv_buf(&mut buf)).await;
+    assert_eq!(n, 4);
+    let (n, from) = {
+        x.send(b"!").await.unwrap();
+        y.recv_buf_from(&mut buf).await.unwrap()
+    };
+    assert_eq!(n, 1);
+    assert!(from.is_unnamed(), "a pair's sockets have no address");
+    assert_eq!(buf, b"[unixpair!");
+}
+
+/// A member of an IPv4 multicast group joined on the loopback interface
+/// receives what is sent to the group (through loopback: the sender's
+/// `IP_MULTICAST_IF` is 127.0.0.1); leaving the group a second time is an
+/// error, as the first leave took effect. The loop and TTL options read
+/// back what was set.
+async fn udp_multicast_on_loopback_and_its_options() {
+    use std::net::Ipv4Addr;
+    let group = Ipv4Addr::new(239, 255, 77, 13);
+    let member = UdpSocket::bind((group, 0)).await.unwrap();
+    member
+        .join_multicast_v4(group, Ipv4Addr::LOCALHOST)
+        .unwrap();
+    let port = member.local_addr().unwrap().port();
+
+    let sender = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    socket2::SockRef::from(&sender)
+        .set_multicast_if_v4(&Ipv4Addr::LOCALHOST)
+        .unwrap();
+    assert!(sender.multicast_loop_v4().unwrap(), "on by default");
+    sender.set_multicast_ttl_v4(3).unwrap();
+    assert_eq!(sender.multicast_ttl_v4().unwrap(), 3);
+    sender
+        .send_to(b"to the group", (group, port))
+        .await
+        .unwrap();
+    let mut buf = [0u8; 32];
+    let (n, from) = member.recv_from(&mut buf).await.unwrap();
+    assert_eq!(&buf[..n], b"to the group");
+    assert_eq!(from, sender.local_addr().unwrap());
+
+    sender.set_multicast_loop_v4(false).unwrap();
+    assert!(!sender.multicast_loop_v4().unwrap());
+    member
+        .leave_multicast_v4(group, Ipv4Addr::LOCALHOST)
+        .unwrap();
+    member
+        .leave_multicast_v4(group, Ipv4Addr::LOCALHOST)
+        .expect_err("the group was already left");
+}
+
+/// A send on a UDP socket connected to a port with no socket gets an ICMP
+/// "port unreachable" back; `take_error` reports it as `ConnectionRefused`
+/// once, then `None`. A connected TCP stream has no pending error.
+async fn take_error_reports_a_refused_datagram_once() {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let closed = {
+        let gone = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        gone.local_addr().unwrap()
+    };
+    socket.connect(closed).await.unwrap();
+    socket.send(b"anyone?").await.unwrap();
+    // The ICMP reply is processed by the kernel's network stack, possibly
+    // after `send` returned: yield until it is there (bounded by the suite's
+    // timeout).
+    let error = loop {
+        if let Some(e) = socket.take_error().unwrap() {
+            break e;
+        }
+        zokio::task::yield_now().await;
+    };
+    assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused, "{error}");
+    assert!(socket.take_error().unwrap().is_none(), "taken once");
+
+    let (client, server) = tcp_pair().await;
+    assert!(client.take_error().unwrap().is_none());
+    assert!(server.take_error().unwrap().is_none());
+}
+
+/// `peer_cred` of a Unix stream pair names this process, user and group.
+async fn unix_stream_peer_cred_names_this_process() {
+    let (a, _b) = UnixStream::pair().unwrap();
+    let cred = a.peer_cred().unwrap();
+    // SAFETY: `getuid` and `getgid` cannot fail and touch no memory.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    assert_eq!((cred.uid(), cred.gid()), (uid, gid));
+    assert_eq!(cred.pid(), Some(std::process::id() as libc::pid_t));
+}
+
+/// `try_peek_from` says `WouldBlock` with nothing sent; once a datagram is
+/// there it returns it without taking it, as do `try_peek_sender` and
+/// `poll_peek_sender`; the next receive takes it, and then there is
+/// nothing to peek.
+async fn udp_try_peek_from_leaves_the_datagram() {
+    let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let a_addr = a.local_addr().unwrap();
+    let mut buf = [0u8; 32];
+    assert_eq!(
+        b.try_peek_from(&mut buf).unwrap_err().kind(),
+        io::ErrorKind::WouldBlock
+    );
+    a.send_to(b"peek me", b.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (n, from) = try_until(|| b.readable(), || b.try_peek_from(&mut buf)).await;
+    assert_eq!((&buf[..n], from), (&b"peek me"[..], a_addr));
+    assert_eq!(b.try_peek_sender().unwrap(), a_addr);
+    assert_eq!(poll_fn(|cx| b.poll_peek_sender(cx)).await.unwrap(), a_addr);
+    let mut small = [0u8; 4];
+    assert_eq!(b.try_peek_from(&mut small).unwrap(), (4, a_addr));
+    assert_eq!(&small, b"peek");
+    let (n, from) = b.recv_from(&mut buf).await.unwrap();
+    assert_eq!((&buf[..n], from), (&b"peek me"[..], a_addr));
+    assert_eq!(
+        b.try_peek_from(&mut buf).unwrap_err().kind(),
+        io::ErrorKind::WouldBlock,
+        "the receive took it"
+    );
+    // With no receive in flight (on io_uring the peek then asks the kernel
+    // directly), polled until the datagram is there.
+    a.send_to(b"second", b.local_addr().unwrap()).await.unwrap();
+    let n = loop {
+        match b.try_peek_from(&mut buf) {
+            Ok((n, _)) => break n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => zokio::task::yield_now().await,
+            Err(e) => panic!("try_peek_from failed: {e}"),
+        }
+    };
+    assert_eq!(&buf[..n], b"second");
+    assert_eq!(
+        b.try_peek_from(&mut buf).unwrap(),
+        (6, a_addr),
+        "still there"
+    );
+    assert_eq!(b.try_recv_from(&mut buf).unwrap(), (6, a_addr));
 }

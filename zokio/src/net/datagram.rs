@@ -78,6 +78,80 @@ macro_rules! datagram_readiness {
         }
 
         impl $socket {
+            /// Receives one datagram and its sender into `buf`'s spare
+            /// capacity, advancing `buf` by its length (a `Vec` with no
+            /// spare capacity makes room for 64 bytes, as
+            /// `BufMut::chunk_mut` does; a longer datagram is truncated).
+            ///
+            /// # Cancel safety
+            ///
+            /// Cancel safe: a datagram is taken only by the poll that
+            /// returns it.
+            pub async fn recv_buf_from<B: bytes::BufMut>(
+                &self,
+                buf: &mut B,
+            ) -> io::Result<(usize, $addr)> {
+                let (n, addr) = std::future::poll_fn(|cx| self.poll_recv_buf(cx, buf)).await?;
+                Ok((n, $conv(addr)?))
+            }
+
+            /// [`recv_buf_from`](Self::recv_buf_from) from the connected
+            /// peer: the datagram's length.
+            pub async fn recv_buf<B: bytes::BufMut>(&self, buf: &mut B) -> io::Result<usize> {
+                let (n, _) = std::future::poll_fn(|cx| self.poll_recv_buf(cx, buf)).await?;
+                Ok(n)
+            }
+
+            /// [`try_recv_from`](Self::try_recv_from) into `buf`'s spare
+            /// capacity (as [`recv_buf_from`](Self::recv_buf_from)).
+            pub fn try_recv_buf_from<B: bytes::BufMut>(
+                &self,
+                buf: &mut B,
+            ) -> io::Result<(usize, $addr)> {
+                let (addr, n) = $crate::net::split::with_spare(buf, |spare| {
+                    self.socket.source.try_recv_from(self.socket.raw(), spare)
+                })?;
+                Ok((n, $conv(addr)?))
+            }
+
+            /// [`try_recv`](Self::try_recv) into `buf`'s spare capacity (as
+            /// [`recv_buf_from`](Self::recv_buf_from)).
+            pub fn try_recv_buf<B: bytes::BufMut>(&self, buf: &mut B) -> io::Result<usize> {
+                let (_, n) = $crate::net::split::with_spare(buf, |spare| {
+                    self.socket.source.try_recv_from(self.socket.raw(), spare)
+                })?;
+                Ok(n)
+            }
+
+            /// Takes the socket's pending error (`SO_ERROR`), clearing it:
+            /// for example "connection refused" for an earlier send on a
+            /// connected UDP socket whose peer has no socket bound.
+            pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+                self.socket.sock().take_error()
+            }
+
+            /// One poll of a receive into `buf`'s spare capacity: the
+            /// length and the sender once a datagram is taken.
+            fn poll_recv_buf<B: bytes::BufMut>(
+                &self,
+                cx: &mut Context<'_>,
+                buf: &mut B,
+            ) -> Poll<io::Result<(usize, socket2::SockAddr)>> {
+                let polled = $crate::net::split::with_spare(buf, |spare| {
+                    match self.socket.source.poll_recv_from(cx, self.socket.raw(), spare) {
+                        Poll::Ready(result) => result.map(Some),
+                        Poll::Pending => Ok(None),
+                    }
+                });
+                match polled {
+                    Ok((Some(addr), n)) => Poll::Ready(Ok((n, addr))),
+                    Ok((None, _)) => Poll::Pending,
+                    Err(e) => Poll::Ready(Err(e)),
+                }
+            }
+        }
+
+        impl $socket {
             /// Receives the next datagram without taking it: the next
             /// receive (or peek) returns it again. Returns its length (as
             /// much as fits in `buf`) and its sender.
@@ -115,7 +189,29 @@ macro_rules! datagram_readiness {
             /// The sender of the next datagram, which stays for the next
             /// receive.
             pub async fn peek_sender(&self) -> io::Result<$addr> {
-                let (_, addr) = self.peek_from(&mut []).await?;
+                std::future::poll_fn(|cx| self.poll_peek_sender(cx)).await
+            }
+
+            /// The `poll` form of [`peek_sender`](Self::peek_sender).
+            pub fn poll_peek_sender(&self, cx: &mut Context<'_>) -> Poll<io::Result<$addr>> {
+                self.poll_peek_from(cx, &mut ReadBuf::new(&mut []))
+            }
+
+            /// [`peek_from`](Self::peek_from) without waiting, or a
+            /// `WouldBlock` error when no datagram is there.
+            pub fn try_peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, $addr)> {
+                let mut buf = ReadBuf::new(buf);
+                let addr = self
+                    .socket
+                    .source
+                    .try_peek_from(self.socket.raw(), &mut buf)?;
+                Ok((buf.filled().len(), $conv(addr)?))
+            }
+
+            /// [`peek_sender`](Self::peek_sender) without waiting, or a
+            /// `WouldBlock` error when no datagram is there.
+            pub fn try_peek_sender(&self) -> io::Result<$addr> {
+                let (_, addr) = self.try_peek_from(&mut [])?;
                 Ok(addr)
             }
         }

@@ -1,7 +1,9 @@
 //! Read and write halves of a stream socket, borrowed and owned; one macro
 //! stamps them out for TCP and Unix streams, which share the socket layer.
 
-use std::io::{self, IoSlice};
+use std::io::{self, IoSlice, IoSliceMut};
+
+use bytes::BufMut;
 use std::net::Shutdown;
 use std::task::{Context, Poll};
 
@@ -67,6 +69,41 @@ pub(crate) fn try_read(socket: &Socket, buf: &mut [u8]) -> io::Result<usize> {
 
 pub(crate) fn try_write(socket: &Socket, buf: &[u8]) -> io::Result<usize> {
     socket.source.try_write(socket.raw(), buf)
+}
+
+pub(crate) fn try_write_vectored(socket: &Socket, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    socket.source.try_write_vectored(socket.raw(), bufs)
+}
+
+pub(crate) fn try_read_vectored(socket: &Socket, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+    socket.source.try_read_vectored(socket.raw(), bufs)
+}
+
+/// Reads without waiting into `buf`'s spare capacity (a `Vec` grows for
+/// it), advancing `buf` by the count.
+pub(crate) fn try_read_buf<B: BufMut + ?Sized>(socket: &Socket, buf: &mut B) -> io::Result<usize> {
+    with_spare(buf, |spare| socket.source.try_read(socket.raw(), spare)).map(|((), n)| n)
+}
+
+/// Runs `read` on a `ReadBuf` over `buf`'s spare capacity, then advances
+/// `buf` by what `read` filled; returns `read`'s result and that count.
+/// `read`'s error (nothing filled) is returned as is.
+pub(crate) fn with_spare<B: BufMut + ?Sized, R>(
+    buf: &mut B,
+    read: impl FnOnce(&mut ReadBuf<'_>) -> io::Result<R>,
+) -> io::Result<(R, usize)> {
+    let chunk = buf.chunk_mut();
+    // SAFETY: the slice is only written through the `ReadBuf`, which never
+    // de-initializes memory; `read` fills a prefix of it and `filled` says
+    // how much.
+    let spare = unsafe { chunk.as_uninit_slice_mut() };
+    let mut read_buf = ReadBuf::uninit(spare);
+    let result = read(&mut read_buf)?;
+    let n = read_buf.filled().len();
+    // SAFETY: the first `n` bytes of the chunk were initialized by `read`
+    // (a `ReadBuf`'s filled part is initialized).
+    unsafe { buf.advance_mut(n) };
+    Ok((result, n))
 }
 
 pub(crate) fn poll_read_ready(socket: &Socket, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -213,6 +250,25 @@ macro_rules! impl_read_readiness {
                 $crate::net::split::try_read($sock, buf)
             }
 
+            /// [`try_read`](Self::try_read) into several buffers, filled in
+            /// order. On io_uring, where received bytes may already be held
+            /// in the stream, only the first non-empty buffer is filled.
+            pub fn try_read_vectored(
+                &self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> io::Result<usize> {
+                let $s = self;
+                $crate::net::split::try_read_vectored($sock, bufs)
+            }
+
+            /// [`try_read`](Self::try_read) into `buf`'s spare capacity,
+            /// advancing it by the count (a `Vec` makes room for at least
+            /// 64 bytes when it has none, as `BufMut::chunk_mut` does).
+            pub fn try_read_buf<B: bytes::BufMut>(&self, buf: &mut B) -> io::Result<usize> {
+                let $s = self;
+                $crate::net::split::try_read_buf($sock, buf)
+            }
+
             /// Reads into `buf` without taking the bytes: the next read
             /// returns them again. Waits until there is something; `Ok(0)`
             /// means end of stream. On io_uring the bytes are received into
@@ -276,6 +332,14 @@ macro_rules! impl_write_readiness {
             pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
                 let $s = self;
                 $crate::net::split::try_write($sock, buf)
+            }
+
+            /// [`try_write`](Self::try_write) of several buffers, their
+            /// bytes in order as one write (with the same resend rule on
+            /// io_uring).
+            pub fn try_write_vectored(&self, bufs: &[std::io::IoSlice<'_>]) -> io::Result<usize> {
+                let $s = self;
+                $crate::net::split::try_write_vectored($sock, bufs)
             }
         }
     };
@@ -350,6 +414,11 @@ macro_rules! stream_socket {
             /// Writes all of `buf`'s initialized bytes, then gives it back.
             pub async fn write_all_owned<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
                 $crate::net::split::write_all_owned(&self.socket, buf).await
+            }
+
+            /// Takes the socket's pending error (`SO_ERROR`), clearing it.
+            pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+                self.socket.sock().take_error()
             }
 
             /// Borrowed read and write halves, usable at the same time (e.g.

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::task::{Context, Poll};
 
@@ -132,6 +132,18 @@ impl UdpSocket {
         Poll::Ready(inet(addr))
     }
 
+    /// Polls to send a datagram to `target`.
+    pub fn poll_send_to(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        target: SocketAddr,
+    ) -> Poll<io::Result<usize>> {
+        self.socket
+            .source
+            .poll_send_to(cx, self.socket.raw(), buf, Some(&target.into()))
+    }
+
     /// Sends a datagram to `target` without waiting, or a `WouldBlock`
     /// error when the socket buffer is full.
     pub fn try_send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
@@ -168,6 +180,69 @@ impl UdpSocket {
     /// The `IP_TTL` option.
     pub fn ttl(&self) -> io::Result<u32> {
         self.socket.sock().ttl_v4()
+    }
+
+    /// Joins the IPv4 multicast group `multiaddr` on the interface with
+    /// address `interface` (`Ipv4Addr::UNSPECIFIED`: the system's choice)
+    /// (`IP_ADD_MEMBERSHIP`).
+    pub fn join_multicast_v4(&self, multiaddr: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
+        self.socket.sock().join_multicast_v4(&multiaddr, &interface)
+    }
+
+    /// Leaves a group joined with
+    /// [`join_multicast_v4`](Self::join_multicast_v4)
+    /// (`IP_DROP_MEMBERSHIP`).
+    pub fn leave_multicast_v4(&self, multiaddr: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
+        self.socket
+            .sock()
+            .leave_multicast_v4(&multiaddr, &interface)
+    }
+
+    /// Joins the IPv6 multicast group `multiaddr` on the interface with
+    /// index `interface` (0: the system's choice) (`IPV6_ADD_MEMBERSHIP`).
+    pub fn join_multicast_v6(&self, multiaddr: &Ipv6Addr, interface: u32) -> io::Result<()> {
+        self.socket.sock().join_multicast_v6(multiaddr, interface)
+    }
+
+    /// Leaves a group joined with
+    /// [`join_multicast_v6`](Self::join_multicast_v6)
+    /// (`IPV6_DROP_MEMBERSHIP`).
+    pub fn leave_multicast_v6(&self, multiaddr: &Ipv6Addr, interface: u32) -> io::Result<()> {
+        self.socket.sock().leave_multicast_v6(multiaddr, interface)
+    }
+
+    /// Sets `IP_MULTICAST_LOOP`: whether this host's own members of a
+    /// group receive what this socket sends to it.
+    pub fn set_multicast_loop_v4(&self, on: bool) -> io::Result<()> {
+        self.socket.sock().set_multicast_loop_v4(on)
+    }
+
+    /// The `IP_MULTICAST_LOOP` option.
+    pub fn multicast_loop_v4(&self) -> io::Result<bool> {
+        self.socket.sock().multicast_loop_v4()
+    }
+
+    /// Sets `IPV6_MULTICAST_LOOP`, as
+    /// [`set_multicast_loop_v4`](Self::set_multicast_loop_v4) for IPv6.
+    pub fn set_multicast_loop_v6(&self, on: bool) -> io::Result<()> {
+        self.socket.sock().set_multicast_loop_v6(on)
+    }
+
+    /// The `IPV6_MULTICAST_LOOP` option.
+    pub fn multicast_loop_v6(&self) -> io::Result<bool> {
+        self.socket.sock().multicast_loop_v6()
+    }
+
+    /// Sets `IP_MULTICAST_TTL`: how many hops multicast datagrams sent by
+    /// this socket may take (1, the default, keeps them on the local
+    /// network).
+    pub fn set_multicast_ttl_v4(&self, ttl: u32) -> io::Result<()> {
+        self.socket.sock().set_multicast_ttl_v4(ttl)
+    }
+
+    /// The `IP_MULTICAST_TTL` option.
+    pub fn multicast_ttl_v4(&self) -> io::Result<u32> {
+        self.socket.sock().multicast_ttl_v4()
     }
 }
 

@@ -181,6 +181,82 @@ impl UnixStream {
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         Ok(SocketAddr::from_sock(&self.socket.sock().peer_addr()?))
     }
+
+    /// The credentials of the peer process, as the kernel recorded them
+    /// when the connection was made (`SO_PEERCRED` on Linux, `getpeereid`
+    /// elsewhere, where the process id is not known).
+    pub fn peer_cred(&self) -> io::Result<UCred> {
+        UCred::of(self.socket.raw())
+    }
+}
+
+/// The credentials of a [`UnixStream`]'s peer process:
+/// [`UnixStream::peer_cred`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct UCred {
+    pid: Option<libc::pid_t>,
+    uid: libc::uid_t,
+    gid: libc::gid_t,
+}
+
+impl UCred {
+    /// The peer's user id.
+    pub fn uid(&self) -> libc::uid_t {
+        self.uid
+    }
+
+    /// The peer's group id.
+    pub fn gid(&self) -> libc::gid_t {
+        self.gid
+    }
+
+    /// The peer's process id, where the platform reports it (Linux).
+    pub fn pid(&self) -> Option<libc::pid_t> {
+        self.pid
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn of(fd: RawFd) -> io::Result<UCred> {
+        let mut cred = libc::ucred {
+            pid: 0,
+            uid: 0,
+            gid: 0,
+        };
+        let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+        // SAFETY: `cred` and `len` are valid for writes; the kernel writes at
+        // most `len` bytes of `ucred` into `cred` and the length into `len`.
+        let r = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_PEERCRED,
+                (&raw mut cred).cast(),
+                &raw mut len,
+            )
+        };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(UCred {
+            pid: Some(cred.pid),
+            uid: cred.uid,
+            gid: cred.gid,
+        })
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    fn of(fd: RawFd) -> io::Result<UCred> {
+        let (mut uid, mut gid) = (0, 0);
+        // SAFETY: `uid` and `gid` are valid for writes of their types.
+        if unsafe { libc::getpeereid(fd, &raw mut uid, &raw mut gid) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(UCred {
+            pid: None,
+            uid,
+            gid,
+        })
+    }
 }
 
 fn local_conv(addr: SockAddr) -> io::Result<SocketAddr> {

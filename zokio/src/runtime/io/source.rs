@@ -105,13 +105,42 @@ impl IoSource {
         }
     }
 
+    /// A scattering read that does not wait. On mio one `readv`; on
+    /// io_uring, where bytes may already be held in the stream, the first
+    /// non-empty slice is filled as [`try_read`](Self::try_read) fills a
+    /// buffer (a shorter count is allowed by `read_vectored`'s contract).
+    pub(crate) fn try_read_vectored(
+        &self,
+        fd: RawFd,
+        bufs: &mut [io::IoSliceMut<'_>],
+    ) -> io::Result<usize> {
+        match self {
+            IoSource::Mio(reg) => reg.try_io(Direction::Read, || super::sys::readv(fd, bufs)),
+            #[cfg(target_os = "linux")]
+            IoSource::Uring(u) => {
+                let Some(first) = bufs.iter_mut().find(|b| !b.is_empty()) else {
+                    return Ok(0);
+                };
+                let mut buf = ReadBuf::new(first);
+                u.try_read(fd, &mut buf)?;
+                Ok(buf.filled().len())
+            }
+        }
+    }
+
     /// A write that does not wait: `WouldBlock` when the socket buffer is
     /// full.
     pub(crate) fn try_write(&self, fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+        self.try_write_vectored(fd, &[IoSlice::new(buf)])
+    }
+
+    /// A gathering write that does not wait (the slices' bytes in order, as
+    /// one write): `WouldBlock` when the socket buffer is full.
+    pub(crate) fn try_write_vectored(&self, fd: RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         match self {
-            IoSource::Mio(reg) => reg.try_io(Direction::Write, || send(fd, buf)),
+            IoSource::Mio(reg) => reg.try_io(Direction::Write, || send_vectored(fd, bufs)),
             #[cfg(target_os = "linux")]
-            IoSource::Uring(u) => u.try_write(fd, buf),
+            IoSource::Uring(u) => u.try_write_vectored(fd, bufs),
         }
     }
 
@@ -208,6 +237,18 @@ impl IoSource {
             }),
             #[cfg(target_os = "linux")]
             IoSource::Uring(u) => u.poll_peek_from(cx, fd, buf),
+        }
+    }
+
+    /// A datagram peek that does not wait: `WouldBlock` when none is
+    /// there.
+    pub(crate) fn try_peek_from(&self, fd: RawFd, buf: &mut ReadBuf<'_>) -> io::Result<SockAddr> {
+        match self {
+            IoSource::Mio(reg) => {
+                reg.try_io(Direction::Read, || recv_from_buf(fd, buf, libc::MSG_PEEK))
+            }
+            #[cfg(target_os = "linux")]
+            IoSource::Uring(u) => u.try_peek_from(fd, buf),
         }
     }
 
@@ -445,7 +486,7 @@ fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
 
 /// The most slices one `sendmsg` takes (`IOV_MAX` on Linux and macOS); the
 /// rest of a longer list waits for the next write, as with `writev` in std.
-const MAX_IOVECS: usize = 1024;
+pub(crate) const MAX_IOVECS: usize = 1024;
 
 /// `sendmsg` of `bufs` (at most [`MAX_IOVECS`] of them) with [`SEND_FLAGS`],
 /// or `send` when they fit one small buffer (see [`with_contiguous`]).

@@ -86,6 +86,27 @@ pub(crate) fn recv(
     }
 }
 
+/// `readv` of `bufs` (at most `MAX_IOVECS` of them; the rest wait for the
+/// next read, as with std's `read_vectored`).
+pub(crate) fn readv(fd: RawFd, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+    let count = bufs.len().min(super::source::MAX_IOVECS);
+    // SAFETY: `IoSliceMut` is ABI-compatible with `iovec` on Unix (std
+    // documents it), and each of the `count` slices is valid for writes of
+    // its length for the duration of the call; the kernel keeps no pointer.
+    let n = unsafe {
+        libc::readv(
+            fd,
+            bufs.as_mut_ptr().cast::<libc::iovec>(),
+            count as libc::c_int,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
 /// [`recv`] into `buf`'s unfilled part; the bytes received count as
 /// filled. Returns their count.
 pub(crate) fn recv_buf(fd: RawFd, buf: &mut ReadBuf<'_>, flags: libc::c_int) -> io::Result<usize> {

@@ -21,7 +21,7 @@ use super::bufring::{BufRing, GROUP};
 use super::op::{InFlight, Item, Op, OpData, result_error, to_io};
 use super::submit::{OneShot, Outcome, PRIMARY, Submitter, read_owned, uring_of, write_owned};
 use crate::buf::{IoBuf, IoBufMut};
-use crate::runtime::io::source::with_contiguous;
+use crate::runtime::io::source::{MAX_IOVECS, with_contiguous};
 use crate::runtime::io::sys::{recv_buf, recv_from_buf};
 use crate::runtime::io::{IoHandle, shutdown_error};
 use crate::task::lock;
@@ -287,10 +287,6 @@ fn gathered_starts_with(bufs: &[IoSlice<'_>], mut prefix: &[u8]) -> bool {
     prefix.is_empty()
 }
 
-/// The most slices one `sendmsg` takes (`IOV_MAX`); the rest of a longer
-/// list waits for the next write.
-const MAX_IOVECS: usize = 1024;
-
 /// `sendmsg` of `bufs` (at most [`MAX_IOVECS`] of them) without waiting
 /// (the socket is in blocking mode; the flag makes this one call
 /// non-blocking) and without `SIGPIPE`.
@@ -474,7 +470,7 @@ impl UringIo {
         self.poll_writable(cx, fd)
     }
 
-    /// A non-blocking send of `buf`, or `WouldBlock`. A send the write slot
+    /// A non-blocking send of `bufs` (gathered), or `WouldBlock`. A send the write slot
     /// still has in flight (a `poll_write` that found the socket buffer
     /// full and returned `Pending`) goes first: these bytes must not
     /// overtake it. Once it is done, a caller that tries the same bytes
@@ -482,7 +478,7 @@ impl UringIo {
     /// `try_write` of the same buffer) gets that send's count, as a
     /// re-polled `poll_write` does, instead of sending them twice; other
     /// bytes go out now.
-    pub(crate) fn try_write(&self, fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    pub(crate) fn try_write_vectored(&self, fd: RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         let mut slot = lock(&self.write);
         if slot.busy {
             let Poll::Ready(result) = self.poll_slot(&mut slot, None) else {
@@ -492,14 +488,14 @@ impl UringIo {
                 return Err(shutdown_error());
             };
             let data = Self::slot_data(&slot);
-            if gathered_starts_with(&[IoSlice::new(buf)], &data.buf[..data.len]) {
+            if gathered_starts_with(bufs, &data.buf[..data.len]) {
                 return to_io(result);
             }
         }
         if self.shut_down() {
             return Err(shutdown_error());
         }
-        send_now(fd, buf, None)
+        send_vectored_now(fd, bufs)
     }
 
     /// The loop behind [`poll_read`](Self::poll_read), `poll_peek` and
@@ -746,13 +742,34 @@ impl UringIo {
         fd: RawFd,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<SockAddr>> {
+        self.peek_from_with(Some(cx.waker()), fd, buf)
+    }
+
+    /// [`poll_peek_from`](Self::poll_peek_from) without waiting: the
+    /// datagram already received into the slot, else one the kernel has
+    /// (`MSG_PEEK | MSG_DONTWAIT`), else `WouldBlock`.
+    pub(crate) fn try_peek_from(&self, fd: RawFd, buf: &mut ReadBuf<'_>) -> io::Result<SockAddr> {
+        match self.peek_from_with(None, fd, buf) {
+            Poll::Ready(result) => result,
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+
+    /// The peek behind both: with no waker, nothing is started and a
+    /// receive in flight means `Pending`.
+    fn peek_from_with(
+        &self,
+        waker: Option<&Waker>,
+        fd: RawFd,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<SockAddr>> {
         let mut slot = lock(&self.read);
         loop {
             if let Some(len) = slot.peeked {
                 return Poll::Ready(Ok(Self::copy_datagram(&slot, len, buf)));
             }
             if slot.busy {
-                match ready!(self.poll_slot(&mut slot, Some(cx.waker()))) {
+                match ready!(self.poll_slot(&mut slot, waker)) {
                     Some(len) if len >= 0 => slot.peeked = Some(len),
                     // An error (consumed, as a peek consumes it in the
                     // kernel) or the runtime gone.
@@ -763,7 +780,11 @@ impl UringIo {
             if self.shut_down() {
                 return Poll::Ready(Err(shutdown_error()));
             }
-            self.start_recv_msg(&mut slot, cx.waker(), fd, MAX_SLOT_IO)?;
+            let Some(waker) = waker else {
+                let flags = libc::MSG_PEEK | libc::MSG_DONTWAIT;
+                return Poll::Ready(recv_from_buf(fd, buf, flags));
+            };
+            self.start_recv_msg(&mut slot, waker, fd, MAX_SLOT_IO)?;
         }
     }
 
