@@ -7,6 +7,7 @@
 pub(crate) mod coop;
 mod join;
 mod join_set;
+mod local;
 pub(crate) mod owned;
 pub(crate) mod raw;
 mod spin;
@@ -16,6 +17,7 @@ mod task_local;
 pub use coop::{Unconstrained, consume_budget, unconstrained};
 pub use join::{AbortHandle, JoinError, JoinHandle};
 pub use join_set::JoinSet;
+pub use local::{LocalEnterGuard, LocalSet, spawn_local};
 pub use raw::Id;
 pub use task_local::{AccessError, LocalKey, TaskLocalFuture};
 

@@ -213,6 +213,31 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    // SAFETY: the future and its output are `Send`, so any thread may poll
+    // and drop them.
+    unsafe { new_local_task(future, scheduler, id, spawned_at) }
+}
+
+/// [`new_task`] for a future that need not be `Send` (`spawn_local`).
+///
+/// # Safety
+///
+/// Unless `F` and `F::Output` are `Send`, the caller must see to it that the
+/// future is polled and dropped, and the output dropped, only on one thread:
+/// `scheduler` runs the task there only, and cancels every task it owns
+/// there before it goes away; the `JoinHandle` (which is `!Send` unless the
+/// output is `Send`) stays on that thread. The cell itself may then be
+/// freed anywhere (by the last waker): by then its stage holds neither.
+pub(crate) unsafe fn new_local_task<F>(
+    future: F,
+    scheduler: Arc<dyn Schedule>,
+    id: Id,
+    spawned_at: &'static Location<'static>,
+) -> (TaskRef, TaskRef, Notified)
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
     #[cfg(feature = "tracing")]
     tracing::trace!(
         target: "zokio::task",
@@ -242,8 +267,8 @@ where
 
 fn vtable<F>() -> &'static Vtable
 where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
+    F: Future + 'static,
+    F::Output: 'static,
 {
     &Vtable {
         poll: poll::<F>,
