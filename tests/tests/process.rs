@@ -34,6 +34,21 @@ macro_rules! process_suite {
             fn try_wait_kill_and_kill_on_drop() {
                 run_on::<Rt, _, _>(super::try_wait_kill_and_kill_on_drop);
             }
+
+            #[test]
+            fn one_childs_output_piped_into_another() {
+                run_on::<Rt, _, _>(super::one_childs_output_piped_into_another);
+            }
+
+            #[test]
+            fn from_std_takes_over_a_std_childs_pipes() {
+                run_on::<Rt, _, _>(super::from_std_takes_over_a_std_childs_pipes);
+            }
+
+            #[test]
+            fn command_unix_settings_reach_the_child() {
+                run_on::<Rt, _, _>(super::command_unix_settings_reach_the_child);
+            }
         }
     };
 }
@@ -149,4 +164,132 @@ async fn try_wait_kill_and_kill_on_drop() {
     let mut rest = Vec::new();
     stdout.read_to_end(&mut rest).await.unwrap();
     assert!(rest.is_empty());
+}
+
+/// A child's `ChildStdout`, turned into a `Stdio`, is the next child's
+/// input (`echo ... | tr a-z A-Z`); the descriptor handed over is back in
+/// blocking mode, as a program reading its input expects.
+async fn one_childs_output_piped_into_another() {
+    let mut first = Command::new("echo")
+        .arg("piped from one child to the next")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = first.stdout.take().unwrap();
+    let fd = stdout.into_owned_fd().unwrap();
+    // SAFETY: `fcntl` on a descriptor this test owns; no pointers.
+    let flags = unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&fd), libc::F_GETFL) };
+    assert_eq!(flags & libc::O_NONBLOCK, 0, "handed over in blocking mode");
+    let second = Command::new("tr")
+        .args(["a-z", "A-Z"])
+        .stdin(Stdio::from(fd))
+        .output();
+    assert!(first.wait().await.unwrap().success());
+    let output = second.await.unwrap();
+    assert!(output.status.success());
+    assert_eq!(output.stdout, b"PIPED FROM ONE CHILD TO THE NEXT\n");
+
+    // The same through `TryFrom<ChildStdout> for Stdio`.
+    let mut first = Command::new("echo")
+        .arg("again")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdio: Stdio = first.stdout.take().unwrap().try_into().unwrap();
+    let output = Command::new("tr")
+        .args(["a-z", "A-Z"])
+        .stdin(stdio)
+        .output()
+        .await;
+    assert_eq!(output.unwrap().stdout, b"AGAIN\n");
+    assert!(first.wait().await.unwrap().success());
+}
+
+/// `ChildStdin::from_std` and `ChildStdout::from_std` take over the pipes
+/// of a child std spawned: bytes written through one come back through
+/// `cat` on the other.
+async fn from_std_takes_over_a_std_childs_pipes() {
+    let mut child = std::process::Command::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = zokio::process::ChildStdin::from_std(child.stdin.take().unwrap()).unwrap();
+    let mut stdout = zokio::process::ChildStdout::from_std(child.stdout.take().unwrap()).unwrap();
+    stdin.write_all(b"through std's pipes").await.unwrap();
+    drop(stdin);
+    let mut got = Vec::new();
+    stdout.read_to_end(&mut got).await.unwrap();
+    assert_eq!(got, b"through std's pipes");
+    assert!(child.wait().unwrap().success());
+}
+
+/// `arg0`, `process_group`, `uid`/`gid` and `pre_exec` reach the child:
+/// the shell sees its `argv[0]`, leads a new process group, runs as the
+/// ids asked for; a `pre_exec` error fails the spawn with that error.
+async fn command_unix_settings_reach_the_child() {
+    let output = Command::new("sh")
+        .arg0("custom-argv0")
+        .args(["-c", "echo $0"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.stdout, b"custom-argv0\n");
+
+    let mut child = Command::new("sh")
+        .args(["-c", "cut -d' ' -f5 /proc/$$/stat"])
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    let mut pgid = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut pgid)
+        .await
+        .unwrap();
+    assert!(child.wait().await.unwrap().success());
+    assert_eq!(
+        pgid.trim(),
+        pid.to_string(),
+        "the child leads its own group"
+    );
+
+    // As root, another user; otherwise the test's own ids (still set by
+    // `setuid`/`setgid` in the child).
+    // SAFETY: these calls cannot fail and touch no memory.
+    let (uid, gid) = unsafe {
+        if libc::geteuid() == 0 {
+            (65534, 65534)
+        } else {
+            (libc::getuid(), libc::getgid())
+        }
+    };
+    let output = Command::new("sh")
+        .args(["-c", "echo $(id -u) $(id -g)"])
+        .uid(uid)
+        .gid(gid)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        format!("{uid} {gid}\n")
+    );
+
+    let mut command = Command::new("true");
+    // SAFETY: the closure only builds an error from a number: no
+    // allocation, no locks.
+    unsafe {
+        command.pre_exec(|| Err(std::io::Error::from_raw_os_error(libc::EPERM)));
+    }
+    let err = command
+        .spawn()
+        .expect_err("pre_exec's error fails the spawn");
+    assert_eq!(err.raw_os_error(), Some(libc::EPERM));
+    assert!(!command.get_kill_on_drop());
+    assert!(command.kill_on_drop(true).get_kill_on_drop());
 }

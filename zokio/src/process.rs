@@ -138,8 +138,54 @@ impl Command {
         self
     }
 
-    /// The std command, for settings not mirrored here (`uid`, `pre_exec`,
-    /// ...).
+    /// Whether [`kill_on_drop`](Self::kill_on_drop) is set.
+    pub fn get_kill_on_drop(&self) -> bool {
+        self.kill_on_drop
+    }
+
+    /// The child's user id (`setuid` before `exec`).
+    pub fn uid(&mut self, id: u32) -> &mut Command {
+        std::os::unix::process::CommandExt::uid(&mut self.std, id);
+        self
+    }
+
+    /// The child's group id (`setgid` before `exec`).
+    pub fn gid(&mut self, id: u32) -> &mut Command {
+        std::os::unix::process::CommandExt::gid(&mut self.std, id);
+        self
+    }
+
+    /// The child's process group: `pgroup` 0 makes it the leader of a new
+    /// group with its own id.
+    pub fn process_group(&mut self, pgroup: i32) -> &mut Command {
+        std::os::unix::process::CommandExt::process_group(&mut self.std, pgroup);
+        self
+    }
+
+    /// The child's `argv[0]`, in place of the program's name.
+    pub fn arg0(&mut self, arg: impl AsRef<OsStr>) -> &mut Command {
+        std::os::unix::process::CommandExt::arg0(&mut self.std, arg);
+        self
+    }
+
+    /// Runs `f` in the child after `fork` and before `exec`; an error it
+    /// returns fails the spawn.
+    ///
+    /// # Safety
+    ///
+    /// As std's `CommandExt::pre_exec`: `f` runs in a copy of the process
+    /// with only the calling thread, so it must be async-signal-safe (no
+    /// allocation, no locks another thread may have held).
+    pub unsafe fn pre_exec<F>(&mut self, f: F) -> &mut Command
+    where
+        F: FnMut() -> io::Result<()> + Send + Sync + 'static,
+    {
+        // SAFETY: the caller upholds `pre_exec`'s contract (above).
+        unsafe { std::os::unix::process::CommandExt::pre_exec(&mut self.std, f) };
+        self
+    }
+
+    /// The std command, for settings not mirrored here.
     pub fn as_std(&self) -> &std::process::Command {
         &self.std
     }
@@ -147,6 +193,11 @@ impl Command {
     /// The std command, mutably.
     pub fn as_std_mut(&mut self) -> &mut std::process::Command {
         &mut self.std
+    }
+
+    /// The std command (`kill_on_drop` is not a std setting and is lost).
+    pub fn into_std(self) -> std::process::Command {
+        self.std
     }
 
     /// Starts the process.
@@ -605,6 +656,59 @@ macro_rules! pipe_type {
     };
 }
 
+/// Turns a registered pipe end back into a plain descriptor, in blocking
+/// mode (what another process given it expects).
+fn into_blocking_fd(pipe: Pipe) -> io::Result<OwnedFd> {
+    let fd = pipe.fd.into_inner();
+    // SAFETY: `fcntl` on a descriptor this code owns; no pointers.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(fd)
+}
+
+/// `from_std`, `into_owned_fd` and the conversion into a [`Stdio`] for the
+/// pipe type `$name`, whose std counterpart is `$std`.
+macro_rules! pipe_conversions {
+    ($name:ident, $std:ty) => {
+        impl $name {
+            /// Takes over a pipe of a child that std spawned (made
+            /// non-blocking and registered with the current runtime).
+            ///
+            /// # Panics
+            ///
+            /// Outside a runtime.
+            #[track_caller]
+            pub fn from_std(inner: $std) -> io::Result<$name> {
+                Ok($name {
+                    pipe: Pipe::new(inner.into())?,
+                })
+            }
+
+            /// The pipe's descriptor, deregistered and back in blocking
+            /// mode.
+            pub fn into_owned_fd(self) -> io::Result<OwnedFd> {
+                into_blocking_fd(self.pipe)
+            }
+        }
+
+        /// The pipe as another child's standard stream (to connect two
+        /// children), in blocking mode.
+        impl TryFrom<$name> for Stdio {
+            type Error = io::Error;
+
+            fn try_from(pipe: $name) -> io::Result<Stdio> {
+                pipe.into_owned_fd().map(Stdio::from)
+            }
+        }
+    };
+}
+
 pipe_type!(
     ChildStdin,
     "The child's standard input ([`AsyncWrite`]); dropping it closes the \
@@ -612,6 +716,9 @@ pipe_type!(
 );
 pipe_type!(ChildStdout, "The child's standard output ([`AsyncRead`]).");
 pipe_type!(ChildStderr, "The child's standard error ([`AsyncRead`]).");
+pipe_conversions!(ChildStdin, std::process::ChildStdin);
+pipe_conversions!(ChildStdout, std::process::ChildStdout);
+pipe_conversions!(ChildStderr, std::process::ChildStderr);
 
 impl AsyncWrite for ChildStdin {
     fn poll_write(
