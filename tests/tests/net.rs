@@ -2685,6 +2685,8 @@ async fn udp_multicast_on_loopback_and_its_options() {
     assert_eq!(&buf[..n], b"to the group");
     assert_eq!(from, sender.local_addr().unwrap());
 
+    sender.set_tos_v4(0x28).unwrap();
+    assert_eq!(sender.tos_v4().unwrap(), 0x28);
     sender.set_multicast_loop_v4(false).unwrap();
     assert!(!sender.multicast_loop_v4().unwrap());
     member
@@ -2780,4 +2782,18 @@ async fn udp_try_peek_from_leaves_the_datagram() {
         "still there"
     );
     assert_eq!(b.try_recv_from(&mut buf).unwrap(), (6, a_addr));
+
+    // The connected, address-less forms.
+    b.connect(a_addr).await.unwrap();
+    a.send_to(b"third", b.local_addr().unwrap()).await.unwrap();
+    assert_eq!(b.peek(&mut buf).await.unwrap(), 5);
+    assert_eq!(b.try_peek(&mut buf).unwrap(), 5);
+    let mut read_buf = zokio::io::ReadBuf::new(&mut buf);
+    poll_fn(|cx| b.poll_peek(cx, &mut read_buf)).await.unwrap();
+    assert_eq!(read_buf.filled(), b"third");
+    assert_eq!(b.recv(&mut buf).await.unwrap(), 5);
+    assert_eq!(
+        b.try_peek(&mut buf).unwrap_err().kind(),
+        io::ErrorKind::WouldBlock
+    );
 }

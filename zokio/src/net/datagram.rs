@@ -186,6 +186,35 @@ macro_rules! datagram_readiness {
                 Poll::Ready($conv(addr))
             }
 
+            /// [`peek_from`](Self::peek_from) on a connected socket: the
+            /// next datagram's length (as much as fits in `buf`).
+            pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+                let mut buf = ReadBuf::new(buf);
+                std::future::poll_fn(|cx| self.poll_peek_from(cx, &mut buf)).await?;
+                Ok(buf.filled().len())
+            }
+
+            /// The `poll` form of [`peek`](Self::peek) (the bytes are
+            /// appended to `buf`'s filled part).
+            pub fn poll_peek(
+                &self,
+                cx: &mut Context<'_>,
+                buf: &mut ReadBuf<'_>,
+            ) -> Poll<io::Result<()>> {
+                std::task::ready!(self.socket.source.poll_peek_from(cx, self.socket.raw(), buf))?;
+                Poll::Ready(Ok(()))
+            }
+
+            /// [`peek`](Self::peek) without waiting, or a `WouldBlock`
+            /// error when no datagram is there.
+            pub fn try_peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+                let mut buf = ReadBuf::new(buf);
+                self.socket
+                    .source
+                    .try_peek_from(self.socket.raw(), &mut buf)?;
+                Ok(buf.filled().len())
+            }
+
             /// The sender of the next datagram, which stays for the next
             /// receive.
             pub async fn peek_sender(&self) -> io::Result<$addr> {

@@ -182,6 +182,40 @@ impl UdpSocket {
         self.socket.sock().ttl_v4()
     }
 
+    /// The `IP_TOS` option (type of service, as DSCP and ECN bits).
+    pub fn tos_v4(&self) -> io::Result<u32> {
+        self.socket.sock().tos_v4()
+    }
+
+    /// Sets `IP_TOS` for the datagrams this socket sends.
+    pub fn set_tos_v4(&self, tos: u32) -> io::Result<()> {
+        self.socket.sock().set_tos_v4(tos)
+    }
+
+    /// The `IPV6_TCLASS` option (traffic class), on an IPv6 socket.
+    pub fn tclass_v6(&self) -> io::Result<u32> {
+        self.socket.sock().tclass_v6()
+    }
+
+    /// Sets `IPV6_TCLASS` for the datagrams this IPv6 socket sends.
+    pub fn set_tclass_v6(&self, tclass: u32) -> io::Result<()> {
+        self.socket.sock().set_tclass_v6(tclass)
+    }
+
+    /// The interface the socket is bound to (`SO_BINDTODEVICE`), if any.
+    #[cfg(target_os = "linux")]
+    pub fn device(&self) -> io::Result<Option<Vec<u8>>> {
+        self.socket.sock().device()
+    }
+
+    /// Binds the socket to the interface named `interface` (`None`:
+    /// unbinds), so it sends and receives through that interface only
+    /// (`SO_BINDTODEVICE`; usually needs `CAP_NET_RAW`).
+    #[cfg(target_os = "linux")]
+    pub fn bind_device(&self, interface: Option<&[u8]>) -> io::Result<()> {
+        self.socket.sock().bind_device(interface)
+    }
+
     /// Joins the IPv4 multicast group `multiaddr` on the interface with
     /// address `interface` (`Ipv4Addr::UNSPECIFIED`: the system's choice)
     /// (`IP_ADD_MEMBERSHIP`).
