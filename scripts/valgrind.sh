@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs a reduced stress workload (tests/tests/valgrind_workload.rs: tasks
-# woken from another thread and aborted, echoed TCP connections, timers,
+# woken from another thread and aborted, local tasks (LocalSet) likewise and
+# cancelled by the set's drop, echoed TCP connections, timers,
 # owned-buffer file I/O (plain and registered buffers), blocking-pool jobs,
 # then shutdown with socket reads, an accept and file reads in flight)
 # under valgrind's memcheck, one runtime

@@ -103,6 +103,29 @@ macro_rules! flavor_suite {
             }
 
             #[test]
+            fn a_panic_dropping_a_future_that_returned_ready_is_contained() {
+                // A hand-written future, dropped by the runtime after it
+                // returned `Ready`: its field's destructor panics then. The
+                // output still reaches the handle and the runtime goes on.
+                struct ReadyThenPanicOnDrop(#[allow(dead_code)] PanicOnDrop);
+                impl std::future::Future for ReadyThenPanicOnDrop {
+                    type Output = u32;
+                    fn poll(
+                        self: std::pin::Pin<&mut Self>,
+                        _cx: &mut std::task::Context<'_>,
+                    ) -> std::task::Poll<u32> {
+                        std::task::Poll::Ready(7)
+                    }
+                }
+                let rt = Rt::build().unwrap();
+                let got = rt.block_on(async {
+                    zokio::spawn(ReadyThenPanicOnDrop(PanicOnDrop)).await
+                });
+                assert_eq!(got.unwrap(), 7);
+                assert_eq!(rt.block_on(async { zokio::spawn(async { 8 }).await.unwrap() }), 8);
+            }
+
+            #[test]
             fn a_panic_in_an_aborted_tasks_destructor_is_contained() {
                 let rt = Rt::build().unwrap();
                 let err = rt.block_on(async {

@@ -59,6 +59,16 @@ macro_rules! local_suite {
             }
 
             #[test]
+            fn more_tasks_than_one_tick_all_run() {
+                run_on::<Rt, _, _>(|| super::more_tasks_than_one_tick_all_run());
+            }
+
+            #[test]
+            fn a_task_spawned_while_the_set_is_dropped_is_cancelled() {
+                run_on::<Rt, _, _>(|| super::a_task_spawned_while_the_set_is_dropped_is_cancelled());
+            }
+
+            #[test]
             fn a_panicking_local_task_reports_the_panic() {
                 run_on::<Rt, _, _>(|| super::a_panicking_local_task_reports_the_panic());
             }
@@ -248,5 +258,94 @@ async fn a_panicking_local_task_reports_the_panic() {
         .cloned()
         .or_else(|| message.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap();
-    assert!(message.contains("outside a `LocalSet`"), "{message}");
+    // tokio's words, so an `expected` written for tokio matches.
+    assert!(
+        message.contains("called from outside of a `task::LocalSet`"),
+        "{message}"
+    );
+}
+
+/// 500 tasks (more than one poll of the set runs, 61) spawned before the set
+/// is driven: awaiting the set runs every one, though nothing else wakes
+/// it; so does `run_until` waiting for the last task only.
+async fn more_tasks_than_one_tick_all_run() {
+    let local = LocalSet::new();
+    let done = Rc::new(RefCell::new(0));
+    for _ in 0..500 {
+        let done = done.clone();
+        local.spawn_local(async move { *done.borrow_mut() += 1 });
+    }
+    local.await;
+    assert_eq!(*done.borrow(), 500);
+
+    let local = LocalSet::new();
+    let mut last = None;
+    for i in 0..500 {
+        let done = done.clone();
+        last = Some(local.spawn_local(async move {
+            *done.borrow_mut() += 1;
+            i
+        }));
+    }
+    let last = last.unwrap();
+    assert_eq!(local.run_until(last).await.unwrap(), 499);
+    assert_eq!(*done.borrow(), 1000, "the queue runs in spawn order");
+}
+
+/// A task's destructor that calls `spawn_local` while the set is being
+/// dropped gets a handle to a task cancelled at once (the set is closed);
+/// its future is dropped there and then.
+async fn a_task_spawned_while_the_set_is_dropped_is_cancelled() {
+    struct SpawnsOnDrop(Rc<RefCell<Option<task::JoinHandle<()>>>>, DropsOn);
+    impl Drop for SpawnsOnDrop {
+        fn drop(&mut self) {
+            let late = DropsOn(self.1.0.clone());
+            *self.0.borrow_mut() = Some(task::spawn_local(async move {
+                let _late = late;
+            }));
+        }
+    }
+    let late_handle = Rc::new(RefCell::new(None));
+    let late_dropped = Arc::new(Mutex::new(None));
+    let local = LocalSet::new();
+    let spawner = SpawnsOnDrop(late_handle.clone(), DropsOn(late_dropped.clone()));
+    local.spawn_local(async move {
+        let _spawner = spawner;
+        std::future::pending::<()>().await;
+    });
+    local.run_until(task::yield_now()).await;
+    drop(local);
+    let handle = late_handle
+        .borrow_mut()
+        .take()
+        .expect("the destructor spawned");
+    assert!(handle.await.unwrap_err().is_cancelled());
+    assert_eq!(*late_dropped.lock().unwrap(), Some(thread::current().id()));
+}
+
+/// A set kept in a `thread_local!` is dropped while the thread's locals are
+/// destroyed: it cancels its tasks there without touching the (possibly
+/// gone) current-set local, instead of aborting the process.
+#[test]
+fn a_set_in_a_thread_local_is_dropped_at_thread_exit() {
+    thread_local! {
+        static SET: LocalSet = LocalSet::new();
+    }
+    let dropped_on = Arc::new(Mutex::new(None));
+    let flag = dropped_on.clone();
+    let thread = thread::spawn(move || {
+        SET.with(|set| {
+            let guard = DropsOn(flag);
+            set.spawn_local(async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+            });
+            // The current-set local is first used after `SET`, so it is
+            // destroyed before `SET` is.
+            drop(set.enter());
+        });
+        thread::current().id()
+    });
+    let id = thread.join().expect("the thread exits cleanly");
+    assert_eq!(*dropped_on.lock().unwrap(), Some(id));
 }

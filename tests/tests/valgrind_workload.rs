@@ -5,7 +5,8 @@
 //! suite.
 //!
 //! Each test, on one flavor and backend: tasks woken from another thread and
-//! aborted at random, echoed TCP connections, timers fired and cancelled,
+//! aborted at random, local tasks (`LocalSet`) the same way and then
+//! cancelled by the set's drop, echoed TCP connections, timers fired and cancelled,
 //! owned-buffer file reads and writes, blocking-pool jobs, and then the
 //! runtime is dropped while tasks hold I/O in flight (socket reads and an
 //! accept waiting, owned-buffer reads pending on io_uring), so memcheck sees
@@ -27,6 +28,7 @@ use zokio::sync::oneshot;
 const TASKS: usize = 20_000;
 const CONNECTIONS: usize = 200;
 const TIMERS: usize = 2_000;
+const LOCAL_TASKS: usize = 5_000;
 
 struct DropCounter(Arc<AtomicUsize>);
 
@@ -71,6 +73,83 @@ async fn tasks_woken_and_aborted() {
     drop(wakes);
     waker.join().unwrap();
     assert_eq!(drops.load(Ordering::SeqCst), TASKS);
+}
+
+/// Local tasks (`LocalSet`, not `Send`, with `!Send` outputs) woken from
+/// another thread, a fifth aborted; then tasks left pending when the set is
+/// dropped, whose wakers another thread holds and drops (waking them) only
+/// after the set is gone, so the last references to those cells go away
+/// there.
+async fn local_tasks() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use std::sync::Mutex;
+    use std::task::{Poll, Waker};
+    use zokio::task::{self, LocalSet};
+
+    let (wakes, to_wake) = mpsc::channel::<oneshot::Sender<()>>();
+    let waker = thread::spawn(move || {
+        for wake in to_wake {
+            let _ = wake.send(());
+        }
+    });
+    let drops = Arc::new(AtomicUsize::new(0));
+    let local = LocalSet::new();
+    local
+        .run_until(async {
+            let shared = Rc::new(RefCell::new(0usize));
+            let mut handles = Vec::with_capacity(LOCAL_TASKS);
+            for i in 0..LOCAL_TASKS {
+                let (wake, woken) = oneshot::channel();
+                let guard = DropCounter(drops.clone());
+                let shared = shared.clone();
+                let handle = task::spawn_local(async move {
+                    let _guard = guard;
+                    let _ = woken.await;
+                    *shared.borrow_mut() += 1;
+                    Box::new(Rc::new(i))
+                });
+                if i % 5 == 0 {
+                    handle.abort();
+                }
+                wakes.send(wake).unwrap();
+                handles.push(handle);
+            }
+            for (i, handle) in handles.into_iter().enumerate() {
+                match handle.await {
+                    Ok(output) => assert_eq!(**output, i),
+                    Err(err) => assert!(err.is_cancelled()),
+                }
+            }
+            assert!(*shared.borrow() >= LOCAL_TASKS - LOCAL_TASKS / 5);
+        })
+        .await;
+    let held = Arc::new(Mutex::new(Vec::<Waker>::new()));
+    const LEFT: usize = 100;
+    for _ in 0..LEFT {
+        let guard = DropCounter(drops.clone());
+        let held = held.clone();
+        local.spawn_local(async move {
+            let _guard = guard;
+            std::future::poll_fn(|cx| {
+                held.lock().unwrap().push(cx.waker().clone());
+                Poll::<()>::Pending
+            })
+            .await
+        });
+    }
+    local.run_until(task::yield_now()).await;
+    drop(local);
+    assert_eq!(drops.load(Ordering::SeqCst), LOCAL_TASKS + LEFT);
+    thread::spawn(move || {
+        for w in held.lock().unwrap().drain(..) {
+            w.wake();
+        }
+    })
+    .join()
+    .unwrap();
+    drop(wakes);
+    waker.join().unwrap();
 }
 
 async fn echoed_connections() {
@@ -247,6 +326,8 @@ fn workload<S: zokio::Spec>() {
     let peers = rt.block_on(async {
         println!("tasks");
         tasks_woken_and_aborted().await;
+        println!("local tasks");
+        local_tasks().await;
         println!("connections");
         echoed_connections().await;
         println!("timers");

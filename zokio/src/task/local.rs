@@ -65,7 +65,9 @@ thread_local! {
 /// ```
 ///
 /// Differences from tokio: local tasks are not in the runtime's task dumps
-/// or its `alive_tasks` count, and there is no `LocalRuntime`.
+/// or its `alive_tasks` count, each poll of one gets tokio's default budget
+/// (128) whatever the runtime's `scheduler(budget)` says, and there is no
+/// `LocalRuntime`, `JoinSet::spawn_local` or `task::Builder`.
 pub struct LocalSet {
     shared: Arc<Shared>,
     /// Neither `Send` nor `Sync`: the set, its context and its tasks stay
@@ -101,7 +103,9 @@ impl Schedule for Shared {
                 }
             }
         }
-        let waker = lock(&self.waker).clone();
+        // Taken, not cloned: no waker code runs under the lock. The driving
+        // task registers its waker again on each poll.
+        let waker = lock(&self.waker).take();
         if let Some(waker) = waker {
             waker.wake();
         }
@@ -126,12 +130,19 @@ impl Shared {
         lock(&self.queue).as_ref().is_some_and(|q| !q.is_empty())
     }
 
-    /// Makes `waker` the one woken when a local task is.
+    /// Makes `waker` the one woken when a local task is. The clone and
+    /// the drop of the one it replaces run outside the lock (waker code
+    /// may call back into `schedule`).
     fn register(&self, waker: &Waker) {
-        let mut slot = lock(&self.waker);
-        if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
-            *slot = Some(waker.clone());
+        if lock(&self.waker)
+            .as_ref()
+            .is_some_and(|w| w.will_wake(waker))
+        {
+            return;
         }
+        let waker = waker.clone();
+        let previous = lock(&self.waker).replace(waker);
+        drop(previous);
     }
 
     #[track_caller]
@@ -159,20 +170,34 @@ impl Shared {
 }
 
 /// Makes a set this thread's current one until dropped, then restores the
-/// previous one.
-struct Entered(Option<Arc<Shared>>);
+/// previous one. Does nothing while the thread's locals are being destroyed
+/// (a set kept in a `thread_local!` is dropped then).
+struct Entered {
+    previous: Option<Arc<Shared>>,
+    entered: bool,
+}
 
 impl Entered {
     fn new(shared: &Arc<Shared>) -> Entered {
-        Entered(CURRENT.with(|c| c.replace(Some(shared.clone()))))
+        match CURRENT.try_with(|c| c.replace(Some(shared.clone()))) {
+            Ok(previous) => Entered {
+                previous,
+                entered: true,
+            },
+            Err(_) => Entered {
+                previous: None,
+                entered: false,
+            },
+        }
     }
 }
 
 impl Drop for Entered {
     fn drop(&mut self) {
-        let previous = self.0.take();
-        // `try_with`: this may run while the thread's locals are destroyed.
-        let _ = CURRENT.try_with(|c| c.replace(previous));
+        if self.entered {
+            let previous = self.previous.take();
+            let _ = CURRENT.try_with(|c| c.replace(previous));
+        }
     }
 }
 
@@ -286,7 +311,8 @@ impl Drop for LocalSet {
         // later ones where they happen (they no longer own a future).
         let queued = lock(&self.shared.queue).take();
         drop(queued);
-        *lock(&self.shared.waker) = None;
+        let waker = lock(&self.shared.waker).take();
+        drop(waker);
     }
 }
 
@@ -354,12 +380,15 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    let current = CURRENT.with(|c| c.borrow().clone());
+    let current = CURRENT.try_with(|c| c.borrow().clone()).ok().flatten();
     match current {
         Some(shared) => shared.spawn(future),
+        // tokio's words first, so an `expected` written for tokio's panic
+        // still matches.
         None => panic!(
-            "`spawn_local` called outside a `LocalSet`: run the code that \
-             spawns inside `LocalSet::run_until` (or `LocalSet::block_on`, \
+            "`spawn_local` called from outside of a `task::LocalSet` or \
+             LocalRuntime: run the code that spawns inside \
+             `LocalSet::run_until` (or `LocalSet::block_on`, \
              `LocalSet::enter`), or use `zokio::spawn` for a `Send` future"
         ),
     }

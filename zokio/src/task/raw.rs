@@ -363,6 +363,11 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) -> bool {
     });
     match polled {
         Ok(Poll::Ready(output)) => {
+            // The future is dropped first, on its own: a panic in its
+            // destructor is contained (the output still reaches the
+            // JoinHandle) instead of unwinding out of the scheduler with
+            // the task left RUNNING.
+            clear_stage(cell);
             store(cell, Ok(output));
             // SAFETY: as above.
             unsafe { complete(cell, task, true) };
