@@ -363,12 +363,12 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) -> bool {
     });
     match polled {
         Ok(Poll::Ready(output)) => {
-            // The future is dropped first, on its own: a panic in its
-            // destructor is contained (the output still reaches the
-            // JoinHandle) instead of unwinding out of the scheduler with
-            // the task left RUNNING.
-            clear_stage(cell);
-            store(cell, Ok(output));
+            // Storing the output drops the future. A panic in its
+            // destructor is contained here instead of unwinding out of the
+            // scheduler with the task left RUNNING; the output is stored
+            // all the same (an assignment writes the new value even when
+            // dropping the old one unwinds).
+            let _ = catch_unwind(AssertUnwindSafe(|| store(cell, Ok(output))));
             // SAFETY: as above.
             unsafe { complete(cell, task, true) };
             true
