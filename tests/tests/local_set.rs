@@ -59,6 +59,11 @@ macro_rules! local_suite {
             }
 
             #[test]
+            fn join_set_spawns_local_tasks() {
+                run_on::<Rt, _, _>(|| super::join_set_spawns_local_tasks());
+            }
+
+            #[test]
             fn more_tasks_than_one_tick_all_run() {
                 run_on::<Rt, _, _>(|| super::more_tasks_than_one_tick_all_run());
             }
@@ -348,4 +353,30 @@ fn a_set_in_a_thread_local_is_dropped_at_thread_exit() {
     });
     let id = thread.join().expect("the thread exits cleanly");
     assert_eq!(*dropped_on.lock().unwrap(), Some(id));
+}
+
+/// `JoinSet::spawn_local` (inside a set) and `spawn_local_on` (onto a set
+/// given) hold local tasks with `!Send` outputs; `join_next` returns each.
+async fn join_set_spawns_local_tasks() {
+    let local = LocalSet::new();
+    let mut joins = zokio::task::JoinSet::new();
+    for i in 0..3 {
+        joins.spawn_local_on(async move { Rc::new(i) }, &local);
+    }
+    local
+        .run_until(async move {
+            for i in 3..6 {
+                joins.spawn_local(async move {
+                    task::yield_now().await;
+                    Rc::new(i)
+                });
+            }
+            let mut got = Vec::new();
+            while let Some(result) = joins.join_next().await {
+                got.push(*result.unwrap());
+            }
+            got.sort_unstable();
+            assert_eq!(got, [0, 1, 2, 3, 4, 5]);
+        })
+        .await;
 }

@@ -77,6 +77,12 @@ impl<T> JoinSet<T> {
         while self.join_next().await.is_some() {}
     }
 
+    fn insert(&mut self, handle: JoinHandle<T>) -> AbortHandle {
+        let abort = handle.abort_handle();
+        self.tasks.push(handle);
+        abort
+    }
+
     /// The polling form of [`join_next`](Self::join_next).
     pub fn poll_join_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, JoinError>>> {
         let n = self.tasks.len();
@@ -126,11 +132,32 @@ impl<T: Send + 'static> JoinSet<T> {
     {
         self.insert(crate::task::spawn_blocking(f))
     }
+}
 
-    fn insert(&mut self, handle: JoinHandle<T>) -> AbortHandle {
-        let abort = handle.abort_handle();
-        self.tasks.push(handle);
-        abort
+impl<T: 'static> JoinSet<T> {
+    /// Spawns `future`, which need not be `Send`, onto the
+    /// [`LocalSet`](crate::task::LocalSet) being run on this thread (see
+    /// [`spawn_local`](crate::task::spawn_local)) and adds it to the set.
+    ///
+    /// # Panics
+    ///
+    /// Outside a `LocalSet`.
+    #[track_caller]
+    pub fn spawn_local<F>(&mut self, future: F) -> AbortHandle
+    where
+        F: Future<Output = T> + 'static,
+    {
+        self.insert(crate::task::spawn_local(future))
+    }
+
+    /// Spawns `future`, which need not be `Send`, onto `local_set` and adds
+    /// it to the set.
+    #[track_caller]
+    pub fn spawn_local_on<F>(&mut self, future: F, local_set: &crate::task::LocalSet) -> AbortHandle
+    where
+        F: Future<Output = T> + 'static,
+    {
+        self.insert(local_set.spawn_local(future))
     }
 }
 

@@ -67,7 +67,7 @@ thread_local! {
 /// Differences from tokio: local tasks are not in the runtime's task dumps
 /// or its `alive_tasks` count, each poll of one gets tokio's default budget
 /// (128) whatever the runtime's `scheduler(budget)` says, and there is no
-/// `LocalRuntime`, `JoinSet::spawn_local` or `task::Builder`.
+/// `LocalRuntime` or `task::Builder`.
 pub struct LocalSet {
     shared: Arc<Shared>,
     /// Neither `Send` nor `Sync`: the set, its context and its tasks stay
