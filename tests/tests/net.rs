@@ -1925,14 +1925,8 @@ async fn try_write_fills_the_socket_and_writable_waits_for_room() {
 /// Receives one datagram through `readable` + `try_recv_from`.
 async fn try_recv_one(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
     let mut buf = [0u8; 64];
-    loop {
-        socket.readable().await.expect("readable");
-        match socket.try_recv_from(&mut buf) {
-            Ok((n, from)) => return (buf[..n].to_vec(), from),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => panic!("try_recv_from failed: {e}"),
-        }
-    }
+    let (n, from) = try_until(|| socket.readable(), || socket.try_recv_from(&mut buf)).await;
+    (buf[..n].to_vec(), from)
 }
 
 /// UDP's readiness calls: `try_recv_from` with nothing sent says
@@ -2599,7 +2593,8 @@ async fn try_read_buf_and_vectored_calls_move_every_byte_in_order() {
     drop(writer.await.unwrap());
 }
 
-/// Waits for a datagram with `readable` and takes it with `take`.
+/// Waits with `ready` (`readable`) and takes with `take` (a `try_*` call)
+/// until `take` finds something.
 async fn try_until<T>(
     ready: impl AsyncFn() -> io::Result<()>,
     mut take: impl FnMut() -> io::Result<T>,
