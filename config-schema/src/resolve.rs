@@ -258,7 +258,8 @@ fn unknown_key<S: Clone>(
             _ => "zokio calls it `workers`".to_owned(),
         }),
         ("", "start_paused") => Some(
-            "zokio has no paused test clock (tokio's `time::pause`); remove `start_paused`"
+            "`start_paused` is a `#[zokio::test]` setting (with zokio's `test-util` \
+             feature), not a runtime key; elsewhere call `zokio::time::pause()`"
                 .to_owned(),
         ),
         ("", "crate") => {

@@ -506,7 +506,7 @@ fn tokio_attribute_keys_get_zokio_advice() {
         p[1].help
             .as_deref()
             .unwrap()
-            .contains("no paused test clock"),
+            .contains("a `#[zokio::test]` setting"),
         "{:?}",
         p[1].help
     );

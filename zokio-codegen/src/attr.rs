@@ -88,7 +88,8 @@ fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
         return out;
     }
 
-    let (setup, runtime_ty) = runtime.expect("no errors means a runtime was resolved");
+    let (setup, runtime_ty, start_paused) =
+        runtime.expect("no errors means a runtime was resolved");
     let attrs = &func.attrs;
     let vis = &func.vis;
     let mut sig = func.sig.clone();
@@ -99,8 +100,9 @@ fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
         Kind::Test => quote!(#[::core::prelude::v1::test]),
         Kind::Main => TokenStream::new(),
     };
+    let pause = start_paused.then(|| quote!(::zokio::__private::start_paused::<()>();));
     let run = quote_spanned! {body_span=>
-        ::zokio::__private::block_on::<#runtime_ty, _>(async move #body)
+        ::zokio::__private::block_on::<#runtime_ty, _>(async move { #pause #body })
     };
     quote! {
         #test_attr
@@ -147,11 +149,29 @@ fn check_signature(kind: Kind, func: &ItemFn, errors: &mut Errors) {
     }
 }
 
-/// Returns the tokens that declare the runtime (empty for `runtime = Path`)
-/// and the runtime's type.
-fn runtime_for(kind: Kind, args: TokenStream) -> syn::Result<(TokenStream, TokenStream)> {
+/// Returns the tokens that declare the runtime (empty for `runtime = Path`),
+/// the runtime's type, and whether the test starts with the clock paused
+/// (`start_paused = true`, `#[zokio::test]` only).
+fn runtime_for(kind: Kind, args: TokenStream) -> syn::Result<(TokenStream, TokenStream, bool)> {
     let all_args = args.clone();
     let (mut entries, syntax_errors) = parse::entries(args);
+    // `start_paused` is the test attribute's own key, not a runtime key.
+    let start_paused = match entries.iter().position(|e| e.key == "start_paused") {
+        Some(pos) if kind == Kind::Test => {
+            let entry = entries.remove(pos);
+            match entry.value {
+                RawValue::Bool(b) => Some((b, entry.key_span)),
+                RawValue::Flag => Some((true, entry.key_span)),
+                _ => {
+                    return Err(syn::Error::new_spanned(
+                        &entry.value_span,
+                        "`start_paused` expects `true` or `false`",
+                    ));
+                }
+            }
+        }
+        _ => None,
+    };
     if let Some(e) = syntax_errors {
         // Still validate what did parse, so every mistake shows at once.
         let mut all = Some(e);
@@ -202,7 +222,11 @@ fn runtime_for(kind: Kind, args: TokenStream) -> syn::Result<(TokenStream, Token
                 ));
             }
         };
-        return Ok((TokenStream::new(), path.into_token_stream()));
+        return Ok((
+            TokenStream::new(),
+            path.into_token_stream(),
+            start_paused.is_some_and(|(on, _)| on),
+        ));
     }
 
     let base = match kind {
@@ -214,7 +238,34 @@ fn runtime_for(kind: Kind, args: TokenStream) -> syn::Result<(TokenStream, Token
         target_os: None,
         base: Some(base),
     };
-    let resolved = resolve(&entries, &options).map_err(|p| to_syn_error(p, &all_args))?;
+    // Checked on the key as written, so it is reported along with any
+    // problem in the other keys.
+    let multi_thread = entries
+        .iter()
+        .any(|e| e.key == "flavor" && matches!(&e.value, RawValue::Str(f) if f == "multi_thread"));
+    let paused_error = match &start_paused {
+        Some((true, span)) if multi_thread => Some(syn::Error::new_spanned(
+            span,
+            "`start_paused = true` requires `flavor = \"current_thread\"` (the default \
+             for `#[zokio::test]`): a `multi_thread` runtime's clock cannot be paused",
+        )),
+        _ => None,
+    };
+    let resolved = match resolve(&entries, &options) {
+        Ok(resolved) => {
+            if let Some(e) = paused_error {
+                return Err(e);
+            }
+            resolved
+        }
+        Err(p) => {
+            let mut e = to_syn_error(p, &all_args);
+            if let Some(paused) = paused_error {
+                e.combine(paused);
+            }
+            return Err(e);
+        }
+    };
     let name = match kind {
         Kind::Main => "ZokioMainRuntime",
         Kind::Test => "ZokioTestRuntime",
@@ -231,5 +282,9 @@ fn runtime_for(kind: Kind, args: TokenStream) -> syn::Result<(TokenStream, Token
         config: resolved.config,
         backend_tokens,
     };
-    Ok((item.into_token_stream(), ident.into_token_stream()))
+    Ok((
+        item.into_token_stream(),
+        ident.into_token_stream(),
+        start_paused.is_some_and(|(on, _)| on),
+    ))
 }

@@ -116,4 +116,25 @@ pub mod __private {
             Err(e) => panic!("failed to start the zokio runtime `{}`: {e}", S::NAME),
         }
     }
+
+    /// `#[zokio::test(start_paused = true)]`: pauses the clock at the start
+    /// of the test body.
+    #[cfg(feature = "test-util")]
+    #[track_caller]
+    pub fn start_paused<T>() {
+        crate::time::pause();
+    }
+
+    /// Without `test-util` there is no clock to pause: the test fails to
+    /// build, with this message (evaluated only where the macro used it).
+    #[cfg(not(feature = "test-util"))]
+    pub fn start_paused<T>() {
+        const {
+            panic!(
+                "`start_paused = true` needs zokio's `test-util` feature: \
+                 zokio = {{ version = \"...\", features = [\"test-util\"] }} \
+                 in [dev-dependencies]"
+            )
+        }
+    }
 }

@@ -113,6 +113,12 @@ impl BlockingPool {
         }
     }
 
+    /// Jobs spawned and not yet completed (queued or running).
+    #[cfg(feature = "test-util")]
+    pub(crate) fn in_flight(&self) -> usize {
+        self.owned.len()
+    }
+
     /// Runs `f` on a pool thread; the handle resolves to its result, or to a
     /// cancelled error if the runtime shuts down before it starts.
     #[track_caller]

@@ -545,7 +545,7 @@ fn drive_current_thread<S: Spec, F: Future>(shared: &Arc<Shared<S>>, future: F) 
         }
         let ran = shared.run_batch(&mut tick, || main.woken.load(Ordering::Acquire));
         if !ran && !main.woken.load(Ordering::Acquire) && !shared.has_local_work() {
-            shared.park_driver();
+            shared.park_driver(|| main.woken.load(Ordering::Acquire));
         } else {
             shared.maintenance(tick, &mut last_io);
         }

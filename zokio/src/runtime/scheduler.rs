@@ -419,7 +419,7 @@ impl<S: Spec> Shared<S> {
     fn park_timeout(&self) -> Option<Duration> {
         self.time
             .next_expiration()
-            .map(|at| at.saturating_duration_since(Instant::now()))
+            .map(|at| at.saturating_duration_since(self.time.now()))
     }
 
     /// Fires the timers that are due (on worker `index`, the caller).
@@ -427,9 +427,9 @@ impl<S: Spec> Shared<S> {
         if self
             .time
             .next_expiration()
-            .is_some_and(|at| at <= Instant::now())
+            .is_some_and(|at| at <= self.time.now())
         {
-            let fired = self.time.process(Instant::now());
+            let fired = self.time.process(self.time.now());
             self.workers[index]
                 .metrics
                 .add(Event::TimersFired, fired as u64);
@@ -713,7 +713,7 @@ impl<S: Spec> Shared<S> {
             if driver.waits_in_epoll() {
                 let next_timer = self.time.next_expiration();
                 for _ in 0..POLLS_BEFORE_PARK {
-                    if next_timer.is_some_and(|at| at <= Instant::now()) {
+                    if next_timer.is_some_and(|at| at <= self.time.now()) {
                         break;
                     }
                     std::thread::yield_now();
@@ -838,11 +838,38 @@ impl<S: Spec> Shared<S> {
     }
 
     /// `current_thread`: sleeps until woken or the next timer, then fires
-    /// the timers that are due.
-    pub(crate) fn park_driver(&self) {
+    /// the timers that are due. `main_woken` says whether the future given
+    /// to `block_on` (not a task) was woken.
+    #[cfg_attr(not(feature = "test-util"), allow(unused_variables))]
+    pub(crate) fn park_driver(&self, main_woken: impl Fn() -> bool) {
         let metrics = &self.workers[0].metrics;
+        let timeout = self.park_timeout();
+        // A paused clock (`test-util`) with nothing to run but a timer to
+        // wait for: take the I/O events that are ready without waiting, and
+        // if they woke nothing, move the clock to that timer instead of
+        // sleeping until it (tokio's auto-advance). Not while blocking-pool
+        // jobs are in flight (as tokio): their completion is what the
+        // runtime waits for then.
+        #[cfg(feature = "test-util")]
+        if let Some(wait) = timeout
+            && !wait.is_zero()
+            && self.time.clock().is_paused()
+            && self.blocking.in_flight() == 0
+        {
+            metrics.parking();
+            // (This may only take a pending wake-up and not look at the
+            // I/O driver: the poll below does.)
+            self.workers[0].parker.park(Some(Duration::ZERO));
+            metrics.unparked();
+            self.io.driver(0).poll_now();
+            if !self.has_local_work() && !main_woken() {
+                self.time.clock().advance(wait);
+            }
+            self.process_timers(0);
+            return;
+        }
         metrics.parking();
-        self.workers[0].parker.park(self.park_timeout());
+        self.workers[0].parker.park(timeout);
         metrics.unparked();
         self.process_timers(0);
     }

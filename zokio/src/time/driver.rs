@@ -32,7 +32,9 @@
 use std::fmt;
 use std::sync::Arc;
 use std::task::Waker;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::Instant;
 
 use super::wheel::{EntryKey, MAX_TICK, WakerUpdate, Wheel};
 // From the loom shim, so the models in `sleep.rs` check these very locks.
@@ -60,6 +62,9 @@ pub(crate) struct TimeDriver {
     /// Serializes firing; its buffer collects the wakers due in one `process`.
     firing: Mutex<Vec<Waker>>,
     unpark: Arc<dyn Fn() + Send + Sync>,
+    /// The clock `now` reads (`test-util`: it can be paused).
+    #[cfg(feature = "test-util")]
+    clock: super::clock::Clock,
 }
 
 struct State {
@@ -93,7 +98,7 @@ impl TimeDriver {
     /// same.
     pub(crate) fn new(resolution: Duration, unpark: Arc<dyn Fn() + Send + Sync>) -> Self {
         TimeDriver {
-            origin: Instant::now(),
+            origin: Instant::from_std(std::time::Instant::now()),
             resolution,
             resolution_nanos: resolution.as_nanos().max(1),
             state: Mutex::new(State {
@@ -104,7 +109,25 @@ impl TimeDriver {
             pending: AtomicUsize::new(0),
             firing: Mutex::new(Vec::new()),
             unpark,
+            #[cfg(feature = "test-util")]
+            clock: super::clock::Clock::new(),
         }
+    }
+
+    /// Now, on this runtime's clock: the system's, or with `test-util` a
+    /// clock that may be paused.
+    #[inline]
+    pub(crate) fn now(&self) -> Instant {
+        #[cfg(feature = "test-util")]
+        return self.clock.now();
+        #[cfg(not(feature = "test-util"))]
+        Instant::from_std(std::time::Instant::now())
+    }
+
+    /// The pausable clock.
+    #[cfg(feature = "test-util")]
+    pub(crate) fn clock(&self) -> &super::clock::Clock {
+        &self.clock
     }
 
     /// When `process` next has work, or `None` when nothing is pending: a

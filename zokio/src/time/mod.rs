@@ -32,8 +32,11 @@
 //! });
 //! ```
 
+#[cfg(feature = "test-util")]
+mod clock;
 pub(crate) mod driver;
 pub mod error;
+mod instant;
 mod interval;
 mod sleep;
 mod timeout;
@@ -45,18 +48,7 @@ pub use interval::{Interval, MissedTickBehavior, interval, interval_at};
 pub use sleep::{Sleep, sleep, sleep_until};
 pub use timeout::{Timeout, timeout, timeout_at};
 
-/// A measurement of a monotonically nondecreasing clock: `std`'s, re-exported
-/// so that deadlines computed with `std` and with zokio mix freely.
-///
-/// ```
-/// use zokio::time::{Duration, Instant};
-///
-/// let now = Instant::now();
-/// let later = now + Duration::from_millis(5);
-/// assert!(later > now);
-/// let _std: std::time::Instant = later;
-/// ```
-pub use std::time::Instant;
+pub use instant::Instant;
 
 /// A span of time: `std`'s `Duration`, re-exported.
 ///
@@ -79,6 +71,87 @@ fn current_driver() -> Arc<TimeDriver> {
         Some(driver) => driver,
         None => crate::runtime::no_runtime(),
     }
+}
+
+/// The clock of the `current_thread` runtime running on this thread, for
+/// `pause`, `resume` and `advance` (named by `what` in the panics).
+#[cfg(feature = "test-util")]
+#[track_caller]
+fn paused_clock_driver(what: &str) -> Arc<TimeDriver> {
+    let Some(handle) = Handle::with_current(|h| h.cloned()) else {
+        panic!("`time::{what}` called outside a zokio runtime");
+    };
+    if handle.runtime_flavor() != crate::runtime::RuntimeFlavor::CurrentThread {
+        panic!(
+            "`time::{what}` requires a `current_thread` runtime (the clock of a \
+             `multi_thread` one cannot be paused); `#[zokio::test]` uses one \
+             by default"
+        );
+    }
+    handle.time_driver().clone()
+}
+
+/// Stops the clock of the current runtime (`test-util`): `Instant::now()`
+/// stands still, and timers fire only when the clock is moved, by
+/// [`advance`] or by the runtime itself: with nothing to run, it moves the
+/// clock to the next timer instead of sleeping until then, so a test that
+/// sleeps an hour finishes at once. As tokio's `time::pause`.
+///
+/// ```
+/// use zokio::time::{self, Duration, Instant};
+///
+/// zokio::runtime! { Rt { flavor = "current_thread" } }
+///
+/// Rt::block_on(async {
+///     time::pause();
+///     let start = Instant::now();
+///     time::sleep(Duration::from_secs(3600)).await;
+///     assert!(start.elapsed() >= Duration::from_secs(3600));
+/// });
+/// ```
+///
+/// # Panics
+///
+/// Outside a runtime, on a `multi_thread` runtime, or if the clock is
+/// already paused.
+#[cfg(feature = "test-util")]
+#[track_caller]
+pub fn pause() {
+    if !paused_clock_driver("pause").clock().pause() {
+        panic!("`time::pause` called while the clock is already paused");
+    }
+}
+
+/// Lets a paused clock run again from where it stands (`test-util`).
+///
+/// # Panics
+///
+/// Outside a runtime, on a `multi_thread` runtime, or if the clock is not
+/// paused.
+#[cfg(feature = "test-util")]
+#[track_caller]
+pub fn resume() {
+    if !paused_clock_driver("resume").clock().resume() {
+        panic!("`time::resume` called while the clock is not paused");
+    }
+}
+
+/// Moves a paused clock forward by `duration`, fires the timers that fall
+/// due, and yields so the tasks they wake run before this returns
+/// (`test-util`; tokio's `time::advance`).
+///
+/// # Panics
+///
+/// Outside a runtime, on a `multi_thread` runtime, or if the clock is not
+/// paused.
+#[cfg(feature = "test-util")]
+pub async fn advance(duration: Duration) {
+    let driver = paused_clock_driver("advance");
+    if !driver.clock().advance(duration) {
+        panic!("`time::advance` called while the clock is not paused");
+    }
+    driver.process(driver.now());
+    crate::task::yield_now().await;
 }
 
 /// `duration` from now, or [`far_future`] when that is not representable.

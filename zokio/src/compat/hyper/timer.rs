@@ -62,12 +62,18 @@ impl ::hyper::rt::Timer for ZokioTimer {
 
     #[track_caller]
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn ::hyper::rt::Sleep>> {
-        Box::pin(ZokioSleep(sleep_until(deadline)))
+        Box::pin(ZokioSleep(sleep_until(deadline.into())))
+    }
+
+    /// The runtime's clock (a paused one with `test-util`), so hyper's
+    /// deadlines agree with zokio's timers.
+    fn now(&self) -> Instant {
+        crate::time::Instant::now().into_std()
     }
 
     fn reset(&self, sleep: &mut Pin<Box<dyn ::hyper::rt::Sleep>>, new_deadline: Instant) {
         match sleep.as_mut().downcast_mut_pin::<ZokioSleep>() {
-            Some(ours) => Pin::into_inner(ours).0.reset(new_deadline),
+            Some(ours) => Pin::into_inner(ours).0.reset(new_deadline.into()),
             // Someone else's sleep: replace it.
             None => *sleep = self.sleep_until(new_deadline),
         }
