@@ -17,12 +17,23 @@ use support::*;
 
 use zokio::time::{self, Duration, Instant};
 
-/// At most one timer resolution (1 ms) past `expected`.
-fn assert_about(got: Duration, expected: Duration) {
-    assert!(
-        got >= expected && got <= expected + Duration::from_millis(1),
-        "virtual time moved {got:?}, expected {expected:?} (+ at most 1 ms)"
-    );
+/// Aborts the process if it is still alive after `secs` seconds of the
+/// system's time (a paused clock that stopped advancing would otherwise
+/// leave a test asleep for an hour). Disarmed when dropped, also by a
+/// panic.
+struct Watchdog(#[allow(dead_code)] mpsc::Sender<()>);
+
+fn watchdog(secs: u64) -> Watchdog {
+    let (done, finished) = mpsc::channel::<()>();
+    thread::spawn(move || {
+        if let Err(mpsc::RecvTimeoutError::Timeout) =
+            finished.recv_timeout(std::time::Duration::from_secs(secs))
+        {
+            eprintln!("time_paused: the paused clock did not advance within {secs} s");
+            std::process::abort();
+        }
+    });
+    Watchdog(done)
 }
 
 macro_rules! paused_suite {
@@ -75,7 +86,7 @@ async fn sleeping_with_the_clock_paused_advances_it_to_the_deadline() {
     let start = Instant::now();
     assert_eq!(Instant::now(), start, "a paused clock stands still");
     time::sleep(Duration::from_secs(6)).await;
-    assert_about(start.elapsed(), Duration::from_secs(6));
+    assert_eq!(start.elapsed(), Duration::from_secs(6));
 
     let start = Instant::now();
     let long = zokio::spawn(async {
@@ -87,8 +98,8 @@ async fn sleeping_with_the_clock_paused_advances_it_to_the_deadline() {
         Instant::now()
     });
     let (long, short) = (long.await.unwrap(), short.await.unwrap());
-    assert_about(short - start, Duration::from_secs(2));
-    assert_about(long - start, Duration::from_secs(4));
+    assert_eq!(short - start, Duration::from_secs(2));
+    assert_eq!(long - start, Duration::from_secs(4));
 }
 
 /// `advance` by less than a sleep leaves it pending; advancing past its
@@ -101,10 +112,12 @@ async fn advance_fires_the_timers_that_fall_due_and_no_others() {
     time::advance(Duration::from_secs(5)).await;
     assert!(!sleeper.is_finished(), "5 s of a 10 s sleep");
     assert_eq!(Instant::now() - start, Duration::from_secs(5));
-    time::advance(Duration::from_secs(6)).await;
-    assert!(sleeper.is_finished(), "11 s of a 10 s sleep");
+    time::advance(Duration::from_millis(4_999)).await;
+    assert!(!sleeper.is_finished(), "1 ms short");
+    time::advance(Duration::from_millis(1)).await;
+    assert!(sleeper.is_finished(), "exactly 10 s of a 10 s sleep");
     sleeper.await.unwrap();
-    assert_eq!(Instant::now() - start, Duration::from_secs(11));
+    assert_eq!(Instant::now() - start, Duration::from_secs(10));
 }
 
 /// `timeout` of a future that never completes elapses on the paused clock;
@@ -114,7 +127,7 @@ async fn timeout_and_interval_run_on_the_paused_clock() {
     let start = Instant::now();
     let result = time::timeout(Duration::from_secs(5), std::future::pending::<()>()).await;
     assert!(result.is_err(), "a pending future times out");
-    assert_about(start.elapsed(), Duration::from_secs(5));
+    assert_eq!(start.elapsed(), Duration::from_secs(5));
 
     let mut ticks = time::interval(Duration::from_secs(2));
     let first = ticks.tick().await;
@@ -163,7 +176,7 @@ async fn io_still_wakes_tasks_while_the_clock_is_paused() {
     // Auto-advance still happens once nothing else is ready.
     let start = Instant::now();
     time::sleep(Duration::from_secs(5)).await;
-    assert_about(start.elapsed(), Duration::from_secs(5));
+    assert_eq!(start.elapsed(), Duration::from_secs(5));
 }
 
 /// While a `spawn_blocking` job runs, the paused clock does not jump to
@@ -226,22 +239,34 @@ fn misuse_panics_with_a_message() {
 }
 
 /// `#[zokio::test(start_paused = true)]` starts the body with the clock
-/// paused. A watchdog thread aborts the process if the auto-advance ever
-/// breaks, instead of letting the test sleep for an hour.
+/// paused; an hour's sleep takes exactly an hour of it. The watchdog
+/// aborts the process if the auto-advance ever breaks, instead of letting
+/// the test sleep for an hour.
 #[zokio::test(start_paused = true)]
 async fn start_paused_test_sleeps_an_hour_at_once() {
-    let (done, finished) = mpsc::channel::<()>();
-    thread::spawn(move || {
-        if finished
-            .recv_timeout(std::time::Duration::from_secs(60))
-            .is_err()
-        {
-            eprintln!("start_paused: the paused clock did not advance within 60 s");
-            std::process::abort();
-        }
-    });
+    let _watchdog = watchdog(60);
     let start = Instant::now();
     time::sleep(Duration::from_secs(3600)).await;
-    assert_about(start.elapsed(), Duration::from_secs(3600));
-    let _ = done.send(());
+    assert_eq!(start.elapsed(), Duration::from_secs(3600));
+    // `advance` by exactly a sleep's duration completes it.
+    let sleeper = zokio::spawn(time::sleep(Duration::from_secs(1)));
+    zokio::task::yield_now().await;
+    time::advance(Duration::from_secs(1)).await;
+    assert!(sleeper.is_finished());
+}
+
+/// A `spawn_blocking` job nobody awaits holds the clock still while it
+/// runs; when it finishes, the runtime is woken and moves the clock on to
+/// the sleep (without that wake-up it would sleep for an hour of the
+/// system's time, and the watchdog would abort).
+#[zokio::test(start_paused = true)]
+async fn a_detached_blocking_job_wakes_the_paused_runtime_when_done() {
+    let _watchdog = watchdog(60);
+    // The job's own work; nothing waits on it.
+    drop(zokio::task::spawn_blocking(|| {
+        thread::sleep(std::time::Duration::from_millis(10))
+    }));
+    let start = Instant::now();
+    time::sleep(Duration::from_secs(3600)).await;
+    assert_eq!(start.elapsed(), Duration::from_secs(3600));
 }

@@ -294,6 +294,14 @@ impl Schedule for BlockingPool {
     }
 
     fn release(&self, task: TaskRef) -> bool {
-        self.owned.remove(task)
+        let released = self.owned.remove(task);
+        // A runtime whose paused clock holds still while jobs are in flight
+        // (`test-util`) may be parked waiting for this one: let it look
+        // again, and move its clock on if nothing else is left.
+        #[cfg(feature = "test-util")]
+        if let Some(runtime) = self.runtime.get().and_then(std::sync::Weak::upgrade) {
+            runtime.time().wake_parked();
+        }
+        released
     }
 }

@@ -155,6 +155,13 @@ impl Handle {
         CURRENT.with(|c| f(c.borrow().as_ref()))
     }
 
+    /// [`with_current`](Self::with_current), or `None` while this thread's
+    /// locals are being destroyed.
+    #[cfg(feature = "test-util")]
+    pub(crate) fn try_with_current<R>(f: impl FnOnce(Option<&Handle>) -> R) -> Option<R> {
+        CURRENT.try_with(|c| f(c.borrow().as_ref())).ok()
+    }
+
     /// Spawns a task on this runtime.
     #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>

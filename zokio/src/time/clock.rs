@@ -4,6 +4,7 @@
 //! nothing to do but wait for a timer).
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::Instant;
@@ -11,6 +12,9 @@ use crate::task::lock;
 
 pub(crate) struct Clock {
     state: Mutex<State>,
+    /// Set by the first `pause`: until then the clock is the system's and
+    /// `now` takes no lock.
+    ever_paused: AtomicBool,
 }
 
 struct State {
@@ -21,17 +25,22 @@ struct State {
 }
 
 impl Clock {
-    pub(crate) fn new() -> Clock {
-        let now = std::time::Instant::now();
+    /// A running clock that reads the system's time, starting at `origin`
+    /// (the timer wheel's tick 0).
+    pub(crate) fn new(origin: Instant) -> Clock {
         Clock {
             state: Mutex::new(State {
-                base: Instant::from_std(now),
-                running_since: Some(now),
+                base: origin,
+                running_since: Some(origin.into_std()),
             }),
+            ever_paused: AtomicBool::new(false),
         }
     }
 
     pub(crate) fn now(&self) -> Instant {
+        if !self.ever_paused.load(Ordering::Acquire) {
+            return Instant::from_std(std::time::Instant::now());
+        }
         let state = lock(&self.state);
         match state.running_since {
             Some(since) => state.base + since.elapsed(),
@@ -43,13 +52,22 @@ impl Clock {
         lock(&self.state).running_since.is_none()
     }
 
-    /// Stops the clock. `false` if it was already paused.
-    pub(crate) fn pause(&self) -> bool {
+    /// Stops the clock, on the next tick of the timer wheel (`origin` plus
+    /// a whole number of `resolution`s): a sleep of whole ticks started
+    /// while paused then ends exactly on a tick, so `advance` by its
+    /// duration fires it and the time it took reads exactly its duration.
+    /// `false` if it was already paused.
+    pub(crate) fn pause(&self, origin: Instant, resolution: Duration) -> bool {
         let mut state = lock(&self.state);
         let Some(since) = state.running_since.take() else {
             return false;
         };
-        state.base += since.elapsed();
+        let now = state.base + since.elapsed();
+        let res = resolution.as_nanos().max(1);
+        let ticks = (now - origin).as_nanos().div_ceil(res);
+        let nanos = u64::try_from(ticks * res).unwrap_or(u64::MAX);
+        state.base = origin + Duration::from_nanos(nanos);
+        self.ever_paused.store(true, Ordering::Release);
         true
     }
 

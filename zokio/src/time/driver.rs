@@ -97,8 +97,9 @@ impl TimeDriver {
     /// longer timeout re-computes it. Moving a registration earlier does the
     /// same.
     pub(crate) fn new(resolution: Duration, unpark: Arc<dyn Fn() + Send + Sync>) -> Self {
+        let origin = Instant::from_std(std::time::Instant::now());
         TimeDriver {
-            origin: Instant::from_std(std::time::Instant::now()),
+            origin,
             resolution,
             resolution_nanos: resolution.as_nanos().max(1),
             state: Mutex::new(State {
@@ -110,7 +111,7 @@ impl TimeDriver {
             firing: Mutex::new(Vec::new()),
             unpark,
             #[cfg(feature = "test-util")]
-            clock: super::clock::Clock::new(),
+            clock: super::clock::Clock::new(origin),
         }
     }
 
@@ -128,6 +129,20 @@ impl TimeDriver {
     #[cfg(feature = "test-util")]
     pub(crate) fn clock(&self) -> &super::clock::Clock {
         &self.clock
+    }
+
+    /// Pauses the clock on a tick of this driver's wheel (see
+    /// `Clock::pause`). `false` if it was already paused.
+    #[cfg(feature = "test-util")]
+    pub(crate) fn pause_clock(&self) -> bool {
+        self.clock.pause(self.origin, self.resolution)
+    }
+
+    /// Wakes the thread parked on this driver's timers, to look again
+    /// (a blocking job finished while a paused clock waited for it).
+    #[cfg(feature = "test-util")]
+    pub(crate) fn wake_parked(&self) {
+        (self.unpark)();
     }
 
     /// When `process` next has work, or `None` when nothing is pending: a

@@ -34,8 +34,8 @@ impl Instant {
     /// system's clock outside a runtime, or without `test-util`).
     pub fn now() -> Instant {
         #[cfg(feature = "test-util")]
-        if let Some(now) =
-            crate::runtime::Handle::with_current(|h| h.map(|h| h.time_driver().now()))
+        if let Some(Some(now)) =
+            crate::runtime::Handle::try_with_current(|h| h.map(|h| h.time_driver().now()))
         {
             return now;
         }

@@ -226,7 +226,7 @@ impl Interval {
         let next = next_tick(
             self.missed_tick_behavior,
             scheduled,
-            Instant::now(),
+            self.delay.now(),
             self.period,
         );
         self.delay.reset(next);
@@ -249,7 +249,7 @@ impl Interval {
     /// });
     /// ```
     pub fn reset(&mut self) {
-        self.reset_at(add(Instant::now(), self.period));
+        self.reset_at(add(self.delay.now(), self.period));
     }
 
     /// Restarts the schedule with a tick due now.
@@ -267,7 +267,7 @@ impl Interval {
     /// });
     /// ```
     pub fn reset_immediately(&mut self) {
-        self.reset_at(Instant::now());
+        self.reset_at(self.delay.now());
     }
 
     /// Restarts the schedule with the next tick `after` from now.
@@ -286,7 +286,7 @@ impl Interval {
     /// });
     /// ```
     pub fn reset_after(&mut self, after: Duration) {
-        self.reset_at(add(Instant::now(), after));
+        self.reset_at(add(self.delay.now(), after));
     }
 
     /// Restarts the schedule with the next tick at `deadline`.

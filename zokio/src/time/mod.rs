@@ -117,7 +117,7 @@ fn paused_clock_driver(what: &str) -> Arc<TimeDriver> {
 #[cfg(feature = "test-util")]
 #[track_caller]
 pub fn pause() {
-    if !paused_clock_driver("pause").clock().pause() {
+    if !paused_clock_driver("pause").pause_clock() {
         panic!("`time::pause` called while the clock is already paused");
     }
 }
@@ -137,8 +137,11 @@ pub fn resume() {
 }
 
 /// Moves a paused clock forward by `duration`, fires the timers that fall
-/// due, and yields so the tasks they wake run before this returns
-/// (`test-util`; tokio's `time::advance`).
+/// due (waking their tasks), then yields once (`test-util`; tokio's
+/// `time::advance`). A timer's deadline is rounded up to the runtime's
+/// timer resolution (1 ms by default); the clock pauses on a multiple of
+/// it, so a sleep of whole milliseconds started while paused is due
+/// exactly when `advance` has moved the clock by its duration.
 ///
 /// # Panics
 ///

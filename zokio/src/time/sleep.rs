@@ -113,6 +113,12 @@ impl Sleep {
         }
     }
 
+    /// Now on this sleep's runtime clock (not the current thread's: a
+    /// sleep may be polled from another runtime or none).
+    pub(crate) fn now(&self) -> Instant {
+        self.driver.now()
+    }
+
     /// The instant at which this sleep completes.
     ///
     /// ```
@@ -150,7 +156,7 @@ impl Sleep {
             Registration::Elapsed => true,
             Registration::Registered(key) => !self.driver.is_registered(key),
             Registration::Unregistered => {
-                self.deadline <= Instant::now() || self.driver.is_due(self.deadline)
+                self.deadline <= self.driver.now() || self.driver.is_due(self.deadline)
             }
         }
     }
@@ -202,7 +208,7 @@ impl Sleep {
             Registration::Elapsed => Poll::Ready(()),
             Registration::Unregistered => {
                 // A deadline that has already passed needs no timer round trip.
-                let key = if self.deadline <= Instant::now() {
+                let key = if self.deadline <= self.driver.now() {
                     None
                 } else {
                     self.driver.register(self.deadline, cx.waker())

@@ -31,8 +31,8 @@ use crate::time::{Sleep, sleep, sleep_until};
 ///     let timer = ZokioTimer::new();
 ///     let start = Instant::now();
 ///     let mut delay = timer.sleep(Duration::from_secs(3600));
-///     // Moved in place rather than replaced.
-///     timer.reset(&mut delay, start + Duration::from_millis(5));
+///     // Moved in place rather than replaced (hyper's deadlines are std's).
+///     timer.reset(&mut delay, (start + Duration::from_millis(5)).into_std());
 ///     delay.await;
 ///     assert!(Instant::now() >= start + Duration::from_millis(5));
 /// });
