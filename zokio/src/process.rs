@@ -558,16 +558,9 @@ struct Pipe {
 impl Pipe {
     #[track_caller]
     fn new(fd: OwnedFd) -> io::Result<Pipe> {
-        // SAFETY: `fcntl` on a descriptor this code owns; no pointers.
-        let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
-        if flags < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: as above. Only the parent's end becomes non-blocking: the
-        // child's end is another open file description.
-        if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        // Only the parent's end becomes non-blocking: the child's end is
+        // another open file description.
+        set_nonblocking(&fd, true)?;
         Ok(Pipe {
             fd: AsyncFd::new(fd)?,
         })
@@ -660,16 +653,27 @@ macro_rules! pipe_type {
 /// mode (what another process given it expects).
 fn into_blocking_fd(pipe: Pipe) -> io::Result<OwnedFd> {
     let fd = pipe.fd.into_inner();
-    // SAFETY: `fcntl` on a descriptor this code owns; no pointers.
+    set_nonblocking(&fd, false)?;
+    Ok(fd)
+}
+
+/// Sets or clears `O_NONBLOCK` on `fd`'s open file description.
+fn set_nonblocking(fd: &OwnedFd, on: bool) -> io::Result<()> {
+    // SAFETY: `fcntl` on a descriptor the caller owns; no pointers.
     let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
     if flags < 0 {
         return Err(io::Error::last_os_error());
     }
+    let flags = if on {
+        flags | libc::O_NONBLOCK
+    } else {
+        flags & !libc::O_NONBLOCK
+    };
     // SAFETY: as above.
-    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags) } < 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(fd)
+    Ok(())
 }
 
 /// `from_std`, `into_owned_fd` and the conversion into a [`Stdio`] for the

@@ -190,7 +190,7 @@ macro_rules! datagram_readiness {
             /// next datagram's length (as much as fits in `buf`).
             pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
                 let mut buf = ReadBuf::new(buf);
-                std::future::poll_fn(|cx| self.poll_peek_from(cx, &mut buf)).await?;
+                std::future::poll_fn(|cx| self.poll_peek(cx, &mut buf)).await?;
                 Ok(buf.filled().len())
             }
 

@@ -843,7 +843,8 @@ impl<S: Spec> Shared<S> {
     #[cfg_attr(not(feature = "test-util"), allow(unused_variables))]
     pub(crate) fn park_driver(&self, main_woken: impl Fn() -> bool) {
         let metrics = &self.workers[0].metrics;
-        let timeout = self.park_timeout();
+        #[cfg_attr(not(feature = "test-util"), allow(unused_mut))]
+        let mut timeout = self.park_timeout();
         // A paused clock (`test-util`) with nothing to run but a timer to
         // wait for: take the I/O events that are ready without waiting, and
         // if they woke nothing, move the clock to that timer instead of
@@ -851,26 +852,29 @@ impl<S: Spec> Shared<S> {
         // jobs are in flight (as tokio): their completion is what the
         // runtime waits for then.
         #[cfg(feature = "test-util")]
-        if let Some(wait) = timeout
-            && !wait.is_zero()
-            && self.time.clock().is_paused()
-            && self.blocking.in_flight() == 0
-        {
-            metrics.parking();
-            // (This may only take a pending wake-up and not look at the
-            // I/O driver: the poll below does.)
-            self.workers[0].parker.park(Some(Duration::ZERO));
-            metrics.unparked();
+        let auto_advance = match timeout {
+            Some(wait)
+                if !wait.is_zero()
+                    && self.time.clock().is_paused()
+                    && self.blocking.in_flight() == 0 =>
+            {
+                timeout = Some(Duration::ZERO);
+                Some(wait)
+            }
+            _ => None,
+        };
+        metrics.parking();
+        self.workers[0].parker.park(timeout);
+        metrics.unparked();
+        #[cfg(feature = "test-util")]
+        if let Some(wait) = auto_advance {
+            // The park may only have taken a pending wake-up without looking
+            // at the I/O driver: this poll does.
             self.io.driver(0).poll_now();
             if !self.has_local_work() && !main_woken() {
                 self.time.clock().advance(wait);
             }
-            self.process_timers(0);
-            return;
         }
-        metrics.parking();
-        self.workers[0].parker.park(timeout);
-        metrics.unparked();
         self.process_timers(0);
     }
 

@@ -337,8 +337,9 @@ impl<F: Future> Future for RunUntil<'_, F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let shared = self.set.shared.clone();
-        let _entered = Entered::new(&shared);
+        let set = self.set;
+        let shared = &set.shared;
+        let _entered = Entered::new(shared);
         shared.register(cx.waker());
         if let Poll::Ready(output) = self.future.as_mut().poll(cx) {
             return Poll::Ready(output);
